@@ -1,0 +1,40 @@
+"""Errors a user can cause, each with a stable code the API and socket layer report as-is."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Base for errors caused by a request; `code` is machine-readable, the message is for people."""
+
+    code = "bad_request"
+    http_status = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict:
+        out = {"code": self.code, "message": self.message}
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+class InvalidInput(UserError):
+    code = "invalid"
+
+
+class TooLarge(UserError):
+    code = "too_large"
+    http_status = 413
+
+
+class Forbidden(UserError):
+    code = "forbidden"
+    http_status = 403
+
+
+class NotFound(UserError):
+    code = "not_found"
+    http_status = 404
