@@ -1,0 +1,271 @@
+"""Training a character model one step at a time, evaluating it, and asking it for text.
+
+One training step on a batch of B random windows of T characters:
+
+  1. forward:   logits = model(x), starting each window from the zero state h_0 = 0
+  2. loss:      L = -(1 / BT) * sum_{b,t} log p(y_{b,t} | x_{b,1..t})   (cross-entropy, nats)
+  3. backward:  g = dL/dtheta by backpropagation through time over the T steps
+  4. clip:      if ||g|| > tau, rescale g <- g * tau / ||g||  (stops exploding gradients)
+  5. update:    theta <- optimizer(theta, g), e.g. SGD: theta <- theta - lr * g
+
+Losses are reported in bits per character, L / ln 2: a model that guesses uniformly
+among V characters scores log2(V) bits, a perfect one 0.
+
+Generation feeds the model its own output: from the state after a prompt,
+p = softmax(y_t / temperature), draw (or take the argmax of) the next character,
+feed it back in, repeat. Temperature below 1 sharpens p, above 1 flattens it.
+
+`Trainer` knows nothing about web servers or sockets (like minGPT's Trainer): the
+session layer calls `step`, `evaluate`, `sample` and `predict` and reports results.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.nn.utils import clip_grad_norm_, get_total_norm
+
+from backend.config import TrainConfig
+from backend.data import TextDataset
+from backend.models import CharRNN, State, build_model
+
+LN2 = math.log(2.0)
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+}
+LIVE_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["live"])
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one training step did, for the loss chart and the gradient meter."""
+
+    step: int  # steps taken so far, this one included
+    loss_bits: float  # training loss on this batch, bits per character
+    chars: int  # characters in this batch (B * T)
+    grad_norm: float  # global gradient norm before clipping; inf/nan means the update was skipped
+    clipped: bool  # whether clipping rescaled the gradient
+
+
+def build_optimizer(cfg: TrainConfig, params: Any) -> torch.optim.Optimizer:
+    """The update rule named by cfg.optimizer at cfg.learning_rate."""
+    return OPTIMIZERS[cfg.optimizer](params, lr=cfg.learning_rate)
+
+
+class Trainer:
+    """Owns one model, its optimizer and its batch random stream; trains it a step at a time."""
+
+    def __init__(
+        self, dataset: TextDataset, cfg: TrainConfig, device: str | torch.device = "cpu"
+    ) -> None:
+        self.dataset = dataset
+        self.cfg = cfg
+        self.device = torch.device(device)
+        self.model: CharRNN = build_model(cfg, dataset.vocab.size).to(self.device)
+        self.optimizer = build_optimizer(cfg, self.model.parameters())
+        # Batches come from their own seeded stream: same seed, same batches, same losses.
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.step_count = 0
+        self.chars_seen = 0
+        # Validation windows never change for a run, so cut them once.
+        x_val, y_val = dataset.val_windows(cfg.seq_len)
+        self._val = (x_val.to(self.device), y_val.to(self.device))
+
+    # ----------------------------------------------------------------- training
+
+    def step(self) -> StepResult:
+        """Train on one batch of random windows and report loss and gradient norm."""
+        cfg, model = self.cfg, self.model
+        model.train()
+        x, y = self.dataset.batch(cfg.batch_size, cfg.seq_len, self.generator)
+        x, y = x.to(self.device), y.to(self.device)  # (B, T)
+        # 1-2. Forward from the zero state (windows are random, so no state carries over).
+        logits, _ = model(x)  # (B, T, V)
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())  # mean nats per char
+        # 3. Backward; set_to_none frees the old gradients instead of zeroing them.
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        # 4. Global gradient norm, clipped only when asked for.
+        grad_norm = self._clip_grads()
+        # One host sync for both numbers instead of one .item() each.
+        loss_nats, norm = torch.stack([loss.detach(), grad_norm]).tolist()
+        # 5. Update, unless the gradient overflowed: an inf/nan step would ruin every weight.
+        if math.isfinite(norm):
+            self.optimizer.step()
+        self.step_count += 1
+        self.chars_seen += x.numel()
+        clipped = cfg.clip and norm > cfg.clip_threshold
+        return StepResult(self.step_count, loss_nats / LN2, x.numel(), norm, clipped)
+
+    def _clip_grads(self) -> torch.Tensor:
+        """The global L2 norm of all gradients, after rescaling them if clipping is on."""
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        if self.cfg.clip:
+            return clip_grad_norm_(params, self.cfg.clip_threshold)
+        return get_total_norm([p.grad for p in params])
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Validation loss in bits per character over the fixed validation windows."""
+        self.model.eval()
+        x, y = self._val  # (W, T)
+        logits, _ = self.model(x)  # (W, T, V)
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+        return loss.item() / LN2
+
+    def update_config(self, cfg: TrainConfig) -> None:
+        """Apply the live settings of `cfg`, keeping the weights; others need a new Trainer."""
+        if self.cfg.needs_rebuild(cfg):
+            fixed = [
+                name
+                for name, value in cfg.to_dict().items()
+                if name not in LIVE_FIELDS and value != getattr(self.cfg, name)
+            ]
+            raise ValueError(f"changing {', '.join(fixed)} needs a new model")
+        if cfg.optimizer != self.cfg.optimizer:
+            # A different update rule starts with fresh moments (Adam's m, v etc.).
+            self.optimizer = build_optimizer(cfg, self.model.parameters())
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.learning_rate
+        self.cfg = cfg
+
+    # --------------------------------------------------------------- generation
+
+    def sample(
+        self,
+        length: int,
+        temperature: float,
+        prompt: str = "",
+        generator: torch.Generator | None = None,
+    ) -> str:
+        """`prompt` followed by `length` sampled characters.
+
+        Without a prompt the model is started from a newline (or a space, or the
+        first vocabulary character), which is not part of the returned text.
+        """
+        ids = self._known_ids(prompt) or [self._start_id()]
+        with torch.inference_mode():
+            self.model.eval()
+            logits, state = self._read(ids)
+            out = self._generate(logits, state, length, temperature, generator)
+        return prompt + self.dataset.vocab.decode(out)
+
+    def predict(
+        self,
+        text: str,
+        k: int = 5,
+        temperature: float = 0.8,
+        length: int = 120,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, Any]:
+        """The k likeliest next characters after `text`, plus greedy and sampled continuations.
+
+        Characters of `text` outside the vocabulary are skipped and listed in `unknown`.
+        """
+        vocab = self.dataset.vocab
+        with torch.inference_mode():
+            self.model.eval()
+            logits, state = self._read(self._known_ids(text))
+            p = F.softmax(logits.float(), dim=-1)  # (V,) at temperature 1
+            top_p, top_i = p.topk(min(k, vocab.size))
+            greedy = self._generate(logits, state, length, None, generator)
+            sampled = self._generate(logits, state, length, temperature, generator)
+        return {
+            "top": [
+                {"char": vocab.chars[i], "p": q}
+                for q, i in zip(top_p.tolist(), top_i.tolist(), strict=True)
+            ],
+            "greedy": vocab.decode(greedy),
+            "sample": vocab.decode(sampled),
+            "unknown": sorted({ch for ch in text if vocab.index(ch) is None}),
+        }
+
+    def _known_ids(self, text: str) -> list[int]:
+        """Ids of the characters of `text` that are in the vocabulary, in order."""
+        stoi = self.dataset.vocab.stoi
+        return [stoi[ch] for ch in text if ch in stoi]
+
+    def _start_id(self) -> int:
+        """A neutral first character to start an unprompted sample from."""
+        vocab = self.dataset.vocab
+        for ch in ("\n", " "):
+            if vocab.index(ch) is not None:
+                return vocab.stoi[ch]
+        return 0
+
+    def _read(self, ids: list[int]) -> tuple[torch.Tensor, State]:
+        """Run the model over `ids` in one fused call: next-character logits (V,) and the state.
+
+        With no ids at all, the prediction comes from the zero state: logits = W_hy 0 + b_y.
+        """
+        if not ids:
+            h0 = torch.zeros(self.model.hidden_size, device=self.device)  # (H,)
+            return self.model.head(h0), None
+        x = torch.tensor([ids], device=self.device)  # (1, T)
+        logits, state = self.model(x)  # (1, T, V)
+        return logits[0, -1], state
+
+    def _generate(
+        self,
+        logits: torch.Tensor,
+        state: State,
+        length: int,
+        temperature: float | None,
+        generator: torch.Generator | None,
+    ) -> list[int]:
+        """Feed the model its own choices `length` times; temperature None means argmax."""
+        out: list[int] = []
+        for t in range(length):
+            out.append(self._choose(logits, temperature, generator))
+            if t + 1 < length:  # the last choice needs no forward pass of its own
+                x = torch.tensor([[out[-1]]], device=self.device)  # (1, 1)
+                step_logits, state = self.model(x, state)  # (1, 1, V)
+                logits = step_logits[0, -1]  # (V,)
+        return out
+
+    @staticmethod
+    def _choose(
+        logits: torch.Tensor, temperature: float | None, generator: torch.Generator | None
+    ) -> int:
+        """The next id: the argmax if temperature is None, else a draw from softmax(y / T)."""
+        if temperature is None:
+            return int(logits.argmax())
+        # Draw on the CPU so a CPU generator works whatever device the model is on.
+        p = F.softmax(logits.float().cpu() / temperature, dim=-1)  # (V,)
+        return int(torch.multinomial(p, 1, generator=generator))
+
+    # -------------------------------------------------------------- checkpoint
+
+    def state_dict(self) -> dict[str, Any]:
+        """A snapshot of everything needed to resume this run exactly.
+
+        Weights, optimizer moments, counters and the batch random stream; deep-copied,
+        because the live tensors keep changing in place as training goes on.
+        """
+        return copy.deepcopy(
+            {
+                "cfg": self.cfg.to_dict(),
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "step_count": self.step_count,
+                "chars_seen": self.chars_seen,
+                "generator": self.generator.get_state(),
+            }
+        )
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume from `state_dict()` output of a Trainer with the same model settings."""
+        self.update_config(TrainConfig(**state["cfg"]))
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step_count = state["step_count"]
+        self.chars_seen = state["chars_seen"]
+        self.generator.set_state(state["generator"])
