@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class UserError(Exception):
-    """Base for errors caused by a request; `code` is machine-readable, the message is for people."""
+    """An error caused by a request: `code` is for machines, the message for people."""
 
     code = "bad_request"
     http_status = 400
