@@ -1,0 +1,76 @@
+"""RNN Playground: train small character-level recurrent networks live, in class.
+
+`create_app` wires the pieces: storage (SQLite), the training engine (worker processes),
+the session layer, the publisher (Socket.IO rooms), the HTTP blueprints and socket handlers.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_socketio import SocketIO
+
+from backend import api, pages, sockets
+from backend.config import LIMITS
+from backend.engine import Engine
+from backend.publisher import SocketPublisher
+from backend.sessions import Sessions
+from backend.storage import Storage
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict[str, Any] = {
+    "DATA_DIR": str(ROOT / "instance"),  # where the database lives; nothing to start
+    "WORKERS": 0,  # training processes; 0 = one per core
+    "DEVICE": "auto",  # "auto" (CUDA when present), "cpu" or "cuda"
+    "IDLE_PAUSE_S": LIMITS.idle_pause_s,  # pause running sessions nobody watches
+    "HOUSEKEEPING_S": 15.0,  # how often to look for such sessions
+    # Largest HTTP body: the text limit plus room for JSON framing.
+    "MAX_CONTENT_LENGTH": LIMITS.max_text_bytes + 64 * 1024,
+}
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; settings come from DEFAULTS, PLAYGROUND_* env vars, then `config`."""
+    app = Flask(__name__, static_folder=str(ROOT / "static"), static_url_path="")
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("PLAYGROUND")
+    app.config.update(config or {})
+
+    # Socket messages are small (texts go over HTTP), so cap them well below the text limit.
+    socketio = SocketIO(app, async_mode="threading", max_http_buffer_size=256 * 1024)
+    storage = Storage.in_directory(app.config["DATA_DIR"])
+    engine_ref: list[Engine] = []
+    publisher = SocketPublisher(socketio, LIMITS.progress_hz, lambda: engine_ref[0].device)
+    manager = Sessions(storage, publisher)
+    engine = Engine(
+        manager.on_event, workers=app.config["WORKERS"] or None, device=app.config["DEVICE"]
+    )
+    engine_ref.append(engine)
+    engine.start()
+    manager.attach(engine)
+    atexit.register(engine.stop)
+
+    app.extensions["playground"] = manager
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    sockets.register(socketio, manager)
+    start_housekeeping(manager, app.config["IDLE_PAUSE_S"], app.config["HOUSEKEEPING_S"])
+    logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def start_housekeeping(manager: Sessions, idle_s: float, every_s: float) -> None:
+    """Pause forgotten sessions so abandoned tabs cannot eat the machine."""
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            manager.pause_unwatched(idle_s)
+
+    stop = threading.Event()
+    threading.Thread(target=loop, name="housekeeping", daemon=True).start()

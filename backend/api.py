@@ -1,0 +1,106 @@
+"""HTTP routes under /api: schema, corpora, creating sessions and replacing their text."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from backend import config, corpora
+from backend.config import LIMITS
+from backend.errors import InvalidInput, TooLarge, UserError
+from backend.sessions import Sessions
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def sessions() -> Sessions:
+    return current_app.extensions["playground"]
+
+
+@bp.get("/health")
+def health():
+    """Liveness, the training device and how busy the server is."""
+    engine = sessions().engine
+    return {
+        "ok": engine.alive(),
+        "device": engine.device,
+        "workers": engine.count,
+        **sessions().stats(),
+    }
+
+
+@bp.get("/schema")
+def schema():
+    """Every setting with its bounds, the server's limits and the training device."""
+    return {
+        "settings": config.describe(),
+        "limits": LIMITS.to_dict(),
+        "device": sessions().engine.device,
+    }
+
+
+@bp.get("/corpora")
+def list_corpora():
+    """The built-in texts, with their sizes."""
+    items = [
+        {"id": c.id, "name": c.name, "description": c.description, "chars": len(corpora.load(c.id))}
+        for c in corpora.list_corpora()
+    ]
+    return {"corpora": items}
+
+
+@bp.post("/sessions")
+def create_session():
+    """Create a session, optionally on a given corpus and settings."""
+    body = json_body(required=False)
+    corpus = body.get("corpus", "english")
+    if not isinstance(corpus, str):
+        raise InvalidInput("corpus must be a corpus id", field="corpus")
+    return sessions().create(corpus, body.get("config")), 201
+
+
+@bp.put("/sessions/<session_id>/text")
+def put_text(session_id: str):
+    """Replace a session's training text with a corpus or raw UTF-8 text (owner only)."""
+    session = sessions().owned(session_id, request.headers.get("X-Session-Token"))
+    if request.mimetype == "application/json":
+        corpus = json_body().get("corpus")
+        if not isinstance(corpus, str):
+            raise InvalidInput("corpus must be a corpus id", field="corpus")
+        return sessions().set_text(session, corpus, corpora.load(corpus))
+    if request.mimetype != "text/plain":
+        raise InvalidInput('send text/plain (the text) or application/json ({"corpus": id})')
+    try:
+        text = request.get_data(cache=False).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("the text is not valid UTF-8") from exc
+    return sessions().set_text(session, "upload", text.replace("\r\n", "\n"))
+
+
+def json_body(required: bool = True) -> dict:
+    data = request.get_json(silent=True)
+    if data is None and not required and not request.get_data():
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object")
+    return data
+
+
+@bp.app_errorhandler(UserError)
+def user_error(exc: UserError):
+    return jsonify(error=exc.to_dict()), exc.http_status
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def too_large(_exc: RequestEntityTooLarge):
+    exc = TooLarge(f"the request is larger than {LIMITS.max_text_bytes // 1024 // 1024} MB")
+    return jsonify(error=exc.to_dict()), 413
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException):
+    """JSON errors under /api (404 for unknown routes, 405 for wrong methods, ...)."""
+    if not request.path.startswith("/api/"):
+        return exc
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.code or 400, "bad_request")
+    return jsonify(error={"code": code, "message": exc.description}), exc.code

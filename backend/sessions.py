@@ -1,0 +1,483 @@
+"""The session layer: who may do what to which session, and what every watcher sees.
+
+It sits between the thin edges (HTTP routes, socket handlers) and the training engine:
+edges call its verbs with already-parsed arguments, it checks roles and limits, records the
+durable part through `storage`, sends commands to the engine, and turns the engine's events
+into session state and messages for the `publisher`. It never touches torch or Flask.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from backend import config as settings
+from backend import corpora
+from backend.config import LIMITS, TrainConfig
+from backend.errors import Forbidden, InvalidInput, NotFound, TooLarge, UserError
+from backend.storage import SessionRecord, Storage, digest
+
+log = logging.getLogger(__name__)
+
+MAX_HISTORY = 2000
+MAX_SAMPLES = 10
+PREVIEW_CHARS = 300
+
+
+class Publisher(Protocol):
+    """Where session updates go (the Socket.IO side implements it)."""
+
+    def state(self, session: Session) -> None: ...
+    def viewers(self, session: Session) -> None: ...
+    def progress(self, session_id: str, update: dict) -> None: ...
+    def to_room(self, session_id: str, event: str, data: dict) -> None: ...
+    def to_client(self, client: str, event: str, data: dict) -> None: ...
+
+
+@dataclass
+class History:
+    """Loss curves for late joiners; training points are thinned evenly past MAX_HISTORY."""
+
+    step: list[int] = field(default_factory=list)
+    train: list[float | None] = field(default_factory=list)
+    val_step: list[int] = field(default_factory=list)
+    val: list[float] = field(default_factory=list)
+    stride: int = 1  # keep every stride-th training point
+    seen: int = 0
+
+    def add(self, train: list, val: list) -> None:
+        for step, loss in train:
+            if self.seen % self.stride == 0:
+                self.step.append(int(step))
+                self.train.append(loss)
+            self.seen += 1
+        if len(self.step) > MAX_HISTORY:
+            self.step, self.train, self.stride = self.step[::2], self.train[::2], self.stride * 2
+        for step, loss in val:
+            self.val_step.append(int(step))
+            self.val.append(loss)
+
+    def to_dict(self) -> dict:
+        return {"step": self.step, "train": self.train, "val_step": self.val_step, "val": self.val}
+
+
+@dataclass
+class Session:
+    """One text, one model and its run, as the web process knows them."""
+
+    record: SessionRecord
+    config: TrainConfig
+    text_name: str
+    vocab_size: int
+    gen: int = 0
+    status: str = "idle"  # idle | running | paused
+    pause_reason: str | None = None
+    step: int = 0
+    chars_seen: int = 0
+    chars_per_sec: float = 0.0
+    params: int = 0
+    history: History = field(default_factory=History)
+    samples: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
+    clients: dict[str, str] = field(default_factory=dict)  # socket id -> role
+    last_watched: float = field(default_factory=time.monotonic)
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    def snapshot(self, role: str, device: str) -> dict[str, Any]:
+        """Everything a client needs to draw the session, as seen by `role`."""
+        text = self.record.text
+        out = {
+            "id": self.id,
+            "role": role,
+            "config": self.config.to_dict(),
+            "text": {
+                "source": self.record.text_source,
+                "name": self.text_name,
+                "chars": len(text),
+                "vocab_size": self.vocab_size,
+                "preview": text[:PREVIEW_CHARS],
+            },
+            "status": self.status,
+            "pause_reason": self.pause_reason,
+            "step": self.step,
+            "chars_seen": self.chars_seen,
+            "params": self.params,
+            "device": device,
+            "history": self.history.to_dict(),
+            "samples": list(self.samples),
+            "viewers": len(self.clients),
+        }
+        if role == "owner":
+            out["view_url"] = view_url(self.id, self.record.view_token)
+        return out
+
+
+def view_url(session_id: str, token: str) -> str:
+    return f"/s/{session_id}?t={token}"
+
+
+def check_text(text: str) -> int:
+    """Validate a training text against the limits; return its vocabulary size."""
+    if len(text.encode("utf-8")) > LIMITS.max_text_bytes:
+        raise TooLarge(f"text is larger than {LIMITS.max_text_bytes // 1024 // 1024} MB")
+    if len(text) < LIMITS.min_text_chars:
+        raise InvalidInput(f"text needs at least {LIMITS.min_text_chars} characters")
+    vocab = len(set(text))
+    if vocab > LIMITS.max_vocab:
+        raise InvalidInput(
+            f"text has {vocab} distinct characters; at most {LIMITS.max_vocab} are allowed"
+        )
+    return vocab
+
+
+@dataclass
+class Client:
+    """A joined socket connection: which session and in which role."""
+
+    session: str
+    role: str
+    latest_seq: int = -1
+
+
+class Sessions:
+    """All sessions of this server; every public method is safe to call from any thread."""
+
+    def __init__(self, storage: Storage, publisher: Publisher) -> None:
+        self.storage = storage
+        self.publisher = publisher
+        self.engine: Any = None
+        self.device = "cpu"
+        self.sessions: dict[str, Session] = {}
+        self.clients: dict[str, Client] = {}
+        self.lock = threading.RLock()
+
+    def attach(self, engine: Any) -> None:
+        """Connect the training engine (created after us, since it calls back into us)."""
+        self.engine = engine
+        self.device = engine.device
+
+    # -- creating and finding --------------------------------------------------------------
+
+    def create(self, corpus: str = "english", config: Any = None) -> dict[str, str]:
+        """A new session on a built-in corpus; returns its id, tokens and links."""
+        cfg = settings.parse(config or {})
+        text = corpora.load(corpus)
+        owner_token, view_token = secrets.token_urlsafe(32), secrets.token_urlsafe(16)
+        record = SessionRecord(
+            id=secrets.token_urlsafe(16),
+            owner_digest=digest(owner_token),
+            view_token=view_token,
+            config=cfg.to_dict(),
+            text_source=corpus,
+            text=text,
+        )
+        self.storage.save(record)
+        with self.lock:
+            self._open(record)
+        return {
+            "id": record.id,
+            "owner_token": owner_token,
+            "view_token": view_token,
+            "owner_url": view_url(record.id, owner_token),
+            "view_url": view_url(record.id, view_token),
+        }
+
+    def _open(self, record: SessionRecord) -> Session:
+        session = Session(
+            record=record,
+            config=TrainConfig(**record.config),
+            text_name=text_name(record.text_source),
+            vocab_size=len(set(record.text)),
+        )
+        self.sessions[record.id] = session
+        self._build(session)
+        return session
+
+    def _build(self, session: Session) -> None:
+        """(Re)build the session's model on its worker from its text and settings."""
+        session.gen += 1
+        session.step = session.chars_seen = 0
+        session.chars_per_sec = 0.0
+        session.history = History()
+        session.samples.clear()
+        self.engine.send(
+            session.id,
+            "open",
+            gen=session.gen,
+            text=session.record.text,
+            config=session.config.to_dict(),
+        )
+
+    def get(self, session_id: Any) -> Session:
+        """The live session, loaded from storage if this process has not seen it yet."""
+        if not isinstance(session_id, str) or not session_id:
+            raise InvalidInput("session must be a session id")
+        with self.lock:
+            session = self.sessions.get(session_id)
+            if session is None:
+                record = self.storage.load(session_id)
+                if record is None:
+                    raise NotFound("no such session")
+                session = self._open(record)
+            return session
+
+    def role(self, session: Session, token: Any) -> str:
+        """'owner' or 'viewer' for this token; Forbidden for anything else."""
+        if isinstance(token, str) and token:
+            if hmac.compare_digest(digest(token), session.record.owner_digest):
+                return "owner"
+            if hmac.compare_digest(token, session.record.view_token):
+                return "viewer"
+        raise Forbidden("this link's token is not valid for the session")
+
+    def owned(self, session_id: str, token: Any) -> Session:
+        """The session if `token` is its owner's; Forbidden otherwise."""
+        session = self.get(session_id)
+        if self.role(session, token) != "owner":
+            raise Forbidden("only the session's owner can do that")
+        return session
+
+    # -- watchers --------------------------------------------------------------------------
+
+    def join(self, client: str, session_id: Any, token: Any) -> tuple[Session, str]:
+        """Attach a socket connection to a session in the role its token grants."""
+        session = self.get(session_id)
+        role = self.role(session, token)
+        with self.lock:
+            self.leave(client)
+            self.clients[client] = Client(session.id, role)
+            session.clients[client] = role
+            session.last_watched = time.monotonic()
+        self.publisher.viewers(session)
+        return session, role
+
+    def leave(self, client: str) -> None:
+        """Detach a connection (on disconnect or before joining another session)."""
+        with self.lock:
+            joined = self.clients.pop(client, None)
+            session = self.sessions.get(joined.session) if joined else None
+            if session is None:
+                return
+            session.clients.pop(client, None)
+            session.last_watched = time.monotonic()
+        self.publisher.viewers(session)
+
+    def client(self, client: str, owner: bool = False) -> tuple[Session, Client]:
+        """The session a connection joined; raises if it has not, or is not the owner."""
+        with self.lock:
+            joined = self.clients.get(client)
+            if joined is None:
+                raise NotJoined("join a session first (session:join)")
+            if owner and joined.role != "owner":
+                raise Forbidden("only the session's owner can do that")
+            return self.sessions[joined.session], joined
+
+    # -- owner verbs -----------------------------------------------------------------------
+
+    def configure(self, session: Session, changes: Any) -> None:
+        """Apply validated setting changes; non-live ones rebuild the model."""
+        with self.lock:
+            new = settings.parse(changes, base=session.config)
+            rebuild = session.config.needs_rebuild(new)
+            session.config = new
+            session.record.config = new.to_dict()
+            self.storage.save(session.record)
+            if rebuild:
+                self._build(session)
+                if session.status == "running":
+                    self.engine.send(session.id, "start")
+                elif session.status == "paused":
+                    session.status, session.pause_reason = "idle", None
+            else:
+                self.engine.send(session.id, "configure", config=new.to_dict())
+        self.publisher.state(session)
+
+    def set_text(self, session: Session, source: str, text: str) -> dict[str, Any]:
+        """Replace the training text (a corpus id or 'upload'); the model starts afresh."""
+        vocab = check_text(text)
+        with self.lock:
+            session.record.text_source, session.record.text = source, text
+            session.text_name, session.vocab_size = text_name(source), vocab
+            self.storage.save(session.record)
+            if session.status == "running":
+                self.engine.send(session.id, "pause")
+            self._build(session)
+            session.status, session.pause_reason = "idle", None
+        self.publisher.state(session)
+        return {"source": source, "chars": len(text), "vocab_size": vocab}
+
+    def start(self, session: Session) -> None:
+        with self.lock:
+            if session.status != "running":
+                session.status, session.pause_reason = "running", None
+                self.engine.send(session.id, "start")
+        self.publisher.state(session)
+
+    def pause(self, session: Session, reason: str = "user") -> None:
+        with self.lock:
+            if session.status == "running":
+                session.status, session.pause_reason = "paused", reason
+                session.chars_per_sec = 0.0
+                self.engine.send(session.id, "pause")
+        self.publisher.state(session)
+
+    def step(self, session: Session) -> None:
+        with self.lock:
+            if session.status == "running":
+                raise InvalidInput("pause training before stepping one step at a time")
+            session.status, session.pause_reason = "paused", "user"
+            self.engine.send(session.id, "step")
+        self.publisher.state(session)
+
+    def reset(self, session: Session) -> None:
+        with self.lock:
+            if session.status == "running":
+                self.engine.send(session.id, "pause")
+            self._build(session)
+            session.status, session.pause_reason = "idle", None
+        self.publisher.state(session)
+
+    # -- anyone joined ---------------------------------------------------------------------
+
+    def predict(self, client: str, query: Any) -> None:
+        """Queue a next-character query; only the client's newest one is answered."""
+        session, joined = self.client(client)
+        q = parse_query(query)
+        with self.lock:
+            if q["seq"] <= joined.latest_seq:
+                return
+            joined.latest_seq = q["seq"]
+            self.engine.send(session.id, "predict", client=client, **q)
+
+    # -- engine events (one reader thread) -------------------------------------------------
+
+    def on_event(self, event: dict) -> None:
+        """Fold one worker event into session state and pass it on to the watchers."""
+        with self.lock:
+            session = self.sessions.get(event["session"] or "")
+            if session is None or event["gen"] != session.gen:
+                return  # a session or a model build that no longer exists
+            handler = getattr(self, "_on_" + event["type"], None)
+        if handler is not None:
+            handler(session, event)
+
+    def _on_opened(self, session: Session, event: dict) -> None:
+        with self.lock:
+            session.params, session.vocab_size = event["params"], event["vocab_size"]
+        self.publisher.state(session)
+
+    def _on_progress(self, session: Session, event: dict) -> None:
+        with self.lock:
+            session.step, session.chars_seen = event["step"], event["chars_seen"]
+            session.chars_per_sec = event["chars_per_sec"]
+            session.history.add(event["train"], event["val"])
+            update = {
+                "step": session.step,
+                "chars_seen": session.chars_seen,
+                "chars_per_sec": session.chars_per_sec,
+                "status": session.status,
+                "train": event["train"],
+                "val": event["val"],
+            }
+        self.publisher.progress(session.id, update)
+
+    def _on_sample(self, session: Session, event: dict) -> None:
+        sample = {k: event[k] for k in ("step", "temperature", "text")}
+        with self.lock:
+            session.samples.append(sample)
+        self.publisher.to_room(session.id, "train:sample", sample)
+
+    def _on_predicted(self, session: Session, event: dict) -> None:
+        with self.lock:
+            joined = self.clients.get(event["client"])
+            if joined is None or event["seq"] < joined.latest_seq:
+                return  # the client left, or typed again: this answer is stale
+        self.publisher.to_client(
+            event["client"], "predict:result", {"seq": event["seq"], **event["result"]}
+        )
+
+    def _on_failed(self, session: Session, event: dict) -> None:
+        log.warning("session %s: %s failed: %s", session.id, event["op"], event["message"])
+        with self.lock:
+            session.status, session.pause_reason = "paused", "error"
+        error = {"code": "training_failed", "message": event["message"], "event": event["op"]}
+        self.publisher.to_room(session.id, "error", error)
+        self.publisher.state(session)
+
+    # -- housekeeping ----------------------------------------------------------------------
+
+    def pause_unwatched(self, idle_s: float) -> list[str]:
+        """Pause running sessions nobody has watched for `idle_s` seconds; return their ids."""
+        now = time.monotonic()
+        with self.lock:
+            stale = [
+                s
+                for s in self.sessions.values()
+                if s.status == "running" and not s.clients and now - s.last_watched > idle_s
+            ]
+        for session in stale:
+            self.pause(session, reason="idle")
+        return [s.id for s in stale]
+
+    def stats(self) -> dict[str, int]:
+        with self.lock:
+            running = sum(s.status == "running" for s in self.sessions.values())
+            return {
+                "sessions": len(self.sessions),
+                "running": running,
+                "clients": len(self.clients),
+            }
+
+
+class NotJoined(UserError):
+    code = "not_joined"
+
+
+def text_name(source: str) -> str:
+    """A human name for a text source."""
+    if source == "upload":
+        return "Your text"
+    names = {c.id: c.name for c in corpora.list_corpora()}
+    return names.get(source, source)
+
+
+def parse_query(query: Any) -> dict[str, Any]:
+    """Validate a `predict:query` payload; fill in defaults."""
+    if not isinstance(query, dict):
+        raise InvalidInput("predict:query needs an object")
+    text, seq = query.get("text"), query.get("seq")
+    if not isinstance(text, str):
+        raise InvalidInput("text must be a string", field="text")
+    if len(text) > LIMITS.max_query_chars:
+        raise InvalidInput(f"text is limited to {LIMITS.max_query_chars} characters", field="text")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise InvalidInput("seq must be a non-negative integer", field="seq")
+    return {
+        "text": text,
+        "seq": seq,
+        "k": bounded_int(query, "k", 5, 1, LIMITS.max_top_k),
+        "temperature": bounded_float(query, "temperature", 0.8, 0.05, 2.0),
+        "length": bounded_int(query, "length", 120, 0, LIMITS.max_continuation),
+    }
+
+
+def bounded_int(data: dict, name: str, default: int, lo: int, hi: int) -> int:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InvalidInput(f"{name} must be a whole number from {lo} to {hi}", field=name)
+    return value
+
+
+def bounded_float(data: dict, name: str, default: float, lo: float, hi: float) -> float:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise InvalidInput(f"{name} must be a number from {lo:g} to {hi:g}", field=name)
+    return float(value)

@@ -1,0 +1,108 @@
+"""Socket.IO handlers: each validates, calls the session layer and replies.
+
+Every event is `area:verb`. Errors go back to the sender only, as an `error` event with
+a stable `code` (see docs/protocol.md); nothing a client sends can crash the server.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import request
+from flask_socketio import SocketIO, join_room, leave_room
+
+from backend.errors import InvalidInput, UserError
+from backend.sessions import Sessions
+
+log = logging.getLogger(__name__)
+
+
+def register(socketio: SocketIO, sessions: Sessions) -> None:
+    """Attach every handler to `socketio`."""
+
+    def reply(event: str, data: Any) -> None:
+        socketio.emit(event, data, to=request.sid)
+
+    def handler(event: str) -> Callable:
+        """Register `fn(data)` for `event`, turning any UserError into an `error` reply."""
+
+        def wrap(fn: Callable) -> Callable:
+            @functools.wraps(fn)
+            def run(data: Any = None, *extra: Any) -> None:
+                try:
+                    if data is None:
+                        data = {}
+                    if not isinstance(data, dict) or extra:
+                        raise InvalidInput(f"{event} takes one JSON object")
+                    fn(data)
+                except UserError as exc:
+                    reply("error", {**exc.to_dict(), "event": event})
+                except Exception:
+                    log.exception("socket event %s failed", event)
+                    reply("error", {"code": "internal", "message": "server error", "event": event})
+
+            socketio.on_event(event, run)
+            return fn
+
+        return wrap
+
+    def owned() -> Any:
+        return sessions.client(request.sid, owner=True)[0]
+
+    @handler("session:join")
+    def join(data: dict) -> None:
+        """Join a session's room in the role the token grants, then send its state."""
+        previous = sessions.clients.get(request.sid)
+        session, role = sessions.join(request.sid, data.get("session"), data.get("token"))
+        if previous and previous.session != session.id:
+            leave_room(previous.session)
+        join_room(session.id)
+        reply("session:state", session.snapshot(role, sessions.device))
+
+    @handler("train:config")
+    def configure(data: dict) -> None:
+        """Change settings (owner only)."""
+        sessions.configure(owned(), data.get("config"))
+
+    @handler("train:start")
+    def start(data: dict) -> None:
+        """Start or resume training (owner only)."""
+        sessions.start(owned())
+
+    @handler("train:pause")
+    def pause(data: dict) -> None:
+        """Pause training (owner only)."""
+        sessions.pause(owned())
+
+    @handler("train:step")
+    def step(data: dict) -> None:
+        """One optimisation step while paused (owner only)."""
+        sessions.step(owned())
+
+    @handler("train:reset")
+    def reset(data: dict) -> None:
+        """Fresh weights from the seed (owner only)."""
+        sessions.reset(owned())
+
+    @handler("predict:query")
+    def predict(data: dict) -> None:
+        """Next-character prediction for this client's text; answered as predict:result."""
+        sessions.predict(request.sid, data)
+
+    @socketio.on("ping:echo")
+    def echo(data: Any = None) -> None:
+        """Send the payload straight back (round-trip measurements)."""
+        reply("ping:echo", data)
+
+    @socketio.on("disconnect")
+    def disconnect(*_: Any) -> None:
+        sessions.leave(request.sid)
+
+    @socketio.on("*")
+    def unknown(event: str, *_: Any) -> None:
+        reply(
+            "error", {"code": "unknown_event", "message": f"unknown event: {event}", "event": event}
+        )

@@ -1,0 +1,97 @@
+"""Everything the server keeps on disk, behind one module.
+
+Sessions live in an embedded SQLite database through SQLAlchemy Core, so another database
+is a change of URL. By default the data directory is `instance/` under the project; nothing
+needs to be started before the server. Owner tokens are stored only as SHA-256 digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("owner_digest", sa.String(64), nullable=False),
+    sa.Column("view_token", sa.String(64), nullable=False, index=True),
+    sa.Column("config", sa.Text, nullable=False),  # JSON of TrainConfig
+    sa.Column("text_source", sa.String(64), nullable=False),  # corpus id or "upload"
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+
+def digest(token: str) -> str:
+    """The stored form of a secret token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class SessionRecord:
+    """A session's durable part: who may do what, its settings and its text."""
+
+    id: str
+    owner_digest: str
+    view_token: str
+    config: dict[str, Any]
+    text_source: str
+    text: str
+
+
+class Storage:
+    """Reads and writes session records; one instance per app."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url)
+        metadata.create_all(self.engine)
+
+    @classmethod
+    def in_directory(cls, data_dir: str | Path) -> Storage:
+        path = Path(data_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{path / 'playground.db'}")
+
+    def save(self, record: SessionRecord) -> None:
+        """Insert or replace the record."""
+        now = time.time()
+        row = {
+            "owner_digest": record.owner_digest,
+            "view_token": record.view_token,
+            "config": json.dumps(record.config),
+            "text_source": record.text_source,
+            "text": record.text,
+            "updated_at": now,
+        }
+        with self.engine.begin() as conn:
+            done = conn.execute(sessions.update().where(sessions.c.id == record.id).values(**row))
+            if done.rowcount == 0:
+                conn.execute(sessions.insert().values(id=record.id, created_at=now, **row))
+
+    def load(self, session_id: str) -> SessionRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sessions.select().where(sessions.c.id == session_id)).first()
+        if row is None:
+            return None
+        return SessionRecord(
+            id=row.id,
+            owner_digest=row.owner_digest,
+            view_token=row.view_token,
+            config=json.loads(row.config),
+            text_source=row.text_source,
+            text=row.text,
+        )
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(sessions)).scalar_one()

@@ -1,0 +1,252 @@
+"""A training worker process: holds many sessions' models and time-slices them on one thread.
+
+The web process never trains. It sends commands down `commands` and reads events from
+`events`; both carry plain dicts so this module is the only one that touches torch there.
+
+Scheduling, each turn of the loop:
+1. take every waiting command; predictions are answered first (only the newest per client),
+   so typing stays responsive whatever is training;
+2. give one optimisation step to the running session that has used the least compute
+   time so far (fair in seconds, not in steps, so a big model cannot starve a small one);
+3. flush each session's progress at most every `PROGRESS_EVERY_S`, a validation loss every
+   `VALIDATE_EVERY_S` and a sample every `SAMPLE_EVERY_S` of that session's running time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+PROGRESS_EVERY_S = 0.1
+VALIDATE_EVERY_S = 2.0
+SAMPLE_EVERY_S = 3.0
+SAMPLE_LENGTH = 240
+RATE_WINDOW_S = 2.0
+
+
+@dataclass
+class Slot:
+    """One session as the worker sees it: its trainer and its scheduling bookkeeping."""
+
+    trainer: Any
+    gen: int  # which build of the session's model this is; events carry it so stale ones drop
+    running: bool = False
+    used_s: float = 0.0  # compute time consumed, the fair-share key
+    points: list[list[float]] = field(default_factory=list)  # [step, bits] not yet sent
+    val_points: list[list[float]] = field(default_factory=list)
+    last_flush: float = 0.0
+    run_s_since_val: float = math.inf  # so a new model's curve gets a validation point at once
+    run_s_since_sample: float = 0.0
+    rate_marks: list[tuple[float, int]] = field(default_factory=list)  # (time, chars_seen)
+
+
+class Worker:
+    """The loop of one worker process; `commands`/`events` are multiprocessing queues."""
+
+    def __init__(self, commands: Any, events: Any, device: str) -> None:
+        self.commands, self.events, self.device = commands, events, device
+        self.slots: dict[str, Slot] = {}
+        self.parent = os.getppid()
+
+    # -- loop ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        while True:
+            if not self.handle(self.drain(block=not self.any_running())):
+                return
+            self.train_one()
+            self.flush()
+            if os.getppid() != self.parent:  # the web process died: do not linger as an orphan
+                return
+
+    def any_running(self) -> bool:
+        return any(s.running for s in self.slots.values())
+
+    def drain(self, block: bool) -> list[dict]:
+        """Every waiting command; waits briefly for one when there is nothing to train."""
+        out = []
+        try:
+            if block:
+                out.append(self.commands.get(timeout=1.0))
+            while True:
+                out.append(self.commands.get_nowait())
+        except queue.Empty:
+            return out
+
+    def handle(self, commands: list[dict]) -> bool:
+        """Apply commands, newest prediction per client first; False means shut down."""
+        predicts: dict[str, dict] = {}
+        others = []
+        for cmd in commands:
+            if cmd["op"] == "predict":
+                predicts[cmd["client"]] = cmd  # a newer query from the same client wins
+            else:
+                others.append(cmd)
+        for cmd in predicts.values():
+            self.guarded(cmd, self.predict)
+        for cmd in others:
+            if cmd["op"] == "shutdown":
+                return False
+            self.guarded(cmd, getattr(self, "op_" + cmd["op"]))
+        return True
+
+    def guarded(self, cmd: dict, fn: Any) -> None:
+        """Run one command; a failure is reported for its session instead of killing the worker."""
+        try:
+            fn(cmd)
+        except Exception as exc:  # noqa: BLE001 - anything a user's model does must not kill others
+            sid = cmd.get("session")
+            if sid in self.slots:
+                self.slots[sid].running = False
+            self.emit("failed", sid, op=cmd["op"], message=f"{type(exc).__name__}: {exc}")
+
+    def emit(self, kind: str, session: str | None, **payload: Any) -> None:
+        slot = self.slots.get(session) if session else None
+        gen = slot.gen if slot else None
+        self.events.put({"type": kind, "session": session, "gen": gen, **payload})
+
+    # -- commands --------------------------------------------------------------------------
+
+    def op_open(self, cmd: dict) -> None:
+        """Build (or rebuild) a session's model from its text and settings."""
+        from backend.config import TrainConfig
+        from backend.data import TextDataset
+        from backend.training import Trainer
+
+        cfg = TrainConfig(**cmd["config"])
+        trainer = Trainer(TextDataset.from_text(cmd["text"]), cfg, device=self.device)
+        old = self.slots.get(cmd["session"])
+        self.slots[cmd["session"]] = Slot(trainer, cmd["gen"], used_s=self.fair_start(old))
+        self.emit(
+            "opened",
+            cmd["session"],
+            params=trainer.model.num_params(),
+            vocab_size=trainer.dataset.vocab.size,
+        )
+
+    def fair_start(self, old: Slot | None) -> float:
+        """A new or rebuilt session starts level with the least-served one, not at zero."""
+        others = [s.used_s for s in self.slots.values() if s is not old]
+        return min(others) if others else 0.0
+
+    def op_configure(self, cmd: dict) -> None:
+        from backend.config import TrainConfig
+
+        self.slots[cmd["session"]].trainer.update_config(TrainConfig(**cmd["config"]))
+
+    def op_start(self, cmd: dict) -> None:
+        slot = self.slots[cmd["session"]]
+        slot.running = True
+        slot.used_s = max(slot.used_s, self.fair_start(slot))
+        slot.rate_marks = [(time.perf_counter(), slot.trainer.chars_seen)]
+
+    def op_pause(self, cmd: dict) -> None:
+        slot = self.slots[cmd["session"]]
+        slot.running = False
+        self.flush_slot(cmd["session"], slot)
+
+    def op_step(self, cmd: dict) -> None:
+        """One optimisation step on request (the session is paused), reported at once."""
+        slot = self.slots[cmd["session"]]
+        self.step_slot(slot)
+        slot.val_points.append([slot.trainer.step_count, finite(slot.trainer.evaluate())])
+        self.flush_slot(cmd["session"], slot)
+
+    def op_close(self, cmd: dict) -> None:
+        self.slots.pop(cmd["session"], None)
+
+    def predict(self, cmd: dict) -> None:
+        trainer = self.slots[cmd["session"]].trainer
+        result = trainer.predict(
+            cmd["text"], k=cmd["k"], temperature=cmd["temperature"], length=cmd["length"]
+        )
+        result["step"] = trainer.step_count
+        self.emit("predicted", cmd["session"], client=cmd["client"], seq=cmd["seq"], result=result)
+
+    # -- training --------------------------------------------------------------------------
+
+    def train_one(self) -> None:
+        """One step for the running session that has had the least compute so far."""
+        running = [(s.used_s, sid) for sid, s in self.slots.items() if s.running]
+        if not running:
+            return
+        _, sid = min(running)
+        slot = self.slots[sid]
+        started = time.perf_counter()
+        try:
+            self.step_slot(slot)
+            self.periodic(sid, slot)
+        except Exception as exc:  # noqa: BLE001 - a diverging model pauses, it does not crash
+            slot.running = False
+            self.emit("failed", sid, op="train", message=f"{type(exc).__name__}: {exc}")
+        spent = time.perf_counter() - started
+        slot.used_s += spent
+        slot.run_s_since_val += spent
+        slot.run_s_since_sample += spent
+
+    def step_slot(self, slot: Slot) -> None:
+        result = slot.trainer.step()
+        slot.points.append([result.step, finite(result.loss_bits)])
+
+    def periodic(self, sid: str, slot: Slot) -> None:
+        """Validation loss and a sample, on that session's own running time."""
+        if slot.run_s_since_val >= VALIDATE_EVERY_S:
+            slot.val_points.append([slot.trainer.step_count, finite(slot.trainer.evaluate())])
+            slot.run_s_since_val = 0.0
+        if slot.run_s_since_sample >= SAMPLE_EVERY_S:
+            text = slot.trainer.sample(SAMPLE_LENGTH, slot.trainer.cfg.temperature)
+            self.emit(
+                "sample",
+                sid,
+                step=slot.trainer.step_count,
+                temperature=slot.trainer.cfg.temperature,
+                text=text,
+            )
+            slot.run_s_since_sample = 0.0
+
+    def flush(self) -> None:
+        now = time.perf_counter()
+        for sid, slot in self.slots.items():
+            if (slot.points or slot.val_points) and now - slot.last_flush >= PROGRESS_EVERY_S:
+                self.flush_slot(sid, slot)
+
+    def flush_slot(self, sid: str, slot: Slot) -> None:
+        """Send what this session learned since the last message, with its current speed."""
+        now = time.perf_counter()
+        trainer = slot.trainer
+        slot.rate_marks.append((now, trainer.chars_seen))
+        while len(slot.rate_marks) > 2 and now - slot.rate_marks[1][0] > RATE_WINDOW_S:
+            slot.rate_marks.pop(0)
+        (t0, c0), (t1, c1) = slot.rate_marks[0], slot.rate_marks[-1]
+        rate = (c1 - c0) / (t1 - t0) if slot.running and t1 > t0 else 0.0
+        self.emit(
+            "progress",
+            sid,
+            step=trainer.step_count,
+            chars_seen=trainer.chars_seen,
+            chars_per_sec=rate,
+            train=slot.points,
+            val=slot.val_points,
+        )
+        slot.points, slot.val_points, slot.last_flush = [], [], now
+
+
+def finite(x: float) -> float | None:
+    """JSON has no NaN or infinity: a diverged loss travels as null (a gap in the curve)."""
+    return x if math.isfinite(x) else None
+
+
+def main(commands: Any, events: Any, device: str) -> None:
+    """Process entry point: one torch thread, so several workers share the cores fairly."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    events.put({"type": "ready", "session": None, "pid": os.getpid(), "device": device})
+    Worker(commands, events, device).run()
