@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "DEVICE": "auto",  # "auto" (CUDA when present), "cpu" or "cuda"
     "IDLE_PAUSE_S": LIMITS.idle_pause_s,  # pause running sessions nobody watches
     "HOUSEKEEPING_S": 15.0,  # how often to look for such sessions
+    "CHECKPOINT_S": 15.0,  # a running session's weights are saved this often (and on pause)
     # Largest HTTP body: the text limit plus room for JSON framing.
     "MAX_CONTENT_LENGTH": LIMITS.max_text_bytes + 64 * 1024,
 }
@@ -45,13 +46,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Socket messages are small (texts go over HTTP), so cap them well below the text limit.
     socketio = SocketIO(app, async_mode="threading", max_http_buffer_size=256 * 1024)
     storage = Storage.in_directory(app.config["DATA_DIR"])
-    engine_ref: list[Engine] = []
-    publisher = SocketPublisher(socketio, LIMITS.progress_hz, lambda: engine_ref[0].device)
-    manager = Sessions(storage, publisher)
+    manager = Sessions(storage, SocketPublisher(socketio, LIMITS.progress_hz))
     engine = Engine(
-        manager.on_event, workers=app.config["WORKERS"] or None, device=app.config["DEVICE"]
+        manager.on_event,
+        workers=app.config["WORKERS"] or None,
+        device=app.config["DEVICE"],
+        checkpoint_s=app.config["CHECKPOINT_S"],
     )
-    engine_ref.append(engine)
     engine.start()
     manager.attach(engine)
     atexit.register(engine.stop)

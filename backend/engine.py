@@ -28,9 +28,14 @@ class Engine:
     """Routes per-session commands to worker processes and their events to `on_event`."""
 
     def __init__(
-        self, on_event: Callable[[dict], None], workers: int | None = None, device: str = "auto"
+        self,
+        on_event: Callable[[dict], None],
+        workers: int | None = None,
+        device: str = "auto",
+        checkpoint_s: float = 15.0,
     ) -> None:
         self.on_event = on_event
+        self.checkpoint_s = checkpoint_s
         self.count = workers or default_workers()
         self.device = device  # "auto" until the workers report what they found
         self.ready = threading.Semaphore(0)
@@ -46,7 +51,9 @@ class Engine:
         for _ in range(self.count):
             commands = self.ctx.Queue()
             proc = self.ctx.Process(
-                target=worker.main, args=(commands, self.events, self.device), daemon=True
+                target=worker.main,
+                args=(commands, self.events, self.device, self.checkpoint_s),
+                daemon=True,
             )
             proc.start()
             self.queues.append(commands)

@@ -17,10 +17,9 @@ from flask_socketio import SocketIO
 class SocketPublisher:
     """Implements sessions.Publisher over Flask-SocketIO rooms (one room per session id)."""
 
-    def __init__(self, socketio: SocketIO, hz: float, device: Any) -> None:
+    def __init__(self, socketio: SocketIO, hz: float) -> None:
         self.socketio = socketio
         self.period = 1.0 / hz
-        self.device = device  # a callable: the engine learns the device after we are made
         self.pending: dict[str, dict] = {}
         self.lock = threading.Lock()
         self.stopped = threading.Event()
@@ -30,7 +29,7 @@ class SocketPublisher:
     def state(self, session: Any) -> None:
         """`session:state` to every watcher, each in its own role."""
         for client, role in list(session.clients.items()):
-            self.to_client(client, "session:state", session.snapshot(role, self.device()))
+            self.to_client(client, "session:state", session.snapshot(role))
 
     def viewers(self, session: Any) -> None:
         self.to_room(session.id, "session:viewers", {"viewers": len(session.clients)})

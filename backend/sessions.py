@@ -66,6 +66,21 @@ class History:
     def to_dict(self) -> dict:
         return {"step": self.step, "train": self.train, "val_step": self.val_step, "val": self.val}
 
+    def truncate(self, step: int) -> None:
+        """Forget points after `step` (the run went back to a checkpoint)."""
+        keep = sum(s <= step for s in self.step)
+        self.step, self.train = self.step[:keep], self.train[:keep]
+        keep = sum(s <= step for s in self.val_step)
+        self.val_step, self.val = self.val_step[:keep], self.val[:keep]
+
+    def dump(self) -> dict:
+        """Everything, thinning state included, for storage."""
+        return {**self.to_dict(), "stride": self.stride, "seen": self.seen}
+
+    @classmethod
+    def load(cls, data: dict) -> History:
+        return cls(**data) if data else cls()
+
 
 @dataclass
 class Session:
@@ -84,6 +99,7 @@ class Session:
     params: int = 0
     history: History = field(default_factory=History)
     samples: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
+    device: str = "cpu"  # where its model trains
     clients: dict[str, str] = field(default_factory=dict)  # socket id -> role
     last_watched: float = field(default_factory=time.monotonic)
 
@@ -91,7 +107,25 @@ class Session:
     def id(self) -> str:
         return self.record.id
 
-    def snapshot(self, role: str, device: str) -> dict[str, Any]:
+    def dump_state(self) -> dict[str, Any]:
+        """The run state worth surviving a restart (weights go to the checkpoint)."""
+        return {
+            "status": self.status,
+            "pause_reason": self.pause_reason,
+            "step": self.step,
+            "chars_seen": self.chars_seen,
+            "history": self.history.dump(),
+            "samples": list(self.samples),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.status = state.get("status", "idle")
+        self.pause_reason = state.get("pause_reason")
+        self.step, self.chars_seen = state.get("step", 0), state.get("chars_seen", 0)
+        self.history = History.load(state.get("history", {}))
+        self.samples.extend(state.get("samples", []))
+
+    def snapshot(self, role: str) -> dict[str, Any]:
         """Everything a client needs to draw the session, as seen by `role`."""
         text = self.record.text
         out = {
@@ -110,7 +144,7 @@ class Session:
             "step": self.step,
             "chars_seen": self.chars_seen,
             "params": self.params,
-            "device": device,
+            "device": self.device,
             "history": self.history.to_dict(),
             "samples": list(self.samples),
             "viewers": len(self.clients),
@@ -191,30 +225,41 @@ class Sessions:
         }
 
     def _open(self, record: SessionRecord) -> Session:
+        """Bring a stored session into memory; its model resumes from its last checkpoint."""
         session = Session(
             record=record,
             config=TrainConfig(**record.config),
             text_name=text_name(record.text_source),
             vocab_size=len(set(record.text)),
+            device=self.device,
         )
+        session.load_state(record.state)
         self.sessions[record.id] = session
-        self._build(session)
+        self._build(session, resume=True)
+        if session.status == "running":  # the server stopped mid-training: carry on
+            self.engine.send(session.id, "start")
         return session
 
-    def _build(self, session: Session) -> None:
-        """(Re)build the session's model on its worker from its text and settings."""
+    def _build(self, session: Session, resume: bool = False) -> None:
+        """(Re)build the session's model on its worker; a fresh model forgets the run."""
         session.gen += 1
-        session.step = session.chars_seen = 0
         session.chars_per_sec = 0.0
-        session.history = History()
-        session.samples.clear()
+        if not resume:
+            session.step = session.chars_seen = 0
+            session.history = History()
+            session.samples.clear()
         self.engine.send(
             session.id,
             "open",
             gen=session.gen,
             text=session.record.text,
             config=session.config.to_dict(),
+            checkpoint=str(self.storage.checkpoint_path(session.id)),
+            resume=resume,
         )
+
+    def _save_state(self, session: Session) -> None:
+        self.storage.save_state(session.id, session.dump_state())
 
     def get(self, session_id: Any) -> Session:
         """The live session, loaded from storage if this process has not seen it yet."""
@@ -298,6 +343,7 @@ class Sessions:
                     session.status, session.pause_reason = "idle", None
             else:
                 self.engine.send(session.id, "configure", config=new.to_dict())
+            self._save_state(session)
         self.publisher.state(session)
 
     def set_text(self, session: Session, source: str, text: str) -> dict[str, Any]:
@@ -311,6 +357,7 @@ class Sessions:
                 self.engine.send(session.id, "pause")
             self._build(session)
             session.status, session.pause_reason = "idle", None
+            self._save_state(session)
         self.publisher.state(session)
         return {"source": source, "chars": len(text), "vocab_size": vocab}
 
@@ -319,6 +366,7 @@ class Sessions:
             if session.status != "running":
                 session.status, session.pause_reason = "running", None
                 self.engine.send(session.id, "start")
+                self._save_state(session)
         self.publisher.state(session)
 
     def pause(self, session: Session, reason: str = "user") -> None:
@@ -327,6 +375,7 @@ class Sessions:
                 session.status, session.pause_reason = "paused", reason
                 session.chars_per_sec = 0.0
                 self.engine.send(session.id, "pause")
+                self._save_state(session)
         self.publisher.state(session)
 
     def step(self, session: Session) -> None:
@@ -335,6 +384,7 @@ class Sessions:
                 raise InvalidInput("pause training before stepping one step at a time")
             session.status, session.pause_reason = "paused", "user"
             self.engine.send(session.id, "step")
+            self._save_state(session)
         self.publisher.state(session)
 
     def reset(self, session: Session) -> None:
@@ -343,6 +393,7 @@ class Sessions:
                 self.engine.send(session.id, "pause")
             self._build(session)
             session.status, session.pause_reason = "idle", None
+            self._save_state(session)
         self.publisher.state(session)
 
     # -- anyone joined ---------------------------------------------------------------------
@@ -372,7 +423,17 @@ class Sessions:
     def _on_opened(self, session: Session, event: dict) -> None:
         with self.lock:
             session.params, session.vocab_size = event["params"], event["vocab_size"]
+            if session.step != event["step"]:  # history ran ahead of the last checkpoint
+                session.history.truncate(event["step"])
+                if event["step"] == 0:
+                    session.samples.clear()
+                session.step, session.chars_seen = event["step"], event["chars_seen"]
         self.publisher.state(session)
+
+    def _on_checkpointed(self, session: Session, event: dict) -> None:
+        with self.lock:
+            state = session.dump_state()
+        self.storage.save_state(session.id, state)
 
     def _on_progress(self, session: Session, event: dict) -> None:
         with self.lock:

@@ -60,7 +60,7 @@ def register(socketio: SocketIO, sessions: Sessions) -> None:
         if previous and previous.session != session.id:
             leave_room(previous.session)
         join_room(session.id)
-        reply("session:state", session.snapshot(role, sessions.device))
+        reply("session:state", session.snapshot(role))
 
     @handler("train:config")
     def configure(data: dict) -> None:

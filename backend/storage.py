@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ sessions = sa.Table(
     sa.Column("config", sa.Text, nullable=False),  # JSON of TrainConfig
     sa.Column("text_source", sa.String(64), nullable=False),  # corpus id or "upload"
     sa.Column("text", sa.Text, nullable=False),
+    # Run state as of the last checkpoint: status, step, loss history, samples (JSON).
+    sa.Column("state", sa.Text, nullable=False, default="{}"),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
@@ -47,20 +49,23 @@ class SessionRecord:
     config: dict[str, Any]
     text_source: str
     text: str
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 class Storage:
     """Reads and writes session records; one instance per app."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, data_dir: str | Path) -> None:
         self.engine = sa.create_engine(url)
+        self.data_dir = Path(data_dir)
         metadata.create_all(self.engine)
 
     @classmethod
     def in_directory(cls, data_dir: str | Path) -> Storage:
+        """SQLite database and checkpoints under `data_dir`."""
         path = Path(data_dir)
         path.mkdir(parents=True, exist_ok=True)
-        return cls(f"sqlite:///{path / 'playground.db'}")
+        return cls(f"sqlite:///{path / 'playground.db'}", path)
 
     def save(self, record: SessionRecord) -> None:
         """Insert or replace the record."""
@@ -71,6 +76,7 @@ class Storage:
             "config": json.dumps(record.config),
             "text_source": record.text_source,
             "text": record.text,
+            "state": json.dumps(record.state),
             "updated_at": now,
         }
         with self.engine.begin() as conn:
@@ -90,7 +96,21 @@ class Storage:
             config=json.loads(row.config),
             text_source=row.text_source,
             text=row.text,
+            state=json.loads(row.state),
         )
+
+    def save_state(self, session_id: str, state: dict[str, Any]) -> None:
+        """Record the run state alone (cheap: the text is not rewritten)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sessions.update()
+                .where(sessions.c.id == session_id)
+                .values(state=json.dumps(state), updated_at=time.time())
+            )
+
+    def checkpoint_path(self, session_id: str) -> Path:
+        """Where a session's weights are checkpointed (safetensors)."""
+        return self.data_dir / "checkpoints" / f"{session_id}.safetensors"
 
     def count(self) -> int:
         with self.engine.connect() as conn:

@@ -19,6 +19,7 @@ import os
 import queue
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 PROGRESS_EVERY_S = 0.1
@@ -42,13 +43,16 @@ class Slot:
     run_s_since_val: float = math.inf  # so a new model's curve gets a validation point at once
     run_s_since_sample: float = 0.0
     rate_marks: list[tuple[float, int]] = field(default_factory=list)  # (time, chars_seen)
+    checkpoint: Path | None = None  # where this session's weights are saved
+    saved_at: float = field(default_factory=time.perf_counter)
 
 
 class Worker:
     """The loop of one worker process; `commands`/`events` are multiprocessing queues."""
 
-    def __init__(self, commands: Any, events: Any, device: str) -> None:
+    def __init__(self, commands: Any, events: Any, device: str, checkpoint_s: float) -> None:
         self.commands, self.events, self.device = commands, events, device
+        self.checkpoint_s = checkpoint_s  # how often a running session's weights are saved
         self.slots: dict[str, Slot] = {}
         self.parent = os.getppid()
 
@@ -112,21 +116,47 @@ class Worker:
     # -- commands --------------------------------------------------------------------------
 
     def op_open(self, cmd: dict) -> None:
-        """Build (or rebuild) a session's model from its text and settings."""
+        """Build (or rebuild) a session's model; resume from its checkpoint if asked and present."""
+        from backend import checkpoints
         from backend.config import TrainConfig
         from backend.data import TextDataset
         from backend.training import Trainer
 
         cfg = TrainConfig(**cmd["config"])
         trainer = Trainer(TextDataset.from_text(cmd["text"]), cfg, device=self.device)
+        path = Path(cmd["checkpoint"])
+        resumed = False
+        if cmd["resume"] and path.exists():
+            try:
+                checkpoints.restore(trainer, path)
+                resumed = True
+            except Exception as exc:  # noqa: BLE001 - a bad file means a fresh start, not a crash
+                trainer = Trainer(trainer.dataset, cfg, device=self.device)
+                self.emit("failed", cmd["session"], op="restore", message=str(exc))
+        elif path.exists():
+            path.unlink()  # a new model: the old weights no longer belong to this session
         old = self.slots.get(cmd["session"])
-        self.slots[cmd["session"]] = Slot(trainer, cmd["gen"], used_s=self.fair_start(old))
+        slot = Slot(trainer, cmd["gen"], used_s=self.fair_start(old), checkpoint=path)
+        self.slots[cmd["session"]] = slot
         self.emit(
             "opened",
             cmd["session"],
             params=trainer.model.num_params(),
             vocab_size=trainer.dataset.vocab.size,
+            step=trainer.step_count,
+            chars_seen=trainer.chars_seen,
+            resumed=resumed,
         )
+
+    def save(self, sid: str, slot: Slot) -> None:
+        """Checkpoint a session (after sending its progress, so history and weights agree)."""
+        from backend import checkpoints
+
+        self.flush_slot(sid, slot)
+        if slot.checkpoint is not None and slot.trainer.step_count > 0:
+            checkpoints.save(slot.trainer, slot.checkpoint)
+            self.emit("checkpointed", sid, step=slot.trainer.step_count)
+        slot.saved_at = time.perf_counter()
 
     def fair_start(self, old: Slot | None) -> float:
         """A new or rebuilt session starts level with the least-served one, not at zero."""
@@ -147,17 +177,20 @@ class Worker:
     def op_pause(self, cmd: dict) -> None:
         slot = self.slots[cmd["session"]]
         slot.running = False
-        self.flush_slot(cmd["session"], slot)
+        self.save(cmd["session"], slot)
 
     def op_step(self, cmd: dict) -> None:
         """One optimisation step on request (the session is paused), reported at once."""
         slot = self.slots[cmd["session"]]
         self.step_slot(slot)
         slot.val_points.append([slot.trainer.step_count, finite(slot.trainer.evaluate())])
-        self.flush_slot(cmd["session"], slot)
+        self.save(cmd["session"], slot)
 
     def op_close(self, cmd: dict) -> None:
-        self.slots.pop(cmd["session"], None)
+        """Forget a session (its checkpoint stays on disk for when it comes back)."""
+        slot = self.slots.pop(cmd["session"], None)
+        if slot is not None and slot.running:
+            self.save(cmd["session"], slot)
 
     def predict(self, cmd: dict) -> None:
         trainer = self.slots[cmd["session"]].trainer
@@ -207,6 +240,8 @@ class Worker:
                 text=text,
             )
             slot.run_s_since_sample = 0.0
+        if time.perf_counter() - slot.saved_at >= self.checkpoint_s:
+            self.save(sid, slot)
 
     def flush(self) -> None:
         now = time.perf_counter()
@@ -240,7 +275,7 @@ def finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def main(commands: Any, events: Any, device: str) -> None:
+def main(commands: Any, events: Any, device: str, checkpoint_s: float) -> None:
     """Process entry point: one torch thread, so several workers share the cores fairly."""
     import torch
 
@@ -249,4 +284,4 @@ def main(commands: Any, events: Any, device: str) -> None:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     events.put({"type": "ready", "session": None, "pid": os.getpid(), "device": device})
-    Worker(commands, events, device).run()
+    Worker(commands, events, device, checkpoint_s).run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -46,7 +47,7 @@ class Server:
 def start_server(data_dir: Path, **env: str) -> Server:
     """gunicorn serving wsgi:app exactly as scripts/serve.sh does, on a free port."""
     port = free_port()
-    log = data_dir / "server.log"
+    log = data_dir / f"server-{port}.log"
     environ = {
         **os.environ,
         "PLAYGROUND_DATA_DIR": str(data_dir),
@@ -69,7 +70,10 @@ def start_server(data_dir: Path, **env: str) -> Server:
         "wsgi:app",
     ]
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT)
+        # Its own process group, so a test can kill -9 the server with all its workers.
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -83,6 +87,12 @@ def start_server(data_dir: Path, **env: str) -> Server:
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError(f"server did not start:\n{log.read_text()}")
+
+
+def kill_server(server: Server) -> None:
+    """`kill -9` the server and its training workers, as a crash or a pulled plug would."""
+    os.killpg(server.proc.pid, signal.SIGKILL)
+    server.proc.wait(timeout=15)
 
 
 def stop_server(server: Server) -> None:

@@ -1,0 +1,42 @@
+"""A server killed mid-training comes back with every session, and training carries on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import Client, kill_server, start_server, stop_server
+
+
+def test_kill_9_mid_training_then_restart_resumes_from_the_checkpoint(tmp_path: Path) -> None:
+    srv = start_server(tmp_path, CHECKPOINT_S="0.5")
+    s = srv.create(corpus="grammar", config={"learning_rate": 0.01})
+    owner = Client(srv.url)
+    owner.join(s["id"], s["owner_token"])
+    owner.emit("train:config", {"config": {"temperature": 0.5}})
+    owner.emit("train:start")
+    owner.wait("train:sample", timeout=30)
+    owner.wait("train:sample", timeout=30)  # well into training: the first sample is checkpointed
+    before = owner.wait("train:progress", lambda d: d["train"])
+    checkpoint = tmp_path / "checkpoints" / f"{s['id']}.safetensors"
+    assert checkpoint.exists()
+    owner.sio.disconnect()
+    kill_server(srv)
+
+    srv = start_server(tmp_path, CHECKPOINT_S="0.5")
+    try:
+        viewer = Client(srv.url)
+        state = viewer.join(s["id"], s["view_token"])
+        assert state["status"] == "running" and state["config"]["temperature"] == 0.5
+        assert state["text"]["source"] == "grammar" and state["samples"]
+        history = state["history"]
+        assert history["step"] and history["val"], "the loss history came back"
+        resumed_at = viewer.wait("session:state", lambda d: d["params"] > 0, timeout=30)["step"]
+        assert resumed_at > 0 and resumed_at >= history["step"][-1] - 1
+        assert resumed_at <= before["step"]
+        later = viewer.wait("train:progress", lambda d: d["train"] and d["step"] > resumed_at + 5)
+        assert later["train"][0][0] > resumed_at, "steps continue from the checkpoint, not zero"
+        recent = [loss for _, loss in later["train"]]
+        assert max(recent) < history["train"][0], "the resumed model is the trained one"
+        viewer.close()
+    finally:
+        stop_server(srv)
