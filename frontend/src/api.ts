@@ -1,0 +1,84 @@
+/** HTTP side of the protocol: schema, corpora, session creation and training text. */
+
+import type { Config, Corpus, CreatedSession, Schema, ServerError, TextUpdated } from "./types";
+
+/** An HTTP failure carrying the server's `{error: {code, message, field}}`, or a network failure. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly field: string | undefined;
+
+  constructor(status: number, error: ServerError) {
+    super(error.message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = error.code;
+    this.field = error.field;
+  }
+
+  toServerError(): ServerError {
+    return { code: this.code, message: this.message, field: this.field };
+  }
+}
+
+async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      ...init,
+      headers: { Accept: "application/json", ...init.headers },
+    });
+  } catch (err) {
+    throw new ApiError(0, { code: "network", message: String(err) });
+  }
+  const body: unknown = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = (body as { error?: ServerError } | null)?.error;
+    throw new ApiError(response.status, {
+      code: error?.code ?? "http",
+      message: error?.message ?? `${response.status} ${response.statusText}`,
+      field: error?.field,
+    });
+  }
+  return body as T;
+}
+
+/** `GET /api/schema`: the settings every control is generated from, plus server limits. */
+export function getSchema(): Promise<Schema> {
+  return request<Schema>("/api/schema");
+}
+
+/** `GET /api/corpora`: the built-in training texts. */
+export async function getCorpora(): Promise<Corpus[]> {
+  const body = await request<{ corpora: Corpus[] }>("/api/corpora");
+  return body.corpora;
+}
+
+/** `POST /api/sessions`: a fresh session with its owner and view tokens. */
+export function createSession(
+  body: { corpus?: string; config?: Config } = {},
+): Promise<CreatedSession> {
+  return request<CreatedSession>("/api/sessions", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+/** `PUT /api/sessions/<id>/text` with a built-in corpus id. */
+export function setCorpus(session: string, token: string, corpus: string): Promise<TextUpdated> {
+  return request<TextUpdated>(`/api/sessions/${encodeURIComponent(session)}/text`, {
+    method: "PUT",
+    headers: { "Content-Type": "application/json", "X-Session-Token": token },
+    body: JSON.stringify({ corpus }),
+  });
+}
+
+/** `PUT /api/sessions/<id>/text` with raw text (pasted string or uploaded file, sent as-is). */
+export function setText(session: string, token: string, text: string | Blob): Promise<TextUpdated> {
+  return request<TextUpdated>(`/api/sessions/${encodeURIComponent(session)}/text`, {
+    method: "PUT",
+    headers: { "Content-Type": "text/plain; charset=utf-8", "X-Session-Token": token },
+    body: text,
+  });
+}

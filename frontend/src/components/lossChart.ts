@@ -1,0 +1,195 @@
+/** Train and validation loss (bits/char) against step, streamed into a uPlot line chart. */
+
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import { h, setText, show } from "../dom";
+import { formatFixed, formatInt, t } from "../i18n";
+import type { AppState, HistoryBuffer } from "../store";
+import type { Component } from "./component";
+
+/** Weight of the past in the smoothed train curve (TensorBoard-style debiased EMA). */
+const SMOOTHING = 0.9;
+
+type Series = (number | null)[];
+
+/**
+ * Wrangle: put train and validation points on one shared x axis (uPlot wants aligned data).
+ * Both step lists are sorted, so a two-pointer merge does it in one pass.
+ */
+export function alignHistory(history: HistoryBuffer): [number[], Series, Series, Series] {
+  const { step, train, val_step: valStep, val } = history;
+  const x: number[] = [];
+  const raw: Series = [];
+  const smooth: Series = [];
+  const valid: Series = [];
+  let ema = 0;
+  let weight = 0;
+  let i = 0;
+  let j = 0;
+  while (i < step.length || j < valStep.length) {
+    const s = Math.min(step[i] ?? Infinity, valStep[j] ?? Infinity);
+    let trainValue: number | null = null;
+    let valValue: number | null = null;
+    if (step[i] === s) {
+      trainValue = train[i]!;
+      ema = SMOOTHING * ema + (1 - SMOOTHING) * trainValue;
+      weight = SMOOTHING * weight + (1 - SMOOTHING);
+      i++;
+    }
+    if (valStep[j] === s) valValue = val[j++]!;
+    x.push(s);
+    raw.push(trainValue);
+    smooth.push(trainValue === null ? null : ema / weight);
+    valid.push(valValue);
+  }
+  return [x, raw, smooth, valid];
+}
+
+/** Decimals that tell ticks `incr` apart: 0.5 → 1, 0.05 → 2, 2 → 0. */
+function decimals(incr: number): number {
+  return Math.max(0, Math.min(4, -Math.floor(Math.log10(incr) + 1e-9)));
+}
+
+/** Legend readout: blank until the cursor is over the chart, then 3 decimals. */
+function bitsValue(_u: uPlot, v: number | null): string {
+  return v == null ? "" : formatFixed(v, 3);
+}
+
+function cssVar(name: string): string {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+function remPx(): number {
+  return parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+}
+
+export class LossChart implements Component {
+  readonly el: HTMLElement;
+  private readonly box = h("div", { class: "chart-box", testid: "loss-chart" });
+  private readonly empty = h("div", { class: "chart-empty", i18n: "chart.empty" });
+  private readonly baseline = h("p", { class: "muted small chart-note" });
+  private chart: uPlot | null = null;
+  private rem = 0;
+  private drawn = { version: -1, revision: -1 };
+  private last: Readonly<AppState> | null = null;
+
+  constructor() {
+    this.el = h(
+      "section",
+      { class: "card chart-card" },
+      h("h2", { class: "card-title", i18n: "chart.title" }),
+      h("div", { class: "chart-wrap" }, this.box, this.empty),
+      this.baseline,
+    );
+    new ResizeObserver(() => this.resize()).observe(this.box);
+  }
+
+  update(state: Readonly<AppState>): void {
+    this.last = state;
+    const history = state.history;
+    show(this.empty, history.step.length === 0 && history.val_step.length === 0);
+    const vocab = state.session?.text.vocab_size;
+    setText(
+      this.baseline,
+      vocab
+        ? t("chart.baseline", { n: formatInt(vocab), bits: formatFixed(Math.log2(vocab), 2) })
+        : "",
+    );
+    if (!this.chart) this.build();
+    if (!this.chart) return;
+    if (history.version === this.drawn.version && history.revision === this.drawn.revision) return;
+    this.drawn = { version: history.version, revision: history.revision };
+    this.chart.setData(alignHistory(history));
+  }
+
+  private size(): { width: number; height: number } {
+    const legend = this.chart?.root.querySelector<HTMLElement>(".u-legend")?.offsetHeight ?? 32;
+    return { width: this.box.clientWidth, height: Math.max(120, this.box.clientHeight - legend) };
+  }
+
+  private build(): void {
+    if (this.box.clientWidth === 0) return;
+    this.rem = remPx();
+    const font = `${Math.round(this.rem * 0.8)}px system-ui, sans-serif`;
+    const axis = {
+      stroke: cssVar("--muted"),
+      grid: { stroke: cssVar("--grid"), width: 1 },
+      ticks: { stroke: cssVar("--grid"), width: 1 },
+      font,
+      labelFont: font,
+    };
+    const train = cssVar("--train");
+    const val = cssVar("--val");
+    const { width, height } = this.size();
+    this.chart = new uPlot(
+      {
+        width,
+        height,
+        scales: { x: { time: false } },
+        cursor: { drag: { x: false, y: false } },
+        legend: { live: true },
+        axes: [
+          { ...axis, label: t("chart.x"), size: this.rem * 2.6 },
+          {
+            ...axis,
+            label: t("chart.y"),
+            size: this.rem * 3.4,
+            values: (_u, ticks, _axis, _space, incr) =>
+              ticks.map((v) => formatFixed(v, decimals(incr))),
+          },
+        ],
+        series: [
+          { label: t("chart.x"), value: (_u, v) => (v == null ? "" : formatInt(v)) },
+          {
+            label: t("chart.train"),
+            value: bitsValue,
+            stroke: cssVar("--train-faint"),
+            width: 1,
+            spanGaps: true,
+            points: { show: false },
+          },
+          {
+            label: t("chart.trainSmooth"),
+            value: bitsValue,
+            stroke: train,
+            width: 2.5,
+            spanGaps: true,
+            points: { show: false },
+          },
+          {
+            label: t("chart.val"),
+            value: bitsValue,
+            stroke: val,
+            width: 2,
+            spanGaps: true,
+            points: { show: true, size: 7, fill: val, stroke: val },
+          },
+        ],
+      },
+      [[], [], [], []],
+      this.box,
+    );
+    this.drawn = { version: -1, revision: -1 };
+    // The legend's height is known only once drawn: fit the plot under it.
+    this.chart.setSize(this.size());
+  }
+
+  private resize(): void {
+    if (!this.chart) {
+      if (this.last) this.update(this.last);
+      return;
+    }
+    if (remPx() !== this.rem) {
+      this.reset();
+      if (this.last) this.update(this.last);
+      return;
+    }
+    this.chart.setSize(this.size());
+  }
+
+  reset(): void {
+    this.chart?.destroy();
+    this.chart = null;
+    this.drawn = { version: -1, revision: -1 };
+  }
+}

@@ -1,0 +1,114 @@
+/** "Share" button: copies the absolute view link and shows it in a popover with a confirmation. */
+
+import { h, setText, show } from "../dom";
+import { t } from "../i18n";
+import type { AppState } from "../store";
+import type { Component } from "./component";
+
+/** The link students open: the owner's `view_url`, or a viewer's own (view-only) address. */
+function shareUrl(state: Readonly<AppState>): string | null {
+  const session = state.session;
+  if (!session) return null;
+  if (session.view_url) return new URL(session.view_url, location.origin).href;
+  return session.role === "viewer" ? location.href : null;
+}
+
+async function copyText(text: string, input: HTMLInputElement): Promise<boolean> {
+  try {
+    if (window.isSecureContext && navigator.clipboard) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // Permission refused or not focused: fall through to the selection-based copy.
+  }
+  input.focus();
+  input.select();
+  try {
+    // Plain-http classroom servers have no Clipboard API; the legacy command still works there.
+    return document.execCommand("copy");
+  } catch {
+    return false;
+  }
+}
+
+export class ShareButton implements Component {
+  readonly el: HTMLElement;
+  private readonly button = h("button", {
+    class: "btn btn-share",
+    testid: "share-button",
+    i18n: "header.share",
+    i18nTitle: "header.shareTitle",
+    attrs: { type: "button", "aria-haspopup": "dialog", "aria-expanded": "false" },
+  });
+  private readonly input = h("input", {
+    class: "share-url",
+    testid: "share-url",
+    attrs: { type: "text", readonly: true, spellcheck: "false" },
+  });
+  private readonly copyButton = h("button", {
+    class: "btn btn-small",
+    i18n: "share.copy",
+    attrs: { type: "button" },
+  });
+  private readonly confirmation = h("p", {
+    class: "share-confirm",
+    testid: "share-confirm",
+    attrs: { role: "status" },
+  });
+  private readonly popover = h(
+    "div",
+    { class: "popover", testid: "share-popover", attrs: { role: "dialog" } },
+    h("h3", { class: "popover-title", i18n: "share.heading" }),
+    h("div", { class: "share-row" }, this.input, this.copyButton),
+    this.confirmation,
+    h("p", { class: "muted small", i18n: "share.note" }),
+  );
+  private url: string | null = null;
+
+  constructor() {
+    this.el = h("div", { class: "share" }, this.button, this.popover);
+    this.popover.hidden = true;
+    this.button.addEventListener(
+      "click",
+      () => void (this.popover.hidden ? this.open() : this.close()),
+    );
+    this.copyButton.addEventListener("click", () => void this.copy());
+    document.addEventListener("keydown", (e) => e.key === "Escape" && this.close());
+    document.addEventListener("pointerdown", (e) => {
+      if (!this.el.contains(e.target as Node)) this.close();
+    });
+  }
+
+  update(state: Readonly<AppState>): void {
+    this.url = shareUrl(state);
+    show(this.el, this.url !== null);
+    if (this.url !== null && this.input.value !== this.url) this.input.value = this.url;
+  }
+
+  private async open(): Promise<void> {
+    if (this.url === null) return;
+    this.popover.hidden = false;
+    this.button.setAttribute("aria-expanded", "true");
+    await this.copy();
+  }
+
+  private close(): void {
+    if (this.popover.hidden) return;
+    this.popover.hidden = true;
+    this.button.setAttribute("aria-expanded", "false");
+    setText(this.confirmation, "");
+  }
+
+  private async copy(): Promise<void> {
+    if (this.url === null) return;
+    const ok = await copyText(this.url, this.input);
+    this.confirmation.classList.toggle("is-error", !ok);
+    setText(this.confirmation, ok ? t("share.copied") : t("share.copyFailed"));
+    this.input.select();
+  }
+
+  reset(): void {
+    this.close();
+  }
+}

@@ -1,0 +1,175 @@
+/** English UI strings: the reference catalogue every other language must match key for key. */
+
+export const en = {
+  "app.name": "RNN Playground",
+  "app.tagline": "Watch a recurrent network learn to write, one character at a time.",
+  "app.setup": "Setup",
+  "app.main": "Training progress",
+
+  "conn.connecting": "Connecting…",
+  "conn.connected": "Live",
+  "conn.disconnected": "Connection lost, reconnecting…",
+
+  "header.role.owner": "Owner",
+  "header.role.viewer": "Viewer",
+  "header.role.ownerTitle": "You can change the text, the model and the training.",
+  "header.role.viewerTitle": "You are watching this session. Only its owner can change it.",
+  "header.deviceTitle": "Where the model trains",
+  "header.viewers.one": "{n} watching",
+  "header.viewers.other": "{n} watching",
+  "header.viewersTitle": "People connected to this session right now",
+  "header.share": "Share",
+  "header.shareTitle": "Get the link students open to watch this session",
+  "header.lang": "Language",
+  "header.largeText": "Large text",
+  "header.largeTextTitle": "Bigger type, for projectors",
+  "header.newSession": "New session",
+  "header.newSessionTitle": "Start another session with its own text and model",
+
+  "share.heading": "Link for students",
+  "share.note": "Anyone with this link can watch and try predictions, but cannot change anything.",
+  "share.copy": "Copy",
+  "share.copied": "Copied!",
+  "share.copyFailed": "Could not copy: select the link and copy it by hand.",
+
+  "run.title": "Training",
+  "run.train": "Train",
+  "run.resume": "Resume",
+  "run.pause": "Pause",
+  "run.step": "Step",
+  "run.reset": "Reset",
+  "run.trainTitle": "Train until you press Pause",
+  "run.pauseTitle": "Stop after the current step; Resume carries on from here",
+  "run.stepTitle": "Take exactly one optimisation step",
+  "run.resetTitle": "Throw the weights away and start again from fresh random ones",
+  "run.viewerNote": "Only the session owner can change settings.",
+  "run.offlineNote": "Waiting for the server…",
+
+  "text.title": "Text",
+  "text.corpus": "Built-in text",
+  "text.ownText": "Your own text",
+  "text.paste": "Paste your own text",
+  "text.pastePlaceholder": "Paste at least {min} characters…",
+  "text.apply": "Use this text",
+  "text.upload": "Upload a text file",
+  "text.chooseFile": "Choose a file…",
+  "text.uploadHint": "Plain text, UTF-8, up to {max}.",
+  "text.sending": "Sending…",
+  "text.chars": "characters",
+  "text.vocab": "distinct",
+  "text.preview": "Preview",
+  "text.resetNote": "Changing the text rebuilds the model.",
+  "text.tooShort": "Too short: {n} characters, at least {min} are needed.",
+  "text.tooLarge": "Too large: {size}, at most {max}.",
+  "text.tooManyChars": "Too many distinct characters: {n}, at most {max}.",
+
+  "settings.group.model": "Model",
+  "settings.group.training": "Training",
+  "settings.group.sampling": "Live samples",
+  "settings.resetsModel": "↺ resets the model",
+  "settings.resetsModelTitle":
+    "Changing this rebuilds the model: training starts again from step 0.",
+  "validation.number": "Enter a number.",
+  "validation.whole": "Enter a whole number.",
+  "validation.range": "Must be between {min} and {max}.",
+
+  "stats.step": "Step",
+  "stats.loss": "Loss · bits per character",
+  "stats.train": "train",
+  "stats.val": "validation",
+  "stats.speed": "Speed",
+  "stats.charsPerSec": "chars / s",
+  "stats.params": "Parameters",
+  "stats.status": "Status",
+  "stats.charsSeen": "{n} characters read",
+
+  "status.idle": "Ready",
+  "status.running": "Training",
+  "status.paused": "Paused",
+  "pause.user": "by the owner",
+  "pause.idle": "nobody was watching",
+  "pause.text": "new text",
+  "pause.reset": "model reset",
+  "pause.config": "settings changed",
+  "pause.error": "stopped by an error",
+
+  "chart.title": "Loss",
+  "chart.train": "train",
+  "chart.trainSmooth": "train (smoothed)",
+  "chart.val": "validation",
+  "chart.x": "step",
+  "chart.y": "bits per character",
+  "chart.empty": "Press Train: the loss curve appears here.",
+  "chart.baseline":
+    "Lower is better. Guessing evenly among {n} characters scores {bits} bits/char.",
+
+  "samples.title": "Samples",
+  "samples.meta": "step {step} · temperature {t}",
+  "samples.empty": "While training, the model writes a sample here every few seconds.",
+  "samples.older": "Earlier samples ({n})",
+
+  "predict.title": "Predict the next character",
+  "predict.placeholder": "Type here…",
+  "predict.intro": "Type a sentence: the bars show which character the model expects next.",
+  "predict.top": "Next character",
+  "predict.k": "Show",
+  "predict.temperature": "Temperature",
+  "predict.greedy": "Most likely continuation",
+  "predict.sample": "Sampled continuation",
+  "predict.answeredBy": "model at step {step}",
+  "predict.unknown": "Not in the training text, so ignored: {chars}",
+  "predict.empty": "Start typing to see what the model expects next.",
+  "predict.clickHint": "Click a bar to add that character.",
+
+  "char.space": "space",
+  "char.newline": "new line",
+  "char.tab": "tab",
+
+  "toast.close": "Dismiss",
+  "error.invalid": "Invalid",
+  "error.forbidden": "Not allowed",
+  "error.not_found": "Not found",
+  "error.too_large": "Too large",
+  "error.not_joined": "Not connected",
+  "error.unknown_event": "Unknown request",
+  "error.network": "Network error",
+  "error.other": "Error",
+
+  "fatal.not_found.title": "This session does not exist",
+  "fatal.not_found.body": "It may have expired, or the link was mistyped.",
+  "fatal.forbidden.title": "This link is not valid",
+  "fatal.forbidden.body": "Its key does not open this session. Ask for the link again.",
+  "fatal.missing_token.title": "This link is incomplete",
+  "fatal.missing_token.body": "A session link ends with ?t=… Ask for the full link.",
+  "fatal.boot.title": "The playground could not start",
+  "fatal.boot.body": "The server did not answer. Check that it is running, then reload.",
+  "fatal.newSession": "Start a new session",
+} as const;
+
+export type MessageKey = keyof typeof en;
+export type Messages = Record<MessageKey, string>;
+
+/** A setting's label, optional help (else the schema's) and labels for its choices. */
+export interface SettingText {
+  label: string;
+  help?: string;
+  choices?: Record<string, string>;
+}
+
+/** English help comes from the schema (the server's single source of truth); only labels here. */
+export const enSettings: Record<string, SettingText> = {
+  model: { label: "Cell type", choices: { rnn: "Vanilla RNN", lstm: "LSTM", gru: "GRU" } },
+  hidden_size: { label: "Hidden size" },
+  num_layers: { label: "Layers" },
+  activation: { label: "Activation", choices: { tanh: "tanh", relu: "ReLU" } },
+  init: { label: "Initialization", choices: { default: "PyTorch default", identity: "Identity" } },
+  init_scale: { label: "Init scale" },
+  seq_len: { label: "Sequence length" },
+  batch_size: { label: "Batch size" },
+  learning_rate: { label: "Learning rate" },
+  optimizer: { label: "Optimizer", choices: { adam: "Adam", sgd: "SGD", rmsprop: "RMSprop" } },
+  clip: { label: "Gradient clipping" },
+  clip_threshold: { label: "Clip threshold" },
+  seed: { label: "Seed" },
+  temperature: { label: "Temperature" },
+};

@@ -1,0 +1,82 @@
+/** Boot: find or create the session, load the schema, connect, and mount the app. */
+
+import "./styles.css";
+import { createActions } from "./actions";
+import { ApiError, createSession, getCorpora, getSchema } from "./api";
+import { mountApp, mountFatal } from "./app";
+import { t } from "./i18n";
+import { Predictor } from "./predictor";
+import { parseRoute, recallOwnerToken, rememberOwnerToken, sessionPath } from "./route";
+import { Connection } from "./socket";
+import { Store } from "./store";
+
+interface SessionRef {
+  id: string;
+  token: string;
+}
+
+/** `/` creates a session and becomes its owner link; `/s/<id>?t=…` is used as given. */
+async function resolveSession(): Promise<SessionRef | null> {
+  const route = parseRoute(location);
+  if (route.kind === "new") {
+    const created = await createSession();
+    rememberOwnerToken(created.id, created.owner_token);
+    history.replaceState(
+      null,
+      "",
+      created.owner_url || sessionPath(created.id, created.owner_token),
+    );
+    return { id: created.id, token: created.owner_token };
+  }
+  // A bare /s/<id> reopens a session this browser owns.
+  const token = route.token ?? recallOwnerToken(route.id);
+  if (!token) return null;
+  if (!route.token) history.replaceState(null, "", sessionPath(route.id, token));
+  return { id: route.id, token };
+}
+
+function connect(store: Store, session: SessionRef): Connection {
+  const connection = new Connection(session.id, session.token, (s) => store.setConnection(s));
+  connection.on("session:state", (state) => {
+    store.onSessionState(state);
+    if (state.role === "owner") rememberOwnerToken(session.id, session.token);
+  });
+  connection.on("train:progress", (progress) => store.onProgress(progress));
+  connection.on("train:sample", (sample) => store.onSample(sample));
+  connection.on("predict:result", (result) => store.onPredictResult(result));
+  connection.on("error", (error) => store.onError(error));
+  return connection;
+}
+
+async function main(root: HTMLElement): Promise<void> {
+  document.title = t("app.name");
+  const store = new Store();
+  const corpora = getCorpora();
+  let session: SessionRef | null;
+  try {
+    const [resolved, schema] = await Promise.all([resolveSession(), getSchema()]);
+    session = resolved;
+    store.setSchema(schema);
+  } catch (err) {
+    store.setFatal("boot", err instanceof Error ? err.message : String(err));
+    mountFatal(root, store);
+    return;
+  }
+  if (!session) {
+    store.setFatal("missing_token", location.href);
+    mountFatal(root, store);
+    return;
+  }
+  corpora.then(
+    (list) => store.setCorpora(list),
+    (err: unknown) => err instanceof ApiError && store.onError(err.toServerError()),
+  );
+
+  const connection = connect(store, session);
+  const predictor = new Predictor(store, (query) => connection.predict(query));
+  mountApp(root, store, createActions({ store, connection, predictor, session }));
+  connection.open();
+}
+
+const root = document.getElementById("app");
+if (root) void main(root);

@@ -1,0 +1,33 @@
+/** What the page's own URL asks for, and where an owner's token is remembered. */
+
+export type Route = { kind: "new" } | { kind: "session"; id: string; token: string | null };
+
+const OWNER_KEY = "rnn-playground:owner:";
+
+/** `/` starts a new session; `/s/<id>?t=<token>` opens one (the token may be missing). */
+export function parseRoute(location: Location): Route {
+  const match = /^\/s\/([A-Za-z0-9_-]+)\/?$/.exec(location.pathname);
+  if (!match?.[1]) return { kind: "new" };
+  const token = new URLSearchParams(location.search).get("t");
+  return { kind: "session", id: match[1], token: token === "" ? null : token };
+}
+
+export function sessionPath(id: string, token: string): string {
+  return `/s/${encodeURIComponent(id)}?t=${encodeURIComponent(token)}`;
+}
+
+export function rememberOwnerToken(id: string, token: string): void {
+  try {
+    localStorage.setItem(OWNER_KEY + id, token);
+  } catch {
+    // Without storage the owner link in the address bar is the only copy; that is enough.
+  }
+}
+
+export function recallOwnerToken(id: string): string | null {
+  try {
+    return localStorage.getItem(OWNER_KEY + id);
+  } catch {
+    return null;
+  }
+}

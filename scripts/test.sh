@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install what the tests need (Python test packages, Debian's Chromium) and run the whole suite.
+# Extra arguments go to pytest, e.g. scripts/test.sh -k sockets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-test.lock
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
+
+.venv/bin/ruff check backend tests benchmarks wsgi.py
+npm run --silent lint
+exec .venv/bin/python -m pytest "$@"

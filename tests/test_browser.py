@@ -1,0 +1,114 @@
+"""The page itself, in Debian's headless Chromium driven by Playwright, against a real server."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, Server
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+if not CHROMIUM.exists():
+    if os.environ.get("PLAYGROUND_REQUIRE_BROWSER"):
+        raise RuntimeError("browser tests are required here but /usr/bin/chromium is missing")
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def open_page(browser: Browser, url: str, width: int = 1366, height: int = 768) -> Page:
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    return page
+
+
+def number(page: Page, testid: str) -> float:
+    text = page.get_by_test_id(testid).inner_text()
+    match = re.search(r"[\d.,]+", text.replace("\u202f", "").replace("\xa0", ""))
+    return float(match.group().replace(",", "")) if match else 0.0
+
+
+def top_predictions(page: Page) -> list[str]:
+    items = page.get_by_test_id("predict-item")
+    return [items.nth(i).get_attribute("data-char") or "" for i in range(items.count())]
+
+
+def test_train_type_and_share(browser: Browser, server: Server) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = open_page(browser, server.url + "/")
+    page.wait_for_url(re.compile(r"/s/[\w-]+\?t=[\w-]+$"))
+    expect(page.get_by_test_id("role-badge")).to_have_attribute("data-role", "owner")
+    expect(page.get_by_test_id("device-badge")).to_contain_text(re.compile("CPU", re.I))
+
+    # Train: the step count and the curve grow.
+    page.get_by_test_id("train-button").click()
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "running")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=step-count]').textContent.replace(/\\D/g,'') > 30"
+    )
+    assert number(page, "train-loss") > 0
+    expect(page.get_by_test_id("loss-chart").locator("canvas").first).to_be_visible()
+
+    # Type: the predictions follow every keystroke.
+    box = page.get_by_test_id("predict-input")
+    box.click()
+    box.press_sequentially("The sea", delay=40)
+    expect(page.get_by_test_id("predict-item").first).to_be_visible()
+    after_sea = top_predictions(page)
+    box.press_sequentially(" was calm th", delay=40)
+    # The answer shown is for the latest text: top characters differ from the "The sea" ones.
+    page.wait_for_function(
+        """before => {
+            const items = [...document.querySelectorAll('[data-testid=predict-item]')];
+            return items.length > 0 && items.map(i => i.dataset.char).join() !== before.join();
+        }""",
+        arg=after_sea,
+    )
+    greedy = page.get_by_test_id("predict-greedy").text_content() or ""
+    assert len(greedy) > 10
+
+    # Share: a second browser opens the view link and sees the same session live.
+    page.get_by_test_id("share-button").click()
+    view_url = page.get_by_test_id("share-url").input_value()
+    assert "/s/" in view_url and "?t=" in view_url
+    viewer = open_page(browser, view_url)
+    expect(viewer.get_by_test_id("role-badge")).to_have_attribute("data-role", "viewer")
+    expect(viewer.get_by_test_id("train-button")).to_be_disabled()
+    start = number(viewer, "step-count")
+    viewer.wait_for_function(
+        f"document.querySelector('[data-testid=step-count]').textContent.replace(/\\D/g,'') > {start + 10}"
+    )
+    vbox = viewer.get_by_test_id("predict-input")
+    vbox.press_sequentially("Bonjour", delay=30)
+    expect(viewer.get_by_test_id("predict-item").first).to_be_visible()
+
+    page.screenshot(path=str(ARTIFACTS / "owner-laptop.png"))
+    viewer.screenshot(path=str(ARTIFACTS / "viewer-laptop.png"))
+    page.get_by_test_id("pause-button").click()
+    expect(page.get_by_test_id("status")).to_have_attribute("data-status", "paused")
