@@ -43,6 +43,8 @@ def setting(
 
 MODEL_KINDS = ("rnn", "lstm", "gru")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+ACTIVATIONS = ("tanh", "relu")
+INITS = ("default", "identity")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,24 @@ class TrainConfig:
         128, min=8, max=512, help="Units in each recurrent layer's hidden state h_t."
     )
     num_layers: int = setting(2, min=1, max=3, help="Recurrent layers stacked on each other.")
+    activation: str = setting(
+        "tanh",
+        choices=ACTIVATIONS,
+        help="Vanilla RNN nonlinearity: tanh, or relu (try identity init); LSTM/GRU ignore it.",
+    )
+    init: str = setting(
+        "default",
+        choices=INITS,
+        help="Recurrent weights W_hh at the start: PyTorch's uniform default, or the identity "
+        "with zero biases (IRNN; every gate block for LSTM/GRU).",
+    )
+    init_scale: float = setting(
+        1.0,
+        min=0.1,
+        max=10.0,
+        scale="log",
+        help="Multiplies the initial W_hh: large values make gradients explode, small ones vanish.",
+    )
     seq_len: int = setting(
         64,
         min=4,
@@ -190,6 +210,7 @@ class Limits:
     max_text_bytes: int = 2 * 1024 * 1024  # pasted or uploaded training text, UTF-8
     min_text_chars: int = 200  # enough for a training window and a validation split
     max_vocab: int = 512  # distinct characters in a training text
+    max_params: int = 4_000_000  # weights in one model (16 MB as float32)
     max_query_chars: int = 1000  # text typed into the prediction box
     max_top_k: int = 20  # next-character candidates returned per query
     max_continuation: int = 400  # characters of greedy / sampled continuation

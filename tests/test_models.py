@@ -65,3 +65,49 @@ def test_rnn_is_tanh_rnn():
     w, b = model.rnn.weight_ih_l0, model.rnn.bias_ih_l0 + model.rnn.bias_hh_l0
     torch.testing.assert_close(h[0, 0], torch.tanh(w[:, 3] + b))  # one-hot picks column 3
     torch.testing.assert_close(logits[0, 0], model.head(h[0, 0]))
+
+
+def test_defaults_leave_pytorch_initialisation_alone():
+    cfg = TrainConfig(model="rnn", hidden_size=8, num_layers=2, seed=4)
+    torch.manual_seed(4)
+    plain = CharRNN("rnn", V, 8, 2)
+    built = build_model(cfg, V).state_dict()
+    for (name, p), q in zip(built.items(), plain.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+
+
+def test_relu_rnn_uses_relu():
+    model = build_model(TrainConfig(model="rnn", activation="relu", hidden_size=8, num_layers=1), V)
+    assert model.rnn.nonlinearity == "relu"
+    _, h = model(torch.tensor([[3]]))
+    w, b = model.rnn.weight_ih_l0, model.rnn.bias_ih_l0 + model.rnn.bias_hh_l0
+    torch.testing.assert_close(h[0, 0], torch.relu(w[:, 3] + b))
+
+
+def test_activation_is_ignored_by_gated_cells():
+    lstm = build_model(TrainConfig(model="lstm", activation="relu", hidden_size=8), V)
+    assert lstm.activation == "tanh"
+    with pytest.raises(ValueError):
+        CharRNN("rnn", V, 8, 1, activation="sigmoid")
+
+
+@pytest.mark.parametrize(("kind", "gates"), [("rnn", 1), ("lstm", 4), ("gru", 3)])
+def test_identity_init_makes_every_gate_block_the_identity(kind, gates):
+    cfg = TrainConfig(model=kind, init="identity", init_scale=0.5, hidden_size=8, num_layers=2)
+    model = build_model(cfg, V)
+    for k in range(2):
+        w_hh = getattr(model.rnn, f"weight_hh_l{k}")
+        assert torch.equal(w_hh, 0.5 * torch.eye(8).repeat(gates, 1))
+        assert not getattr(model.rnn, f"bias_ih_l{k}").any()
+        assert not getattr(model.rnn, f"bias_hh_l{k}").any()
+    assert model.rnn.weight_ih_l0.abs().sum() > 0  # input weights keep their init
+
+
+def test_init_scale_multiplies_only_the_recurrent_weights():
+    cfg = TrainConfig(model="lstm", hidden_size=8, num_layers=2)
+    base, big = build_model(cfg, V), build_model(cfg.replace(init_scale=3.0), V)
+    for name, p in big.named_parameters():
+        expected = (
+            3.0 * base.get_parameter(name) if "weight_hh" in name else base.get_parameter(name)
+        )
+        torch.testing.assert_close(p, expected, msg=name)

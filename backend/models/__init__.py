@@ -1,5 +1,13 @@
 """Recurrent models of character sequences; see `char_rnn` for the equations."""
 
-from backend.models.char_rnn import CELLS, CharRNN, State, build_model
+from backend.models.char_rnn import (
+    ACTIVATIONS,
+    CELLS,
+    INITS,
+    CharRNN,
+    State,
+    build_model,
+    init_recurrent_,
+)
 
-__all__ = ["CELLS", "CharRNN", "State", "build_model"]
+__all__ = ["ACTIVATIONS", "CELLS", "INITS", "CharRNN", "State", "build_model", "init_recurrent_"]

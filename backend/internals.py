@@ -1,0 +1,570 @@
+"""Looking inside the cell: every gate and state of a trained model, character by character.
+
+Training runs the fused torch.nn.RNN / LSTM / GRU, which hides the gates. Here the
+same equations are written out by hand and fed the model's own weights, read from
+`model.rnn.weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}` (gate
+blocks stacked in PyTorch's order). For layer k with input x_t (the one-hot
+character for k = 0, layer k - 1's h_t above that) and h_0 = c_0 = 0:
+
+  RNN   a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh     pre-activation
+        h_t = phi(a_t)                                   phi = tanh or relu
+
+  LSTM  [i; f; g; o] = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh,   then
+        i_t = sigma(i)  f_t = sigma(f)  g_t = tanh(g)  o_t = sigma(o)
+        c_t = f_t * c_{t-1} + i_t * g_t
+        h_t = o_t * tanh(c_t)
+
+  GRU   [r; z; n]_x = W_ih x_t + b_ih      [r; z; n]_h = W_hh h_{t-1} + b_hh
+        r_t = sigma(r_x + r_h)   z_t = sigma(z_x + z_h)
+        n_t = tanh(n_x + r_t * n_h)          (the reset gate acts *after* W_hn)
+        h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+What this module offers, all pure functions of a model (no Flask, no sockets):
+
+  trace            every gate and state of every layer at every position, plus the
+                   next-character logits and probabilities. Without surgery it runs
+                   the fused layer for the h_t and then recomputes all gates at once
+                   from (x_t, h_{t-1}) with one matrix product per layer; with surgery
+                   it steps the hand-written cell (`trace_reference`, the oracle).
+  Surgery          clamp a gate (a forget gate held at 0 forgets everything, at 1
+                   never forgets) or silence a unit, and watch the predictions change.
+  saliency         |d y_target / d x_s| for each input character s: which earlier
+                   characters the prediction depends on.
+  gradient_through_time
+                   |dL/dh_t| for the loss at the last step of a window, for every t:
+                   how far back the learning signal reaches (vanishing vs exploding).
+  pack             uint8-quantised, base64 payload of a trace for the browser.
+
+References: Karpathy, Johnson & Fei-Fei, "Visualizing and Understanding Recurrent
+Networks" (2015); Strobelt et al., "LSTMVis" (2017); Simonyan et al., "Deep Inside
+Convolutional Networks: Visualising Image Classification Models and Saliency Maps"
+(2013); Bengio, Simard & Frasconi, "Learning long-term dependencies with gradient
+descent is difficult" (1994); Pascanu, Mikolov & Bengio (2013).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from backend.errors import InvalidInput
+from backend.models import CharRNN
+
+# What each cell exposes per layer, in display order; every entry is a (T, H) tensor.
+QUANTITIES: dict[str, tuple[str, ...]] = {
+    "rnn": ("a", "h"),
+    "lstm": ("i", "f", "g", "o", "c", "h"),
+    "gru": ("r", "z", "n", "h"),
+}
+# The gates Surgery may clamp, and the interval each one lives in.
+GATES: dict[str, tuple[str, ...]] = {
+    "rnn": (),
+    "lstm": ("i", "f", "g", "o"),
+    "gru": ("r", "z", "n"),
+}
+SIGMOID_RANGE = (0.0, 1.0)  # i, f, o, r, z
+TANH_RANGE = (-1.0, 1.0)  # g, n, and h of every cell but the relu RNN
+GATE_RANGES = {
+    **dict.fromkeys(("i", "f", "o", "r", "z"), SIGMOID_RANGE),
+    **dict.fromkeys(("g", "n"), TANH_RANGE),
+}
+MAX_INTERVENTIONS = 256  # clamps + ablations in one Surgery, so a request stays cheap
+
+Clamper = Callable[[str, torch.Tensor], torch.Tensor]
+
+
+def _no_clamp(name: str, v: torch.Tensor) -> torch.Tensor:
+    return v
+
+
+# ------------------------------------------------------------------ surgery
+
+
+@dataclass(frozen=True)
+class Clamp:
+    """Hold gate `gate` of layer `layer` at `value`, for one unit or (unit None) all of them."""
+
+    layer: int
+    gate: str
+    value: float
+    unit: int | None = None
+
+
+@dataclass(frozen=True)
+class Ablate:
+    """Silence unit `unit` of layer `layer`: its h_t (and c_t) is 0 at every step."""
+
+    layer: int
+    unit: int
+
+
+@dataclass(frozen=True)
+class Surgery:
+    """Interventions applied inside the hand-written step, so everything downstream sees them."""
+
+    clamps: tuple[Clamp, ...] = ()
+    ablations: tuple[Ablate, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.clamps or self.ablations)
+
+    def clamp(self, layer: int, gate: str, v: torch.Tensor) -> torch.Tensor:
+        """Gate activation `v` (..., H) of `layer` with this surgery's clamps applied."""
+        for c in self.clamps:
+            if c.layer == layer and c.gate == gate:
+                v = v.clone()  # out of place: autograd may have saved the original
+                v[..., slice(None) if c.unit is None else c.unit] = c.value
+        return v
+
+    def ablate(self, layer: int, v: torch.Tensor) -> torch.Tensor:
+        """State `v` (..., H) of `layer` with the silenced units set to 0."""
+        units = [a.unit for a in self.ablations if a.layer == layer]
+        if not units:
+            return v
+        v = v.clone()
+        v[..., units] = 0.0
+        return v
+
+    def check(self, model: CharRNN) -> None:
+        """Raise InvalidInput if a layer, gate, unit or clamp value does not fit `model`."""
+        L, H, gates = model.num_layers, model.hidden_size, GATES[model.kind]
+        if len(self.clamps) + len(self.ablations) > MAX_INTERVENTIONS:
+            raise InvalidInput(f"at most {MAX_INTERVENTIONS} clamps and ablations at once")
+        for c in self.clamps:
+            if c.gate not in gates:
+                names = ", ".join(gates) or "none (a vanilla RNN has no gates)"
+                raise InvalidInput(f"{model.kind} gates are {names}; got {c.gate!r}", field="gate")
+            lo, hi = GATE_RANGES[c.gate]
+            if not (isinstance(c.value, (int, float)) and lo <= c.value <= hi):
+                message = f"gate {c.gate} must be clamped within [{lo:g}, {hi:g}]"
+                raise InvalidInput(message, field="value")
+        for item in (*self.clamps, *self.ablations):
+            if not (isinstance(item.layer, int) and 0 <= item.layer < L):
+                raise InvalidInput(f"layer must be between 0 and {L - 1}", field="layer")
+            if item.unit is not None and not (isinstance(item.unit, int) and 0 <= item.unit < H):
+                raise InvalidInput(f"unit must be between 0 and {H - 1}", field="unit")
+
+    @classmethod
+    def from_dict(cls, data: Any, model: CharRNN) -> Surgery:
+        """Parse and check {"clamps": [{layer, gate, value, unit?}], "ablations": [...]}.
+
+        Each ablation is {layer, unit}; a clamp without a unit holds the gate of every unit.
+        """
+        if data is None:
+            return cls()
+        if not isinstance(data, dict) or set(data) - {"clamps", "ablations"}:
+            raise InvalidInput("surgery must be an object with clamps and ablations")
+        try:
+            clamps = tuple(Clamp(**c) for c in data.get("clamps", ()))
+            ablations = tuple(Ablate(**a) for a in data.get("ablations", ()))
+        except TypeError as err:
+            raise InvalidInput(f"malformed surgery: {err}") from None
+        surgery = cls(clamps, ablations)
+        surgery.check(model)
+        return surgery
+
+
+# ------------------------------------------------------------ the cells
+
+
+@dataclass(frozen=True)
+class LayerWeights:
+    """One recurrent layer's parameters, gate blocks stacked: G*H rows (G = 1, 4 or 3)."""
+
+    W_ih: torch.Tensor  # (G*H, D): D = V for layer 0, H above
+    W_hh: torch.Tensor  # (G*H, H)
+    b_ih: torch.Tensor  # (G*H,)
+    b_hh: torch.Tensor  # (G*H,)
+
+    @classmethod
+    def of(cls, model: CharRNN, k: int) -> LayerWeights:
+        """Layer k's weights: views of the model's own parameters, not copies."""
+        rnn = model.rnn
+        return cls(
+            W_ih=getattr(rnn, f"weight_ih_l{k}"),
+            W_hh=getattr(rnn, f"weight_hh_l{k}"),
+            b_ih=getattr(rnn, f"bias_ih_l{k}"),
+            b_hh=getattr(rnn, f"bias_hh_l{k}"),
+        )
+
+    def params(self) -> list[torch.Tensor]:
+        """In the order PyTorch's fused kernels take them."""
+        return [self.W_ih, self.W_hh, self.b_ih, self.b_hh]
+
+
+def _phi(model: CharRNN) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The vanilla RNN's nonlinearity."""
+    return torch.relu if model.activation == "relu" else torch.tanh
+
+
+def _gates(
+    kind: str, gx: torch.Tensor, gh: torch.Tensor, clamp: Clamper
+) -> dict[str, torch.Tensor]:
+    """Gate activations from the input part gx = W_ih x + b_ih and hidden part gh = W_hh h + b_hh.
+
+    gx, gh: (..., G*H), any leading dims: one step (B, G*H) or a whole sequence (T, G*H).
+    """
+    if kind == "rnn":
+        return {"a": gx + gh}
+    if kind == "lstm":
+        i, f, g, o = (gx + gh).chunk(4, dim=-1)  # (..., H) each
+        return {
+            "i": clamp("i", torch.sigmoid(i)),
+            "f": clamp("f", torch.sigmoid(f)),
+            "g": clamp("g", torch.tanh(g)),
+            "o": clamp("o", torch.sigmoid(o)),
+        }
+    r_x, z_x, n_x = gx.chunk(3, dim=-1)
+    r_h, z_h, n_h = gh.chunk(3, dim=-1)
+    r = clamp("r", torch.sigmoid(r_x + r_h))
+    z = clamp("z", torch.sigmoid(z_x + z_h))
+    n = clamp("n", torch.tanh(n_x + r * n_h))  # reset applied after the hidden matmul
+    return {"r": r, "z": z, "n": n}
+
+
+def _step(
+    model: CharRNN,
+    w: LayerWeights,
+    x_t: torch.Tensor,
+    h: torch.Tensor,
+    c: torch.Tensor,
+    layer: int,
+    surgery: Surgery,
+) -> dict[str, torch.Tensor]:
+    """One step of one layer: x_t (B, D), h_{t-1} and c_{t-1} (B, H) -> every quantity (B, H)."""
+    kind = model.kind
+    # 1. Input and hidden contributions for all gates at once.
+    gx = x_t @ w.W_ih.T + w.b_ih  # (B, G*H)
+    gh = h @ w.W_hh.T + w.b_hh  # (B, G*H)
+    # 2. Gate activations, with any clamps applied before they are used.
+    v = _gates(kind, gx, gh, lambda name, g: surgery.clamp(layer, name, g))
+    # 3. The state update of each cell.
+    if kind == "rnn":
+        v["h"] = _phi(model)(v["a"])
+    elif kind == "lstm":
+        v["c"] = surgery.ablate(layer, v["f"] * c + v["i"] * v["g"])
+        v["h"] = v["o"] * torch.tanh(v["c"])
+    else:
+        v["h"] = (1 - v["z"]) * v["n"] + v["z"] * h
+    # 4. Silenced units send nothing up or forward in time.
+    v["h"] = surgery.ablate(layer, v["h"])
+    return v
+
+
+def _unroll(
+    model: CharRNN, x: torch.Tensor, surgery: Surgery
+) -> list[list[dict[str, torch.Tensor]]]:
+    """Step every layer over x (B, T, V): steps[k][t] holds layer k's quantities (B, H) at t."""
+    B, T, _ = x.shape
+    H = model.hidden_size
+    steps: list[list[dict[str, torch.Tensor]]] = []
+    inp = x  # (B, T, D)
+    for k in range(model.num_layers):
+        w = LayerWeights.of(model, k)
+        h = c = x.new_zeros(B, H)  # h_0 = c_0 = 0
+        layer = []
+        for t in range(T):
+            v = _step(model, w, inp[:, t], h, c, k, surgery)
+            h, c = v["h"], v.get("c", c)
+            layer.append(v)
+        steps.append(layer)
+        inp = torch.stack([v["h"] for v in layer], dim=1)  # (B, T, H): input of layer k + 1
+    return steps
+
+
+# ---------------------------------------------------------------- tracing
+
+
+@dataclass
+class Trace:
+    """Everything the cell did on one text: layers[k][name] is (T, H); logits, probs are (T, V)."""
+
+    kind: str
+    activation: str
+    layers: list[dict[str, torch.Tensor]]
+    logits: torch.Tensor  # (T, V): scores for the character after each position
+    probs: torch.Tensor  # (T, V): softmax(logits)
+
+
+def _one_hot(model: CharRNN, ids: torch.Tensor) -> torch.Tensor:
+    """One-hot rows (..., V) in the dtype and on the device of the model's weights."""
+    w = model.rnn.weight_ih_l0
+    return F.one_hot(ids.to(w.device), model.vocab_size).to(w.dtype)
+
+
+def _finish(model: CharRNN, layers: list[dict[str, torch.Tensor]]) -> Trace:
+    """Wrap per-layer quantities in a Trace, adding the head's logits and probabilities."""
+    logits = model.head(layers[-1]["h"])  # (T, V)
+    return Trace(model.kind, model.activation, layers, logits, F.softmax(logits, dim=-1))
+
+
+def _check_ids(ids: torch.Tensor) -> None:
+    if ids.dim() != 1 or len(ids) == 0:
+        raise ValueError("ids must be a non-empty 1-D tensor of character ids")
+
+
+@torch.no_grad()
+def trace_reference(model: CharRNN, ids: torch.Tensor, surgery: Surgery | None = None) -> Trace:
+    """The plain per-step loop of the hand-written cells over ids (T,): the oracle for `trace`."""
+    _check_ids(ids)
+    x = _one_hot(model, ids)[None]  # (1, T, V)
+    steps = _unroll(model, x, surgery or Surgery())
+    layers = [
+        {name: torch.stack([v[name][0] for v in layer]) for name in QUANTITIES[model.kind]}
+        for layer in steps
+    ]  # each (T, H)
+    return _finish(model, layers)
+
+
+def _fused_layer(model: CharRNN, w: LayerWeights, x: torch.Tensor) -> torch.Tensor:
+    """h_t of one layer for every t, from PyTorch's fused kernel: x (T, D) -> (T, H).
+
+    torch.lstm / gru / rnn_tanh / rnn_relu are the functions nn.LSTM etc. call,
+    here with a single layer's weights so we can stop after any layer.
+    """
+    device, params = x.device, w.params()
+    if device.type == "cuda":
+        # cuDNN wants every layer's weights in the module's one flat buffer (and warns
+        # about a single layer's); one short sequence is quick on the CPU anyway.
+        x, params = x.cpu(), [p.cpu() for p in params]
+    h0 = x.new_zeros(1, 1, model.hidden_size)  # (layers, B, H)
+    # has_biases, num_layers, dropout, train, bidirectional, batch_first
+    args = (params, True, 1, 0.0, False, False, True)
+    if model.kind == "lstm":
+        out = torch.lstm(x[None], (h0, h0), *args)[0]
+    elif model.kind == "gru":
+        out = torch.gru(x[None], h0, *args)[0]
+    else:
+        fn = torch.rnn_relu if model.activation == "relu" else torch.rnn_tanh
+        out = fn(x[None], h0, *args)[0]
+    return out[0].to(device)  # (T, H)
+
+
+@torch.no_grad()
+def trace(model: CharRNN, ids: torch.Tensor, surgery: Surgery | None = None) -> Trace:
+    """Every gate and state of every layer at each position of ids (T,), and the predictions.
+
+    With surgery this is `trace_reference`. Without, each layer runs fused for its
+    h_t, then all gates come from (x_t, h_{t-1}) in one matrix product per layer.
+    """
+    if surgery:
+        return trace_reference(model, ids, surgery)
+    _check_ids(ids)
+    kind, layers = model.kind, []
+    x = _one_hot(model, ids)  # (T, V)
+    for k in range(model.num_layers):
+        w = LayerWeights.of(model, k)
+        # 1. Every h_t of this layer from the fused kernel, and h_{t-1} beside it.
+        h = _fused_layer(model, w, x)  # (T, H)
+        h_prev = torch.cat([h.new_zeros(1, h.shape[1]), h[:-1]])  # (T, H), h_0 = 0
+        # 2. All gates at once: [x_t, h_{t-1}] @ [W_ih, W_hh]^T (GRU needs the parts apart).
+        if kind == "gru":
+            gx, gh = x @ w.W_ih.T + w.b_ih, h_prev @ w.W_hh.T + w.b_hh  # (T, 3H) each
+        else:
+            gx = torch.cat([x, h_prev], dim=1) @ torch.cat([w.W_ih, w.W_hh], dim=1).T
+            gx, gh = gx + w.b_ih, w.b_hh  # (T, G*H); gh just the bias, broadcast
+        v = _gates(kind, gx, gh, _no_clamp)
+        # 3. The LSTM's cell state is a running sum, c_t = f_t * c_{t-1} + i_t * g_t.
+        if kind == "lstm":
+            ig = v["i"] * v["g"]  # (T, H)
+            c = torch.empty_like(ig)
+            c_t = ig.new_zeros(ig.shape[1])
+            for t in range(len(ig)):
+                c_t = v["f"][t] * c_t + ig[t]  # (H,)
+                c[t] = c_t
+            v["c"] = c
+        v["h"] = h
+        layers.append({name: v[name] for name in QUANTITIES[kind]})
+        x = h  # layer k's h_t is layer k + 1's input
+    return _finish(model, layers)
+
+
+# ---------------------------------------------------------------- saliency
+
+
+@dataclass(frozen=True)
+class Saliency:
+    """How much each input character moves the prediction: ||d y_target / d x_s||, s <= position."""
+
+    position: int  # characters read, 1..T; the prediction is of character position + 1
+    target: int  # the predicted (argmax) character id whose logit is differentiated
+    raw: list[float]  # one gradient norm per input character x_1..x_position
+    normalised: list[float]  # raw / max(raw), in [0, 1] for display
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def saliency(model: CharRNN, ids: torch.Tensor, position: int | None = None) -> Saliency:
+    """Gradient saliency of the prediction after reading ids[:position] (default: all of ids).
+
+    1. feed the one-hot characters x_1..x_P (which require grad) through the model
+    2. take the logit y of the likeliest next character (argmax after x_P)
+    3. backpropagate: the L2 norm of dy/dx_s over the vocabulary, for each s
+    """
+    _check_ids(ids)
+    P = len(ids) if position is None else position
+    if not 1 <= P <= len(ids):
+        raise ValueError(f"position must be between 1 and {len(ids)}")
+    # cuDNN differentiates its RNNs only in training mode; with no dropout nothing else changes.
+    was_training = model.rnn.training
+    try:
+        model.rnn.train()
+        with torch.enable_grad():
+            x = _one_hot(model, ids[:P])[None].requires_grad_()  # (1, P, V)
+            h, _ = model.rnn(x)  # (1, P, H): fused is fine, autograd knows it
+            y = model.head(h[0, -1])  # (V,)
+            target = int(y.argmax())
+            # autograd.grad (not .backward) leaves the parameters' .grad untouched.
+            (dy_dx,) = torch.autograd.grad(y[target], x)  # (1, P, V)
+    finally:
+        model.rnn.train(was_training)
+    raw = dy_dx[0].norm(dim=-1)  # (P,)
+    peak = raw.max()
+    normalised = raw / peak if peak > 0 else torch.zeros_like(raw)
+    return Saliency(P, target, raw.tolist(), normalised.tolist())
+
+
+# ------------------------------------------------------- gradient through time
+
+
+@dataclass(frozen=True)
+class GradientFlow:
+    """How the gradient of the last step's loss fades (or grows) going back through a window."""
+
+    h_norms: list[list[float]]  # [layer][t]: ||dL_T / dh_t||, mean over the batch
+    c_norms: list[list[float]] | None  # LSTM only: ||dL_T / dc_t||, the cell's highway
+    loss_last: float  # L_T, cross-entropy of the last position, nats
+    loss_mean: float  # mean cross-entropy over all positions, nats (the training loss)
+    param_grad_norm: float  # global ||dL_mean / dtheta||, what clipping compares to its threshold
+
+    @property
+    def ratio(self) -> float:
+        """||dL_T/dh_1|| / ||dL_T/dh_T|| of the top layer: << 1 vanishing, > 1 exploding."""
+        top = self.h_norms[-1]
+        return top[0] / top[-1] if top[-1] > 0 else math.inf
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: overflowed (inf / nan) norms become None."""
+        out = {**dataclasses.asdict(self), "ratio": self.ratio}
+        for key in ("loss_last", "loss_mean", "param_grad_norm", "ratio"):
+            out[key] = _finite(out[key])
+        for key in ("h_norms", "c_norms"):
+            if out[key] is not None:
+                out[key] = [[_finite(v) for v in layer] for layer in out[key]]
+        return out
+
+
+def _finite(v: float) -> float | None:
+    """JSON has no inf or nan: those become None."""
+    return v if math.isfinite(v) else None
+
+
+def gradient_through_time(
+    model: CharRNN, x: torch.Tensor, y: torch.Tensor, surgery: Surgery | None = None
+) -> GradientFlow:
+    """||dL_T / dh_t|| at every t of the windows x, y (B, T), for the loss at the last step only.
+
+    The hand-written cells are unrolled so each h_t is a node of the graph; the
+    gradient of L_T = CE(y_T | x_1..x_T) with respect to h_t is everything that
+    flows back to step t along all paths (through h_{t+1}, c_{t+1} and the layer
+    above). torch.autograd.grad gives it, like h_t.retain_grad() + backward would,
+    without touching the .grad of a model that may be training.
+    """
+    names = ("h", "c") if model.kind == "lstm" else ("h",)
+    with torch.enable_grad():
+        steps = _unroll(model, _one_hot(model, x), surgery or Surgery())  # x: (B, T) ids
+        h_top = torch.stack([v["h"] for v in steps[-1]], dim=1)  # (B, T, H)
+        logits = model.head(h_top)  # (B, T, V)
+        y = y.to(logits.device)
+        loss_last = F.cross_entropy(logits[:, -1], y[:, -1])
+        loss_mean = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+        # 1. dL_T/dh_t (and dL_T/dc_t) for every layer and step, in one backward pass.
+        nodes = [v[n] for layer in steps for v in layer for n in names]
+        grads = torch.autograd.grad(loss_last, nodes, retain_graph=True, allow_unused=True)
+        # 2. The global parameter gradient norm of the full-window (training) loss.
+        params = [p for p in model.parameters() if p.requires_grad]
+        p_grads = torch.autograd.grad(loss_mean, params, allow_unused=True)
+    # 3. Norm over the H units, mean over the B windows; one host transfer for all of them.
+    L, T, N = model.num_layers, x.shape[1], len(names)
+    grads = [torch.zeros_like(v) if d is None else d for v, d in zip(nodes, grads, strict=True)]
+    norms = torch.stack(grads).norm(dim=-1).mean(dim=-1)  # (L*T*N,) from (L*T*N, B, H)
+    per = norms.reshape(L, T, N).permute(2, 0, 1).tolist()  # per[name][layer][t]
+    p_norm = torch.linalg.vector_norm(torch.stack([d.norm() for d in p_grads if d is not None]))
+    return GradientFlow(
+        h_norms=per[0],
+        c_norms=per[1] if N == 2 else None,
+        loss_last=loss_last.item(),
+        loss_mean=loss_mean.item(),
+        param_grad_norm=p_norm.item(),
+    )
+
+
+# ---------------------------------------------------------------- payload
+
+
+def quantize(tensor: torch.Tensor, lo: float, hi: float) -> tuple[bytes, float, float]:
+    """Map [lo, hi] onto 0..255: q = round(255 (v - lo) / (hi - lo)), one byte per value.
+
+    Decoding v ~ lo + q (hi - lo) / 255 is off by at most (hi - lo) / 510. Values
+    outside [lo, hi] are clipped to it (and nan reads as lo).
+    """
+    v = tensor.detach().float().cpu()
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    q = ((v - lo) * scale).nan_to_num(0.0).round().clamp(0, 255).to(torch.uint8)
+    return q.numpy().tobytes(), lo, hi
+
+
+def dequantize(data: bytes, lo: float, hi: float, shape: tuple[int, ...]) -> torch.Tensor:
+    """The inverse of `quantize`, up to its rounding: float32 values of `shape`."""
+    q = torch.frombuffer(bytearray(data), dtype=torch.uint8).float()
+    return (lo + q * ((hi - lo) / 255.0)).reshape(shape)
+
+
+def _value_range(name: str, v: torch.Tensor, activation: str) -> tuple[float, float]:
+    """Fixed ranges for bounded quantities, so colours mean the same at every step; else min/max."""
+    if name in GATE_RANGES:
+        return GATE_RANGES[name]
+    if name == "h" and activation != "relu":
+        return TANH_RANGE  # o * tanh(c), a tanh, or a mix of tanh values
+    finite = v[torch.isfinite(v)]  # an exploding relu RNN can overflow
+    if finite.numel() == 0:
+        return 0.0, 0.0
+    return finite.min().item(), finite.max().item()
+
+
+def _packed(v: torch.Tensor, lo: float, hi: float) -> dict[str, Any]:
+    data, lo, hi = quantize(v, lo, hi)
+    encoded = base64.b64encode(data).decode("ascii")
+    return {"data": encoded, "lo": lo, "hi": hi, "shape": list(v.shape)}
+
+
+def pack(tr: Trace, names: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A JSON-ready payload of a trace: every quantity as base64 uint8 with its range.
+
+    Each entry is {"data": base64 of T*H bytes (row-major, time first), "lo", "hi",
+    "shape": [T, H]}; decode with v = lo + byte * (hi - lo) / 255. `names` picks
+    which quantities to send (default all of QUANTITIES[kind]). Size: one byte per
+    value, 4/3 of that in base64: 200 chars x 256 units x 6 LSTM quantities x 2
+    layers is about 0.8 MB, so callers cap the text and may ask for fewer names.
+    """
+    names = names or QUANTITIES[tr.kind]
+    layers = [
+        {n: _packed(layer[n], *_value_range(n, layer[n], tr.activation)) for n in names}
+        for layer in tr.layers
+    ]
+    return {
+        "kind": tr.kind,
+        "length": tr.logits.shape[0],
+        "hidden_size": tr.layers[0]["h"].shape[1],
+        "layers": layers,
+        "probs": _packed(tr.probs, *SIGMOID_RANGE),  # (T, V)
+        "top": tr.logits.argmax(dim=-1).tolist(),  # likeliest next character id per position
+    }
