@@ -41,7 +41,7 @@ def setting(
     return field(default=default, metadata=meta)
 
 
-MODEL_KINDS = ("rnn", "lstm", "gru")
+MODEL_KINDS = ("rnn", "lstm", "gru", "window", "bag")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 ACTIVATIONS = ("tanh", "relu")
 INITS = ("default", "identity")
@@ -54,12 +54,19 @@ class TrainConfig:
     model: str = setting(
         "lstm",
         choices=MODEL_KINDS,
-        help="Recurrent cell: vanilla RNN (tanh), LSTM or GRU.",
+        help="Recurrent cell (vanilla RNN, LSTM or GRU), or a baseline without recurrence: "
+        "a fixed window of the last characters, or a bag of every character seen so far.",
     )
     hidden_size: int = setting(
         128, min=8, max=512, help="Units in each recurrent layer's hidden state h_t."
     )
     num_layers: int = setting(2, min=1, max=3, help="Recurrent layers stacked on each other.")
+    window: int = setting(
+        8,
+        min=1,
+        max=64,
+        help="Fixed-window model only: how many previous characters n it sees; others ignore it.",
+    )
     activation: str = setting(
         "tanh",
         choices=ACTIVATIONS,
@@ -212,6 +219,7 @@ class Limits:
     max_vocab: int = 512  # distinct characters in a training text
     max_params: int = 4_000_000  # weights in one model (16 MB as float32)
     max_query_chars: int = 1000  # text typed into the prediction box
+    max_inspect_chars: int = 300  # text traced gate by gate (payload grows with it)
     max_top_k: int = 20  # next-character candidates returned per query
     max_continuation: int = 400  # characters of greedy / sampled continuation
     idle_pause_s: float = 600.0  # a running session nobody watches pauses after this

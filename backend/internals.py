@@ -54,6 +54,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from backend.data import Vocab
 from backend.errors import InvalidInput
 from backend.models import CharRNN
 
@@ -540,24 +541,25 @@ def _value_range(name: str, v: torch.Tensor, activation: str) -> tuple[float, fl
     return finite.min().item(), finite.max().item()
 
 
-def _packed(v: torch.Tensor, lo: float, hi: float) -> dict[str, Any]:
+def _packed(v: torch.Tensor, lo: float, hi: float, binary: bool) -> dict[str, Any]:
     data, lo, hi = quantize(v, lo, hi)
-    encoded = base64.b64encode(data).decode("ascii")
+    encoded = data if binary else base64.b64encode(data).decode("ascii")
     return {"data": encoded, "lo": lo, "hi": hi, "shape": list(v.shape)}
 
 
-def pack(tr: Trace, names: tuple[str, ...] | None = None) -> dict[str, Any]:
+def pack(tr: Trace, names: tuple[str, ...] | None = None, binary: bool = False) -> dict[str, Any]:
     """A JSON-ready payload of a trace: every quantity as base64 uint8 with its range.
 
     Each entry is {"data": base64 of T*H bytes (row-major, time first), "lo", "hi",
-    "shape": [T, H]}; decode with v = lo + byte * (hi - lo) / 255. `names` picks
+    "shape": [T, H]}; decode with v = lo + byte * (hi - lo) / 255. With `binary` the data
+    stays raw bytes (Socket.IO sends them as binary attachments, a quarter smaller). `names` picks
     which quantities to send (default all of QUANTITIES[kind]). Size: one byte per
     value, 4/3 of that in base64: 200 chars x 256 units x 6 LSTM quantities x 2
     layers is about 0.8 MB, so callers cap the text and may ask for fewer names.
     """
     names = names or QUANTITIES[tr.kind]
     layers = [
-        {n: _packed(layer[n], *_value_range(n, layer[n], tr.activation)) for n in names}
+        {n: _packed(layer[n], *_value_range(n, layer[n], tr.activation), binary) for n in names}
         for layer in tr.layers
     ]
     return {
@@ -565,6 +567,50 @@ def pack(tr: Trace, names: tuple[str, ...] | None = None) -> dict[str, Any]:
         "length": tr.logits.shape[0],
         "hidden_size": tr.layers[0]["h"].shape[1],
         "layers": layers,
-        "probs": _packed(tr.probs, *SIGMOID_RANGE),  # (T, V)
+        "probs": _packed(tr.probs, *SIGMOID_RANGE, binary),  # (T, V)
         "top": tr.logits.argmax(dim=-1).tolist(),  # likeliest next character id per position
+    }
+
+
+# ------------------------------------------------------------ one request
+
+
+def inspect_text(
+    model: CharRNN,
+    vocab: Vocab,
+    text: str,
+    position: int | None = None,
+    surgery: Any = None,
+    k: int = 5,
+) -> dict[str, Any]:
+    """Everything the "look inside" views draw for one typed text, ready to send.
+
+    Unknown characters are skipped; gates and states come from `trace` (binary, quantised),
+    the saliency of the prediction after `position` characters, and the top-k next
+    characters after the whole text with the surgery applied.
+    """
+    if model.kind not in QUANTITIES:
+        raise InvalidInput("this model has no recurrent cell to look inside")
+    chars = [c for c in text if vocab.index(c) is not None]
+    if not chars:
+        raise InvalidInput("type some characters the model knows", field="text")
+    if position is not None and not 1 <= position <= len(chars):
+        raise InvalidInput(f"position must be between 1 and {len(chars)}", field="position")
+    ops = Surgery.from_dict(surgery, model)
+    ids = vocab.encode("".join(chars)).to(next(model.parameters()).device)
+    with torch.no_grad():
+        tr = trace(model, ids, ops or None)
+    sal = saliency(model, ids, position)
+    p_next, top = tr.probs[-1].topk(min(k, vocab.size))
+    return {
+        **pack(tr, binary=True),
+        "activation": tr.activation,
+        "chars": chars,
+        "vocab": vocab.to_list(),
+        "next": [
+            {"char": vocab.chars[i], "p": p}
+            for i, p in zip(top.tolist(), p_next.tolist(), strict=True)
+        ],
+        "saliency": {**sal.to_dict(), "target": vocab.chars[sal.target]},
+        "surgery": bool(ops),
     }

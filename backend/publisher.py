@@ -13,6 +13,8 @@ from typing import Any
 
 from flask_socketio import SocketIO
 
+POINTS = ("train", "grad", "val")  # lists a progress message accumulates between flushes
+
 
 class SocketPublisher:
     """Implements sessions.Publisher over Flask-SocketIO rooms (one room per session id)."""
@@ -55,6 +57,10 @@ class SocketPublisher:
 
     def to_client(self, client: str, event: str, data: dict) -> None:
         self.socketio.emit(event, data, to=client)
+
+    def remove(self, client: str, session_id: str) -> None:
+        """Take a connection out of a session's room (its link was revoked)."""
+        self.socketio.server.leave_room(client, session_id, namespace="/")
 
     def flush(self) -> None:
         with self.lock:

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import secrets
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from backend import config as settings
 from backend import corpora
 from backend.config import LIMITS, TrainConfig
 from backend.errors import Forbidden, InvalidInput, NotFound, TooLarge, UserError
+from backend.exchange import expected_shapes
 from backend.storage import SessionRecord, Storage, digest
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ class Publisher(Protocol):
     def progress(self, session_id: str, update: dict) -> None: ...
     def to_room(self, session_id: str, event: str, data: dict) -> None: ...
     def to_client(self, client: str, event: str, data: dict) -> None: ...
+    def remove(self, client: str, session_id: str) -> None: ...
 
 
 @dataclass
@@ -48,28 +52,42 @@ class History:
     train: list[float | None] = field(default_factory=list)
     val_step: list[int] = field(default_factory=list)
     val: list[float] = field(default_factory=list)
+    grad: list[float | None] = field(default_factory=list)  # norm before clipping, per kept step
+    clipped: list[int] = field(default_factory=list)  # 1 where clipping fired
     stride: int = 1  # keep every stride-th training point
     seen: int = 0
 
-    def add(self, train: list, val: list) -> None:
-        for step, loss in train:
+    def add(self, train: list, grad: list, val: list) -> None:
+        for (step, loss), (_, norm, clipped) in zip(train, grad, strict=True):
             if self.seen % self.stride == 0:
                 self.step.append(int(step))
                 self.train.append(loss)
+                self.grad.append(norm)
+                self.clipped.append(clipped)
             self.seen += 1
         if len(self.step) > MAX_HISTORY:
-            self.step, self.train, self.stride = self.step[::2], self.train[::2], self.stride * 2
+            self.stride *= 2
+            for name in ("step", "train", "grad", "clipped"):
+                setattr(self, name, getattr(self, name)[::2])
         for step, loss in val:
             self.val_step.append(int(step))
             self.val.append(loss)
 
     def to_dict(self) -> dict:
-        return {"step": self.step, "train": self.train, "val_step": self.val_step, "val": self.val}
+        return {
+            "step": self.step,
+            "train": self.train,
+            "grad": self.grad,
+            "clipped": self.clipped,
+            "val_step": self.val_step,
+            "val": self.val,
+        }
 
     def truncate(self, step: int) -> None:
         """Forget points after `step` (the run went back to a checkpoint)."""
         keep = sum(s <= step for s in self.step)
-        self.step, self.train = self.step[:keep], self.train[:keep]
+        for name in ("step", "train", "grad", "clipped"):
+            setattr(self, name, getattr(self, name)[:keep])
         keep = sum(s <= step for s in self.val_step)
         self.val_step, self.val = self.val_step[:keep], self.val[:keep]
 
@@ -91,7 +109,10 @@ class Session:
     text_name: str
     vocab_size: int
     gen: int = 0
-    status: str = "idle"  # idle | running | paused
+    status: str = "idle"  # idle | running | queued | paused
+    queue_position: int = 0  # 1-based while queued
+    saved_step: int = -1  # step of the checkpoint last confirmed by the worker
+    gradients: dict | None = None  # the latest gradient-through-time profile
     pause_reason: str | None = None
     step: int = 0
     chars_seen: int = 0
@@ -106,6 +127,11 @@ class Session:
     @property
     def id(self) -> str:
         return self.record.id
+
+    def refuse_locked(self, role: str, action: str) -> None:
+        """Forbidden if the owner locked `action` for viewers (class mode)."""
+        if role != "owner" and action in self.record.classroom.get("locks", ()):
+            raise Forbidden(f"the session's owner has locked {action} for viewers")
 
     def dump_state(self) -> dict[str, Any]:
         """The run state worth surviving a restart (weights go to the checkpoint)."""
@@ -141,21 +167,50 @@ class Session:
             },
             "status": self.status,
             "pause_reason": self.pause_reason,
+            "queue_position": self.queue_position if self.status == "queued" else None,
             "step": self.step,
             "chars_seen": self.chars_seen,
             "params": self.params,
             "device": self.device,
             "history": self.history.to_dict(),
-            "samples": list(self.samples),
+            "samples": self.visible_samples(role),
+            "gradients": self.gradients,
             "viewers": len(self.clients),
+            "classroom": classroom_view(self.record.classroom),
+            "parent": self.record.parent_id,
         }
         if role == "owner":
             out["view_url"] = view_url(self.id, self.record.view_token)
         return out
 
+    def visible_samples(self, role: str) -> list[dict]:
+        hidden = role != "owner" and "samples" in self.record.classroom.get("hidden", ())
+        return [] if hidden else list(self.samples)
+
+
+def classroom_view(classroom: dict[str, Any]) -> dict[str, Any]:
+    """Class-mode settings with their defaults filled in."""
+    return {
+        "locks": classroom.get("locks", []),
+        "hidden": classroom.get("hidden", []),
+        "follow": classroom.get("follow", False),
+        "focus": classroom.get("focus", {}),
+    }
+
 
 def view_url(session_id: str, token: str) -> str:
     return f"/s/{session_id}?t={token}"
+
+
+def check_model_size(cfg: TrainConfig, vocab_size: int) -> None:
+    """Refuse models over the parameter cap, naming the settings to lower."""
+    params = sum(math.prod(shape) for shape in expected_shapes(cfg, vocab_size).values())
+    if params > LIMITS.max_params:
+        raise TooLarge(
+            f"this model would have {params:,} parameters; the limit is {LIMITS.max_params:,}"
+            " (lower hidden_size or num_layers)",
+            field="hidden_size",
+        )
 
 
 def check_text(text: str) -> int:
@@ -178,20 +233,30 @@ class Client:
 
     session: str
     role: str
-    latest_seq: int = -1
+    latest: dict[str, int] = field(default_factory=dict)  # newest seq asked, per query kind
 
 
 class Sessions:
     """All sessions of this server; every public method is safe to call from any thread."""
 
-    def __init__(self, storage: Storage, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        publisher: Publisher,
+        max_running: int = 8,
+        max_sessions: int = 5000,
+    ) -> None:
         self.storage = storage
         self.publisher = publisher
         self.engine: Any = None
         self.device = "cpu"
         self.sessions: dict[str, Session] = {}
         self.clients: dict[str, Client] = {}
+        self.queue: list[str] = []  # sessions waiting for a training slot, first come first served
+        self.max_running = max_running  # sessions training at once; the rest queue
+        self.max_sessions = max_sessions  # sessions stored in all
         self.lock = threading.RLock()
+        self.saved = threading.Condition(self.lock)  # signalled when a checkpoint lands
 
     def attach(self, engine: Any) -> None:
         """Connect the training engine (created after us, since it calls back into us)."""
@@ -204,28 +269,45 @@ class Sessions:
         """A new session on a built-in corpus; returns its id, tokens and links."""
         cfg = settings.parse(config or {})
         text = corpora.load(corpus)
+        check_model_size(cfg, len(set(text)))
+        record, links = self.new_record(cfg, corpus, text)
+        with self.lock:
+            self.open_record(record)
+        return links
+
+    def new_record(
+        self, cfg: TrainConfig, source: str, text: str, **extra: Any
+    ) -> tuple[SessionRecord, dict[str, str]]:
+        """Store a new session (within the global cap); return it with its secret links."""
+        if self.storage.count() >= self.max_sessions:
+            raise Full(
+                "this server holds as many sessions as it can; ask its admin to raise the cap"
+            )
         owner_token, view_token = secrets.token_urlsafe(32), secrets.token_urlsafe(16)
         record = SessionRecord(
             id=secrets.token_urlsafe(16),
             owner_digest=digest(owner_token),
             view_token=view_token,
             config=cfg.to_dict(),
-            text_source=corpus,
+            text_source=source,
             text=text,
+            **extra,
         )
         self.storage.save(record)
-        with self.lock:
-            self._open(record)
-        return {
+        links = {
             "id": record.id,
             "owner_token": owner_token,
             "view_token": view_token,
             "owner_url": view_url(record.id, owner_token),
             "view_url": view_url(record.id, view_token),
         }
+        return record, links
 
-    def _open(self, record: SessionRecord) -> Session:
-        """Bring a stored session into memory; its model resumes from its last checkpoint."""
+    def open_record(self, record: SessionRecord, weights: Path | None = None) -> Session:
+        """Bring a stored session into memory; its model resumes from its last checkpoint.
+
+        `weights` (validated safetensors) replace the initial weights of a new session.
+        """
         session = Session(
             record=record,
             config=TrainConfig(**record.config),
@@ -235,12 +317,13 @@ class Sessions:
         )
         session.load_state(record.state)
         self.sessions[record.id] = session
-        self._build(session, resume=True)
-        if session.status == "running":  # the server stopped mid-training: carry on
-            self.engine.send(session.id, "start")
+        self._build(session, resume=True, weights=weights)
+        if session.status in ("running", "queued"):  # the server stopped mid-training: carry on
+            session.status = "paused"
+            self._run(session)
         return session
 
-    def _build(self, session: Session, resume: bool = False) -> None:
+    def _build(self, session: Session, resume: bool = False, weights: Path | None = None) -> None:
         """(Re)build the session's model on its worker; a fresh model forgets the run."""
         session.gen += 1
         session.chars_per_sec = 0.0
@@ -256,6 +339,7 @@ class Sessions:
             config=session.config.to_dict(),
             checkpoint=str(self.storage.checkpoint_path(session.id)),
             resume=resume,
+            weights=str(weights) if weights else None,
         )
 
     def _save_state(self, session: Session) -> None:
@@ -271,7 +355,7 @@ class Sessions:
                 record = self.storage.load(session_id)
                 if record is None:
                     raise NotFound("no such session")
-                session = self._open(record)
+                session = self.open_record(record)
             return session
 
     def role(self, session: Session, token: Any) -> str:
@@ -331,13 +415,14 @@ class Sessions:
         """Apply validated setting changes; non-live ones rebuild the model."""
         with self.lock:
             new = settings.parse(changes, base=session.config)
+            check_model_size(new, session.vocab_size)
             rebuild = session.config.needs_rebuild(new)
             session.config = new
             session.record.config = new.to_dict()
             self.storage.save(session.record)
             if rebuild:
                 self._build(session)
-                if session.status == "running":
+                if session.status == "running":  # keep training, on the new model
                     self.engine.send(session.id, "start")
                 elif session.status == "paused":
                     session.status, session.pause_reason = "idle", None
@@ -349,38 +434,38 @@ class Sessions:
     def set_text(self, session: Session, source: str, text: str) -> dict[str, Any]:
         """Replace the training text (a corpus id or 'upload'); the model starts afresh."""
         vocab = check_text(text)
+        check_model_size(session.config, vocab)
         with self.lock:
             session.record.text_source, session.record.text = source, text
             session.text_name, session.vocab_size = text_name(source), vocab
             self.storage.save(session.record)
-            if session.status == "running":
-                self.engine.send(session.id, "pause")
+            self._halt(session, "idle", None)
             self._build(session)
-            session.status, session.pause_reason = "idle", None
+            changed = self._promote()
             self._save_state(session)
-        self.publisher.state(session)
+        self._publish(session, *changed)
         return {"source": source, "chars": len(text), "vocab_size": vocab}
 
     def start(self, session: Session) -> None:
+        """Train, or wait in the queue when every training slot is taken."""
         with self.lock:
-            if session.status != "running":
-                session.status, session.pause_reason = "running", None
-                self.engine.send(session.id, "start")
+            if session.status not in ("running", "queued"):
+                self._run(session)
                 self._save_state(session)
         self.publisher.state(session)
 
     def pause(self, session: Session, reason: str = "user") -> None:
         with self.lock:
-            if session.status == "running":
-                session.status, session.pause_reason = "paused", reason
-                session.chars_per_sec = 0.0
-                self.engine.send(session.id, "pause")
+            changed: list[Session] = []
+            if session.status in ("running", "queued"):
+                self._halt(session, "paused", reason)
+                changed = self._promote()
                 self._save_state(session)
-        self.publisher.state(session)
+        self._publish(session, *changed)
 
     def step(self, session: Session) -> None:
         with self.lock:
-            if session.status == "running":
+            if session.status in ("running", "queued"):
                 raise InvalidInput("pause training before stepping one step at a time")
             session.status, session.pause_reason = "paused", "user"
             self.engine.send(session.id, "step")
@@ -389,24 +474,78 @@ class Sessions:
 
     def reset(self, session: Session) -> None:
         with self.lock:
-            if session.status == "running":
-                self.engine.send(session.id, "pause")
+            self._halt(session, "idle", None)
             self._build(session)
-            session.status, session.pause_reason = "idle", None
+            changed = self._promote()
             self._save_state(session)
-        self.publisher.state(session)
+        self._publish(session, *changed)
+
+    # -- training slots (callers hold the lock) --------------------------------------------
+
+    def _run(self, session: Session) -> None:
+        """Start training now if a slot is free, else join the queue."""
+        session.pause_reason = None
+        if self._running() < self.max_running:
+            session.status = "running"
+            self.engine.send(session.id, "start")
+        else:
+            session.status = "queued"
+            self.queue.append(session.id)
+            self._renumber()
+
+    def _halt(self, session: Session, status: str, reason: str | None) -> None:
+        """Stop training or leave the queue, ending in `status`."""
+        if session.status == "running":
+            self.engine.send(session.id, "pause")
+        elif session.status == "queued":
+            self.queue.remove(session.id)
+            self._renumber()
+        session.status, session.pause_reason = status, reason
+        session.chars_per_sec = 0.0
+
+    def _promote(self) -> list[Session]:
+        """Start queued sessions while slots are free; return every session whose state moved."""
+        started = []
+        while self.queue and self._running() < self.max_running:
+            session = self.sessions[self.queue.pop(0)]
+            session.status = "running"
+            self.engine.send(session.id, "start")
+            self._save_state(session)
+            started.append(session)
+        if not started:
+            return []
+        self._renumber()
+        return started + [self.sessions[q] for q in self.queue]
+
+    def _running(self) -> int:
+        return sum(s.status == "running" for s in self.sessions.values())
+
+    def _renumber(self) -> None:
+        for position, session_id in enumerate(self.queue, start=1):
+            self.sessions[session_id].queue_position = position
+
+    def _publish(self, *sessions: Session) -> None:
+        for session in {s.id: s for s in sessions}.values():  # each once, in order
+            self.publisher.state(session)
 
     # -- anyone joined ---------------------------------------------------------------------
 
     def predict(self, client: str, query: Any) -> None:
         """Queue a next-character query; only the client's newest one is answered."""
+        self._query(client, "predict", parse_query(query))
+
+    def inspect(self, client: str, query: Any) -> None:
+        """Queue a look inside the model for a typed text (gates, states, saliency)."""
+        self._query(client, "inspect", parse_inspect(query))
+
+    def _query(self, client: str, op: str, query: dict[str, Any]) -> None:
         session, joined = self.client(client)
-        q = parse_query(query)
+        session.refuse_locked(joined.role, op)
         with self.lock:
-            if q["seq"] <= joined.latest_seq:
-                return
-            joined.latest_seq = q["seq"]
-            self.engine.send(session.id, "predict", client=client, **q)
+            if query["seq"] <= joined.latest.get(op, -1):
+                return  # older than one already asked
+            joined.latest[op] = query["seq"]
+            self.engine.send(session.id, op, client=client, **query)
 
     # -- engine events (one reader thread) -------------------------------------------------
 
@@ -433,19 +572,31 @@ class Sessions:
     def _on_checkpointed(self, session: Session, event: dict) -> None:
         with self.lock:
             state = session.dump_state()
+            session.saved_step = event["step"]
+            self.saved.notify_all()
         self.storage.save_state(session.id, state)
+
+    def checkpoint_now(self, session: Session, timeout: float = 20.0) -> Path:
+        """Have the worker save the session's current weights; return the checkpoint's path."""
+        with self.lock:
+            session.saved_step = -1
+            self.engine.send(session.id, "save")
+            if not self.saved.wait_for(lambda: session.saved_step >= 0, timeout):
+                raise Busy("the server is too busy to save the model right now; try again")
+        return self.storage.checkpoint_path(session.id)
 
     def _on_progress(self, session: Session, event: dict) -> None:
         with self.lock:
             session.step, session.chars_seen = event["step"], event["chars_seen"]
             session.chars_per_sec = event["chars_per_sec"]
-            session.history.add(event["train"], event["val"])
+            session.history.add(event["train"], event["grad"], event["val"])
             update = {
                 "step": session.step,
                 "chars_seen": session.chars_seen,
                 "chars_per_sec": session.chars_per_sec,
                 "status": session.status,
                 "train": event["train"],
+                "grad": event["grad"],
                 "val": event["val"],
             }
         self.publisher.progress(session.id, update)
@@ -454,24 +605,42 @@ class Sessions:
         sample = {k: event[k] for k in ("step", "temperature", "text")}
         with self.lock:
             session.samples.append(sample)
-        self.publisher.to_room(session.id, "train:sample", sample)
+            hidden = "samples" in session.record.classroom.get("hidden", ())
+            watchers = [c for c, role in session.clients.items() if role == "owner" or not hidden]
+        if hidden:  # class mode hides samples from viewers: send to those allowed only
+            for client in watchers:
+                self.publisher.to_client(client, "train:sample", sample)
+        else:
+            self.publisher.to_room(session.id, "train:sample", sample)
 
-    def _on_predicted(self, session: Session, event: dict) -> None:
+    def _on_answered(self, session: Session, event: dict) -> None:
+        op = event["op"]
         with self.lock:
             joined = self.clients.get(event["client"])
-            if joined is None or event["seq"] < joined.latest_seq:
+            if joined is None or event["seq"] < joined.latest.get(op, -1):
                 return  # the client left, or typed again: this answer is stale
-        self.publisher.to_client(
-            event["client"], "predict:result", {"seq": event["seq"], **event["result"]}
-        )
+        result = {"seq": event["seq"], **event["result"]}
+        self.publisher.to_client(event["client"], f"{op}:result", result)
+
+    def _on_rejected(self, session: Session, event: dict) -> None:
+        error = {**event["error"], "event": f"{event['op']}:query"}
+        self.publisher.to_client(event["client"], "error", error)
+
+    def _on_gradients(self, session: Session, event: dict) -> None:
+        profile = {k: v for k, v in event.items() if k not in ("type", "session", "gen")}
+        with self.lock:
+            session.gradients = profile
+        self.publisher.to_room(session.id, "train:gradients", profile)
 
     def _on_failed(self, session: Session, event: dict) -> None:
         log.warning("session %s: %s failed: %s", session.id, event["op"], event["message"])
         with self.lock:
-            session.status, session.pause_reason = "paused", "error"
+            self._halt(session, "paused", "error")
+            changed = self._promote()
+            self._save_state(session)
         error = {"code": "training_failed", "message": event["message"], "event": event["op"]}
         self.publisher.to_room(session.id, "error", error)
-        self.publisher.state(session)
+        self._publish(session, *changed)
 
     # -- housekeeping ----------------------------------------------------------------------
 
@@ -488,6 +657,22 @@ class Sessions:
             self.pause(session, reason="idle")
         return [s.id for s in stale]
 
+    def evict_unwatched(self, idle_s: float) -> list[str]:
+        """Drop idle, unwatched sessions from memory (they come back from storage on demand)."""
+        now = time.monotonic()
+        with self.lock:
+            idle = [
+                s
+                for s in self.sessions.values()
+                if s.status in ("idle", "paused")
+                and not s.clients
+                and now - s.last_watched > idle_s
+            ]
+            for session in idle:
+                self.engine.send(session.id, "close")
+                del self.sessions[session.id]
+        return [s.id for s in idle]
+
     def stats(self) -> dict[str, int]:
         with self.lock:
             running = sum(s.status == "running" for s in self.sessions.values())
@@ -500,6 +685,16 @@ class Sessions:
 
 class NotJoined(UserError):
     code = "not_joined"
+
+
+class Full(UserError):
+    code = "full"
+    http_status = 503
+
+
+class Busy(UserError):
+    code = "busy"
+    http_status = 503
 
 
 def text_name(source: str) -> str:
@@ -528,6 +723,23 @@ def parse_query(query: Any) -> dict[str, Any]:
         "temperature": bounded_float(query, "temperature", 0.8, 0.05, 2.0),
         "length": bounded_int(query, "length", 120, 0, LIMITS.max_continuation),
     }
+
+
+def parse_inspect(query: Any) -> dict[str, Any]:
+    """Validate an `inspect:query` payload (the surgery is checked against the model later)."""
+    if not isinstance(query, dict):
+        raise InvalidInput("inspect:query needs an object")
+    text, seq, position = query.get("text"), query.get("seq"), query.get("position")
+    if not isinstance(text, str) or not 1 <= len(text) <= LIMITS.max_inspect_chars:
+        raise InvalidInput(f"text must be 1 to {LIMITS.max_inspect_chars} characters", field="text")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise InvalidInput("seq must be a non-negative integer", field="seq")
+    if position is not None and (isinstance(position, bool) or not isinstance(position, int)):
+        raise InvalidInput("position must be a whole number", field="position")
+    surgery = query.get("surgery")
+    if surgery is not None and not isinstance(surgery, dict):
+        raise InvalidInput("surgery must be an object", field="surgery")
+    return {"text": text, "seq": seq, "position": position, "surgery": surgery}
 
 
 def bounded_int(data: dict, name: str, default: int, lo: int, hi: int) -> int:

@@ -14,13 +14,14 @@ from typing import Any
 from flask import request
 from flask_socketio import SocketIO, join_room, leave_room
 
+from backend.classroom import Classroom
 from backend.errors import InvalidInput, UserError
 from backend.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
 
-def register(socketio: SocketIO, sessions: Sessions) -> None:
+def register(socketio: SocketIO, sessions: Sessions, classroom: Classroom) -> None:
     """Attach every handler to `socketio`."""
 
     def reply(event: str, data: Any) -> None:
@@ -91,6 +92,26 @@ def register(socketio: SocketIO, sessions: Sessions) -> None:
     def predict(data: dict) -> None:
         """Next-character prediction for this client's text; answered as predict:result."""
         sessions.predict(request.sid, data)
+
+    @handler("inspect:query")
+    def inspect(data: dict) -> None:
+        """Gates, states and saliency for this client's text; answered as inspect:result."""
+        sessions.inspect(request.sid, data)
+
+    @handler("link:renew")
+    def renew(data: dict) -> None:
+        """Replace the view link; viewers on the old one are dropped (owner only)."""
+        classroom.renew_view_link(owned())
+
+    @handler("class:settings")
+    def class_settings(data: dict) -> None:
+        """Locks, hidden panels and follow-me for viewers (owner only)."""
+        classroom.configure(owned(), data)
+
+    @handler("class:focus")
+    def class_focus(data: dict) -> None:
+        """Relay the owner's typed text, unit or lesson to the room (owner only)."""
+        classroom.focus(owned(), data)
 
     @socketio.on("ping:echo")
     def echo(data: Any = None) -> None:

@@ -33,6 +33,7 @@ from torch.nn.utils import clip_grad_norm_, get_total_norm
 
 from backend.config import TrainConfig
 from backend.data import TextDataset
+from backend.internals import GradientFlow, gradient_through_time
 from backend.models import CharRNN, State, build_model
 
 LN2 = math.log(2.0)
@@ -75,6 +76,8 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.step_count = 0
         self.chars_seen = 0
+        # The gradient diagnostic draws its own windows, so it never shifts the training batches.
+        self.diag_generator = torch.Generator().manual_seed(cfg.seed + 1)
         # Validation windows never change for a run, so cut them once.
         x_val, y_val = dataset.val_windows(cfg.seq_len)
         self._val = (x_val.to(self.device), y_val.to(self.device))
@@ -111,6 +114,15 @@ class Trainer:
         if self.cfg.clip:
             return clip_grad_norm_(params, self.cfg.clip_threshold)
         return get_total_norm([p.grad for p in params])
+
+    def gradient_flow(self, batch_size: int = 8) -> GradientFlow:
+        """||dL/dh_t|| through the BPTT window on a few fresh windows (a diagnostic pass).
+
+        The hand-unrolled cells cost more than the fused step, so the caller runs this
+        every few seconds, never every step; the model's .grad is left untouched.
+        """
+        x, y = self.dataset.batch(batch_size, self.cfg.seq_len, self.diag_generator)
+        return gradient_through_time(self.model, x.to(self.device), y.to(self.device))
 
     @torch.no_grad()
     def evaluate(self) -> float:

@@ -26,6 +26,8 @@ PROGRESS_EVERY_S = 0.1
 VALIDATE_EVERY_S = 2.0
 SAMPLE_EVERY_S = 3.0
 SAMPLE_LENGTH = 240
+DIAGNOSE_EVERY_S = 2.0  # gradient-through-time pass, on the session's own running time
+QUERIES = ("predict", "inspect")  # answered before any training, newest per client
 RATE_WINDOW_S = 2.0
 
 
@@ -38,6 +40,10 @@ class Slot:
     running: bool = False
     used_s: float = 0.0  # compute time consumed, the fair-share key
     points: list[list[float]] = field(default_factory=list)  # [step, bits] not yet sent
+    grads: list[list[float]] = field(default_factory=list)  # [step, norm, clipped] not yet sent
+    clipped: int = 0  # steps clipped since the last gradient diagnostic
+    stepped: int = 0  # steps since the last gradient diagnostic
+    run_s_since_diag: float = math.inf
     val_points: list[list[float]] = field(default_factory=list)
     last_flush: float = 0.0
     run_s_since_val: float = math.inf  # so a new model's curve gets a validation point at once
@@ -83,15 +89,15 @@ class Worker:
 
     def handle(self, commands: list[dict]) -> bool:
         """Apply commands, newest prediction per client first; False means shut down."""
-        predicts: dict[str, dict] = {}
+        queries: dict[tuple[str, str], dict] = {}
         others = []
         for cmd in commands:
-            if cmd["op"] == "predict":
-                predicts[cmd["client"]] = cmd  # a newer query from the same client wins
+            if cmd["op"] in QUERIES:
+                queries[cmd["client"], cmd["op"]] = cmd  # a newer query from the same client wins
             else:
                 others.append(cmd)
-        for cmd in predicts.values():
-            self.guarded(cmd, self.predict)
+        for cmd in queries.values():
+            self.answer(cmd)
         for cmd in others:
             if cmd["op"] == "shutdown":
                 return False
@@ -135,6 +141,10 @@ class Worker:
                 self.emit("failed", cmd["session"], op="restore", message=str(exc))
         elif path.exists():
             path.unlink()  # a new model: the old weights no longer belong to this session
+        if cmd.get("weights"):  # an imported model, validated by the web process
+            from safetensors.torch import load_file
+
+            trainer.model.load_state_dict(load_file(cmd["weights"]))
         old = self.slots.get(cmd["session"])
         slot = Slot(trainer, cmd["gen"], used_s=self.fair_start(old), checkpoint=path)
         self.slots[cmd["session"]] = slot
@@ -148,12 +158,12 @@ class Worker:
             resumed=resumed,
         )
 
-    def save(self, sid: str, slot: Slot) -> None:
+    def save(self, sid: str, slot: Slot, force: bool = False) -> None:
         """Checkpoint a session (after sending its progress, so history and weights agree)."""
         from backend import checkpoints
 
         self.flush_slot(sid, slot)
-        if slot.checkpoint is not None and slot.trainer.step_count > 0:
+        if slot.checkpoint is not None and (force or slot.trainer.step_count > 0):
             checkpoints.save(slot.trainer, slot.checkpoint)
             self.emit("checkpointed", sid, step=slot.trainer.step_count)
         slot.saved_at = time.perf_counter()
@@ -186,19 +196,47 @@ class Worker:
         slot.val_points.append([slot.trainer.step_count, finite(slot.trainer.evaluate())])
         self.save(cmd["session"], slot)
 
+    def op_save(self, cmd: dict) -> None:
+        """Checkpoint now, whatever the step (for exports and forks)."""
+        self.save(cmd["session"], self.slots[cmd["session"]], force=True)
+
     def op_close(self, cmd: dict) -> None:
         """Forget a session (its checkpoint stays on disk for when it comes back)."""
-        slot = self.slots.pop(cmd["session"], None)
+        slot = self.slots.get(cmd["session"])
         if slot is not None and slot.running:
             self.save(cmd["session"], slot)
+        self.slots.pop(cmd["session"], None)
 
-    def predict(self, cmd: dict) -> None:
-        trainer = self.slots[cmd["session"]].trainer
-        result = trainer.predict(
+    def answer(self, cmd: dict) -> None:
+        """Answer one client's query; a bad query is refused to that client, training goes on."""
+        from backend.errors import UserError
+
+        sid, client = cmd["session"], cmd["client"]
+        try:
+            trainer = self.slots[sid].trainer
+            result = getattr(self, "query_" + cmd["op"])(trainer, cmd)
+        except UserError as exc:
+            self.emit("rejected", sid, client=client, op=cmd["op"], error=exc.to_dict())
+            return
+        except Exception as exc:  # noqa: BLE001 - one odd query must not stop the worker
+            error = {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}
+            self.emit("rejected", sid, client=client, op=cmd["op"], error=error)
+            return
+        result["step"] = trainer.step_count
+        self.emit("answered", sid, client=client, op=cmd["op"], seq=cmd["seq"], result=result)
+
+    @staticmethod
+    def query_predict(trainer: Any, cmd: dict) -> dict:
+        return trainer.predict(
             cmd["text"], k=cmd["k"], temperature=cmd["temperature"], length=cmd["length"]
         )
-        result["step"] = trainer.step_count
-        self.emit("predicted", cmd["session"], client=cmd["client"], seq=cmd["seq"], result=result)
+
+    @staticmethod
+    def query_inspect(trainer: Any, cmd: dict) -> dict:
+        from backend.internals import inspect_text
+
+        vocab = trainer.dataset.vocab
+        return inspect_text(trainer.model, vocab, cmd["text"], cmd["position"], cmd["surgery"])
 
     # -- training --------------------------------------------------------------------------
 
@@ -220,10 +258,14 @@ class Worker:
         slot.used_s += spent
         slot.run_s_since_val += spent
         slot.run_s_since_sample += spent
+        slot.run_s_since_diag += spent
 
     def step_slot(self, slot: Slot) -> None:
         result = slot.trainer.step()
         slot.points.append([result.step, finite(result.loss_bits)])
+        slot.grads.append([result.step, finite(result.grad_norm), int(result.clipped)])
+        slot.clipped += result.clipped
+        slot.stepped += 1
 
     def periodic(self, sid: str, slot: Slot) -> None:
         """Validation loss and a sample, on that session's own running time."""
@@ -240,8 +282,34 @@ class Worker:
                 text=text,
             )
             slot.run_s_since_sample = 0.0
+        if slot.run_s_since_diag >= DIAGNOSE_EVERY_S and slot.trainer.model.kind in (
+            "rnn",
+            "lstm",
+            "gru",
+        ):
+            self.diagnose(sid, slot)
         if time.perf_counter() - slot.saved_at >= self.checkpoint_s:
             self.save(sid, slot)
+
+    def diagnose(self, sid: str, slot: Slot) -> None:
+        """How far back the gradient reaches, and how often clipping fired, since last time."""
+        trainer = slot.trainer
+        flow = trainer.gradient_flow().to_dict()
+        self.emit(
+            "gradients",
+            sid,
+            step=trainer.step_count,
+            seq_len=trainer.cfg.seq_len,
+            h_norms=flow["h_norms"],
+            c_norms=flow["c_norms"],
+            ratio=flow["ratio"],
+            clip_rate=slot.clipped / max(1, slot.stepped),
+            grad_norm=flow["param_grad_norm"],
+            clip_threshold=trainer.cfg.clip_threshold,
+            clip=trainer.cfg.clip,
+        )
+        slot.clipped = slot.stepped = 0
+        slot.run_s_since_diag = 0.0
 
     def flush(self) -> None:
         now = time.perf_counter()
@@ -265,9 +333,10 @@ class Worker:
             chars_seen=trainer.chars_seen,
             chars_per_sec=rate,
             train=slot.points,
+            grad=slot.grads,
             val=slot.val_points,
         )
-        slot.points, slot.val_points, slot.last_flush = [], [], now
+        slot.points, slot.grads, slot.val_points, slot.last_flush = [], [], [], now
 
 
 def finite(x: float) -> float | None:

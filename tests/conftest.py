@@ -158,6 +158,20 @@ class Client:
         self.sio.disconnect()
 
 
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Debian Chromium for every browser test."""
+    from tests.browser import ARGS, CHROMIUM, require_chromium
+
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
 @pytest.fixture
 def connect(server: Server) -> Iterator[Callable[[], Client]]:
     """Open clients on the session server; all are closed after the test."""

@@ -2,50 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Server
+from tests.browser import ARTIFACTS, open_page, require_chromium
+from tests.conftest import Server
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+require_chromium()
+
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-if not CHROMIUM.exists():
-    if os.environ.get("PLAYGROUND_REQUIRE_BROWSER"):
-        raise RuntimeError("browser tests are required here but /usr/bin/chromium is missing")
-    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield browser
-        browser.close()
-
-
-def open_page(browser: Browser, url: str, width: int = 1366, height: int = 768) -> Page:
-    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
-    page.set_default_timeout(30_000)
-    page.goto(url)
-    return page
+# True once the page's step counter passes `arg` (it streams from train:progress).
+STEP_ABOVE = "n => Number(document.querySelector('[data-testid=step-count]').dataset.value) > n"
 
 
 def number(page: Page, testid: str) -> float:
@@ -69,9 +40,7 @@ def test_train_type_and_share(browser: Browser, server: Server) -> None:
     # Train: the step count and the curve grow.
     page.get_by_test_id("train-button").click()
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "running")
-    page.wait_for_function(
-        "document.querySelector('[data-testid=step-count]').textContent.replace(/\\D/g,'') > 30"
-    )
+    page.wait_for_function(STEP_ABOVE, arg=30)
     assert number(page, "train-loss") > 0
     expect(page.get_by_test_id("loss-chart").locator("canvas").first).to_be_visible()
 
@@ -101,9 +70,7 @@ def test_train_type_and_share(browser: Browser, server: Server) -> None:
     expect(viewer.get_by_test_id("role-badge")).to_have_attribute("data-role", "viewer")
     expect(viewer.get_by_test_id("train-button")).to_be_disabled()
     start = number(viewer, "step-count")
-    viewer.wait_for_function(
-        f"document.querySelector('[data-testid=step-count]').textContent.replace(/\\D/g,'') > {start + 10}"
-    )
+    viewer.wait_for_function(STEP_ABOVE, arg=start + 10)
     vbox = viewer.get_by_test_id("predict-input")
     vbox.press_sequentially("Bonjour", delay=30)
     expect(viewer.get_by_test_id("predict-item").first).to_be_visible()

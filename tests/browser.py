@@ -1,0 +1,39 @@
+"""Helpers for browser tests: Debian's Chromium driven by Playwright, never a downloaded browser."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots, to look at
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def require_chromium() -> None:
+    """Skip the module without Chromium, except where it is required (CI): then fail."""
+    if CHROMIUM.exists():
+        return
+    if os.environ.get("PLAYGROUND_REQUIRE_BROWSER"):
+        raise RuntimeError("browser tests are required here but /usr/bin/chromium is missing")
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+
+def open_page(browser, url: str, width: int = 1366, height: int = 768):
+    """A fresh context (its own storage, like another laptop) at `url`."""
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    return page
