@@ -16,6 +16,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from backend import api, pages, sockets
+from backend.classroom import Classroom
 from backend.config import LIMITS
 from backend.engine import Engine
 from backend.publisher import SocketPublisher
@@ -30,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "DEVICE": "auto",  # "auto" (CUDA when present), "cpu" or "cuda"
     "IDLE_PAUSE_S": LIMITS.idle_pause_s,  # pause running sessions nobody watches
     "HOUSEKEEPING_S": 15.0,  # how often to look for such sessions
+    "EVICT_S": 900.0,  # idle, unwatched sessions leave memory after this (they come back)
+    "MAX_RUNNING": 8,  # sessions training at once; more wait in a queue
+    "MAX_SESSIONS": 5000,  # sessions stored in all
     "CHECKPOINT_S": 15.0,  # a running session's weights are saved this often (and on pause)
     # Largest HTTP body: the text limit plus room for JSON framing.
     "MAX_CONTENT_LENGTH": LIMITS.max_text_bytes + 64 * 1024,
@@ -46,7 +50,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Socket messages are small (texts go over HTTP), so cap them well below the text limit.
     socketio = SocketIO(app, async_mode="threading", max_http_buffer_size=256 * 1024)
     storage = Storage.in_directory(app.config["DATA_DIR"])
-    manager = Sessions(storage, SocketPublisher(socketio, LIMITS.progress_hz))
+    manager = Sessions(
+        storage,
+        SocketPublisher(socketio, LIMITS.progress_hz),
+        max_running=app.config["MAX_RUNNING"],
+        max_sessions=app.config["MAX_SESSIONS"],
+    )
     engine = Engine(
         manager.on_event,
         workers=app.config["WORKERS"] or None,
@@ -57,21 +66,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     manager.attach(engine)
     atexit.register(engine.stop)
 
+    classroom = Classroom(manager)
     app.extensions["playground"] = manager
+    app.extensions["classroom"] = classroom
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
-    sockets.register(socketio, manager)
-    start_housekeeping(manager, app.config["IDLE_PAUSE_S"], app.config["HOUSEKEEPING_S"])
+    sockets.register(socketio, manager, classroom)
+    start_housekeeping(manager, app.config)
     logging.basicConfig(level=logging.INFO)
     return app
 
 
-def start_housekeeping(manager: Sessions, idle_s: float, every_s: float) -> None:
-    """Pause forgotten sessions so abandoned tabs cannot eat the machine."""
+def start_housekeeping(manager: Sessions, config: dict[str, Any]) -> None:
+    """Pause forgotten sessions (abandoned tabs cannot eat the machine) and free idle ones."""
 
     def loop() -> None:
-        while not stop.wait(every_s):
-            manager.pause_unwatched(idle_s)
+        while not stop.wait(config["HOUSEKEEPING_S"]):
+            manager.pause_unwatched(config["IDLE_PAUSE_S"])
+            manager.evict_unwatched(config["EVICT_S"])
 
     stop = threading.Event()
     threading.Thread(target=loop, name="housekeeping", daemon=True).start()

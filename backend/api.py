@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from backend import config, corpora
+from backend.classroom import Classroom
 from backend.config import LIMITS
 from backend.errors import InvalidInput, TooLarge, UserError
-from backend.sessions import Sessions
+from backend.sessions import Session, Sessions
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -62,7 +63,7 @@ def create_session():
 @bp.put("/sessions/<session_id>/text")
 def put_text(session_id: str):
     """Replace a session's training text with a corpus or raw UTF-8 text (owner only)."""
-    session = sessions().owned(session_id, request.headers.get("X-Session-Token"))
+    session = sessions().owned(session_id, token())
     if request.mimetype == "application/json":
         corpus = json_body().get("corpus")
         if not isinstance(corpus, str):
@@ -75,6 +76,58 @@ def put_text(session_id: str):
     except UnicodeDecodeError as exc:
         raise InvalidInput("the text is not valid UTF-8") from exc
     return sessions().set_text(session, "upload", text.replace("\r\n", "\n"))
+
+
+@bp.post("/sessions/<session_id>/fork")
+def fork(session_id: str):
+    """Fork a session into a new one owned by the caller, optionally with its weights."""
+    session, role = authorised(session_id)
+    weights = json_body(required=False).get("weights", False)
+    if not isinstance(weights, bool):
+        raise InvalidInput("weights must be true or false", field="weights")
+    return classroom().fork(session, role, weights), 201
+
+
+@bp.get("/sessions/<session_id>/forks")
+def forks(session_id: str):
+    """The class board: every fork with its settings and validation curve (owner only)."""
+    session = sessions().owned(session_id, token())
+    return {"forks": classroom().board(session)}
+
+
+@bp.get("/sessions/<session_id>/export")
+def export(session_id: str):
+    """Download the trained model: safetensors, settings, vocabulary and a sample script."""
+    session, role = authorised(session_id)
+    blob = classroom().export(session, role)
+    name = f"rnn-playground-{session.config.model}-step{session.step}.zip"
+    return Response(
+        blob,
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.post("/sessions/import")
+def import_model():
+    """Start a session from an exported zip (validated; nothing in it is executed)."""
+    upload = request.files.get("file")
+    blob = upload.read() if upload else request.get_data(cache=False)
+    return classroom().import_model(blob), 201
+
+
+def classroom() -> Classroom:
+    return current_app.extensions["classroom"]
+
+
+def token() -> str | None:
+    """The caller's token: the X-Session-Token header, or ?t= for plain download links."""
+    return request.headers.get("X-Session-Token") or request.args.get("t")
+
+
+def authorised(session_id: str) -> tuple[Session, str]:
+    session = sessions().get(session_id)
+    return session, sessions().role(session, token())
 
 
 def json_body(required: bool = True) -> dict:

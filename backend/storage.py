@@ -29,6 +29,9 @@ sessions = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     # Run state as of the last checkpoint: status, step, loss history, samples (JSON).
     sa.Column("state", sa.Text, nullable=False, default="{}"),
+    # Class mode: locks, hidden panels, follow-me (JSON), and the session this one forked from.
+    sa.Column("classroom", sa.Text, nullable=False, default="{}"),
+    sa.Column("parent_id", sa.String(32), nullable=True, index=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
 )
@@ -50,6 +53,8 @@ class SessionRecord:
     text_source: str
     text: str
     state: dict[str, Any] = field(default_factory=dict)
+    classroom: dict[str, Any] = field(default_factory=dict)
+    parent_id: str | None = None
 
 
 class Storage:
@@ -77,6 +82,8 @@ class Storage:
             "text_source": record.text_source,
             "text": record.text,
             "state": json.dumps(record.state),
+            "classroom": json.dumps(record.classroom),
+            "parent_id": record.parent_id,
             "updated_at": now,
         }
         with self.engine.begin() as conn:
@@ -97,6 +104,8 @@ class Storage:
             text_source=row.text_source,
             text=row.text,
             state=json.loads(row.state),
+            classroom=json.loads(row.classroom),
+            parent_id=row.parent_id,
         )
 
     def save_state(self, session_id: str, state: dict[str, Any]) -> None:
@@ -111,6 +120,16 @@ class Storage:
     def checkpoint_path(self, session_id: str) -> Path:
         """Where a session's weights are checkpointed (safetensors)."""
         return self.data_dir / "checkpoints" / f"{session_id}.safetensors"
+
+    def children(self, session_id: str) -> list[str]:
+        """Ids of the sessions forked from this one, oldest first."""
+        query = (
+            sa.select(sessions.c.id)
+            .where(sessions.c.parent_id == session_id)
+            .order_by(sessions.c.created_at)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
 
     def count(self) -> int:
         with self.engine.connect() as conn:

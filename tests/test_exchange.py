@@ -1,0 +1,43 @@
+"""Export files are read by hand, never unpickled, and must match the model exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from safetensors.numpy import load as load_numpy
+
+from backend import exchange
+from backend.config import TrainConfig
+from backend.errors import InvalidInput
+from backend.models import build_model
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_expected_shapes_match_the_real_model(kind: str) -> None:
+    cfg = TrainConfig(model=kind, hidden_size=16, num_layers=3)
+    model = build_model(cfg, 11)
+    real = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    assert exchange.expected_shapes(cfg, 11) == real
+
+
+def test_hand_written_safetensors_round_trip_through_the_real_library() -> None:
+    arrays = {"b": np.arange(6, dtype=np.float32).reshape(2, 3), "a": np.ones(4, np.float32)}
+    blob = exchange.write(arrays, {"note": "hi"})
+    for name, array in load_numpy(blob).items():
+        np.testing.assert_array_equal(array, arrays[name])
+    for name, array in exchange.tensors(blob).items():
+        np.testing.assert_array_equal(array, arrays[name])
+
+
+def test_weights_that_do_not_fit_are_refused() -> None:
+    cfg = TrainConfig(model="lstm", hidden_size=8, num_layers=1)
+    model = build_model(cfg, 5)
+    weights = {k: v.numpy() for k, v in model.state_dict().items()}
+    exchange.check_weights(exchange.write(weights), cfg, 5)
+    with pytest.raises(InvalidInput, match="missing"):
+        exchange.check_weights(exchange.write({"head.bias": weights["head.bias"]}), cfg, 5)
+    with pytest.raises(InvalidInput, match="shape"):
+        exchange.check_weights(exchange.write(weights), cfg.replace(hidden_size=16), 5)
+    truncated = exchange.write(weights)[:-8]
+    with pytest.raises(InvalidInput, match="offsets"):
+        exchange.check_weights(truncated, cfg, 5)
