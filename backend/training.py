@@ -61,6 +61,15 @@ def build_optimizer(cfg: TrainConfig, params: Any) -> torch.optim.Optimizer:
     return OPTIMIZERS[cfg.optimizer](params, lr=cfg.learning_rate)
 
 
+def _repeat_state(state: State, rows: int) -> State:
+    """A batch-of-one recurrent state copied into `rows` rows: (L, 1, H) -> (L, rows, H)."""
+    if state is None or rows == 1:
+        return state
+    if isinstance(state, tuple):
+        return tuple(s.expand(-1, rows, -1).contiguous() for s in state)
+    return state.expand(-1, rows, -1).contiguous()
+
+
 class Trainer:
     """Owns one model, its optimizer and its batch random stream; trains it a step at a time."""
 
@@ -167,7 +176,7 @@ class Trainer:
         with torch.inference_mode():
             self.model.eval()
             logits, state = self._read(ids)
-            out = self._generate(logits, state, length, temperature, generator)
+            (out,) = self._generate(logits, state, length, [temperature], generator)
         return prompt + self.dataset.vocab.decode(out)
 
     def predict(
@@ -188,8 +197,8 @@ class Trainer:
             logits, state = self._read(self._known_ids(text))
             p = F.softmax(logits.float(), dim=-1)  # (V,) at temperature 1
             top_p, top_i = p.topk(min(k, vocab.size))
-            greedy = self._generate(logits, state, length, None, generator)
-            sampled = self._generate(logits, state, length, temperature, generator)
+            # Both continuations in one batch of two rows: half the forward calls.
+            greedy, sampled = self._generate(logits, state, length, [None, temperature], generator)
         return {
             "top": [
                 {"char": vocab.chars[i], "p": q}
@@ -230,17 +239,24 @@ class Trainer:
         logits: torch.Tensor,
         state: State,
         length: int,
-        temperature: float | None,
+        temperatures: list[float | None],
         generator: torch.Generator | None,
-    ) -> list[int]:
-        """Feed the model its own choices `length` times; temperature None means argmax."""
-        out: list[int] = []
+    ) -> list[list[int]]:
+        """Feed the model its own choices `length` times, one row per temperature at once.
+
+        Every row starts from the same logits (V,) and state; temperature None means argmax.
+        """
+        B = len(temperatures)
+        state = _repeat_state(state, B)
+        logits = logits.expand(B, -1)  # (B, V)
+        out: list[list[int]] = [[] for _ in range(B)]
         for t in range(length):
-            out.append(self._choose(logits, temperature, generator))
+            for row, temperature in enumerate(temperatures):
+                out[row].append(self._choose(logits[row], temperature, generator))
             if t + 1 < length:  # the last choice needs no forward pass of its own
-                x = torch.tensor([[out[-1]]], device=self.device)  # (1, 1)
-                step_logits, state = self.model(x, state)  # (1, 1, V)
-                logits = step_logits[0, -1]  # (V,)
+                x = torch.tensor([[ids[-1]] for ids in out], device=self.device)  # (B, 1)
+                step_logits, state = self.model(x, state)  # (B, 1, V)
+                logits = step_logits[:, -1]  # (B, V)
         return out
 
     @staticmethod
