@@ -41,7 +41,8 @@ class Engine:
         self.ready = threading.Semaphore(0)
         self.ctx = mp.get_context("spawn")  # fork would copy the web process's threads and locks
         self.events: Any = self.ctx.Queue()
-        self.queues: list[Any] = []
+        self.queues: list[Any] = []  # control commands, per worker
+        self.query_queues: list[Any] = []  # predictions and looks inside, per worker
         self.procs: list[Any] = []
         self.placement: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -49,14 +50,15 @@ class Engine:
 
     def start(self) -> None:
         for _ in range(self.count):
-            commands = self.ctx.Queue()
+            commands, queries = self.ctx.Queue(), self.ctx.Queue()
             proc = self.ctx.Process(
                 target=worker.main,
-                args=(commands, self.events, self.device, self.checkpoint_s),
+                args=(commands, queries, self.events, self.device, self.checkpoint_s),
                 daemon=True,
             )
             proc.start()
             self.queues.append(commands)
+            self.query_queues.append(queries)
             self.procs.append(proc)
         self.reader = threading.Thread(target=self._read, name="engine-reader", daemon=True)
         self.reader.start()
@@ -99,7 +101,8 @@ class Engine:
                 self.placement[session] = index
             if op == "close":
                 del self.placement[session]
-        self.queues[index].put({"op": op, "session": session, **payload})
+        queues = self.query_queues if op in worker.QUERIES else self.queues
+        queues[index].put({"op": op, "session": session, **payload})
 
     def _least_loaded(self) -> int:
         load = [0] * self.count

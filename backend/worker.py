@@ -1,15 +1,19 @@
-"""A training worker process: holds many sessions' models and time-slices them on one thread.
+"""A training worker process: holds many sessions' models and time-slices them.
 
-The web process never trains. It sends commands down `commands` and reads events from
-`events`; both carry plain dicts so this module is the only one that touches torch there.
+The web process never trains. It sends control commands down `commands`, queries
+(predictions, looks inside) down `queries`, and reads events from `events`; all carry plain
+dicts, so the worker processes are the only ones that import torch.
 
-Scheduling, each turn of the loop:
-1. take every waiting command; predictions are answered first (only the newest per client),
-   so typing stays responsive whatever is training;
-2. give one optimisation step to the running session that has used the least compute
-   time so far (fair in seconds, not in steps, so a big model cannot starve a small one);
-3. flush each session's progress at most every `PROGRESS_EVERY_S`, a validation loss every
-   `VALIDATE_EVERY_S` and a sample every `SAMPLE_EVERY_S` of that session's running time.
+Two threads, so a keystroke never waits for a training step:
+- the training thread, at a lower OS priority (nice +10), loops:
+  1. apply every waiting control command (open, start, pause, configure, ...);
+  2. give one optimisation step to the running session that has used the least CPU time
+     so far (fair in CPU seconds, not steps, so a big model cannot starve a small one);
+  3. flush each session's progress at most every `PROGRESS_EVERY_S`; a validation loss,
+     a sample and a gradient-through-time pass every few seconds of its own running time.
+- the query thread answers queries as they come, newest per client only, at normal
+  priority: the OS preempts training for it. It reads the weights under the session's lock,
+  which the training thread takes only while the optimizer writes them.
 """
 
 from __future__ import annotations
@@ -17,18 +21,23 @@ from __future__ import annotations
 import math
 import os
 import queue
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Periodic work is paid for out of training time (about 4% in all at these settings).
 PROGRESS_EVERY_S = 0.1
-VALIDATE_EVERY_S = 2.0
-SAMPLE_EVERY_S = 3.0
-SAMPLE_LENGTH = 240
-DIAGNOSE_EVERY_S = 2.0  # gradient-through-time pass, on the session's own running time
-QUERIES = ("predict", "inspect")  # answered before any training, newest per client
+VALIDATE_EVERY_S = 4.0
+SAMPLE_EVERY_S = 5.0
+SAMPLE_LENGTH = 200
+DIAGNOSE_EVERY_S = 5.0  # gradient-through-time pass, on the session's own running time
+DIAGNOSE_BATCH = 4
+QUERIES = ("predict", "inspect")  # answered on the query thread, newest per client
 RATE_WINDOW_S = 2.0
+TRAINING_NICE = 10  # the training thread yields the CPU to queries and the web process
 
 
 @dataclass
@@ -37,8 +46,9 @@ class Slot:
 
     trainer: Any
     gen: int  # which build of the session's model this is; events carry it so stale ones drop
+    lock: threading.Lock = field(default_factory=threading.Lock)  # held while weights change
     running: bool = False
-    used_s: float = 0.0  # compute time consumed, the fair-share key
+    used_s: float = 0.0  # CPU time consumed by its training, the fair-share key
     points: list[list[float]] = field(default_factory=list)  # [step, bits] not yet sent
     grads: list[list[float]] = field(default_factory=list)  # [step, norm, clipped] not yet sent
     clipped: int = 0  # steps clipped since the last gradient diagnostic
@@ -56,8 +66,10 @@ class Slot:
 class Worker:
     """The loop of one worker process; `commands`/`events` are multiprocessing queues."""
 
-    def __init__(self, commands: Any, events: Any, device: str, checkpoint_s: float) -> None:
-        self.commands, self.events, self.device = commands, events, device
+    def __init__(
+        self, commands: Any, queries: Any, events: Any, device: str, checkpoint_s: float
+    ) -> None:
+        self.commands, self.queries, self.events, self.device = commands, queries, events, device
         self.checkpoint_s = checkpoint_s  # how often a running session's weights are saved
         self.slots: dict[str, Slot] = {}
         self.parent = os.getppid()
@@ -65,6 +77,9 @@ class Worker:
     # -- loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
+        """The training thread's loop (the query thread is started here too)."""
+        threading.Thread(target=self.answer_forever, name="queries", daemon=True).start()
+        lower_priority(TRAINING_NICE)
         while True:
             if not self.handle(self.drain(block=not self.any_running())):
                 return
@@ -88,21 +103,27 @@ class Worker:
             return out
 
     def handle(self, commands: list[dict]) -> bool:
-        """Apply commands, newest prediction per client first; False means shut down."""
-        queries: dict[tuple[str, str], dict] = {}
-        others = []
+        """Apply control commands in order; False means shut down."""
         for cmd in commands:
-            if cmd["op"] in QUERIES:
-                queries[cmd["client"], cmd["op"]] = cmd  # a newer query from the same client wins
-            else:
-                others.append(cmd)
-        for cmd in queries.values():
-            self.answer(cmd)
-        for cmd in others:
             if cmd["op"] == "shutdown":
                 return False
             self.guarded(cmd, getattr(self, "op_" + cmd["op"]))
         return True
+
+    def answer_forever(self) -> None:
+        """The query thread: answer what waits, only the newest query per client and kind."""
+        while True:
+            try:
+                waiting = [self.queries.get()]
+                while True:
+                    waiting.append(self.queries.get_nowait())
+            except queue.Empty:
+                pass
+            except Exception:  # the queue closes when the process shuts down
+                return
+            newest = {(cmd["client"], cmd["op"]): cmd for cmd in waiting}
+            for cmd in newest.values():
+                self.answer(cmd)
 
     def guarded(self, cmd: dict, fn: Any) -> None:
         """Run one command; a failure is reported for its session instead of killing the worker."""
@@ -147,6 +168,7 @@ class Worker:
             trainer.model.load_state_dict(load_file(cmd["weights"]))
         old = self.slots.get(cmd["session"])
         slot = Slot(trainer, cmd["gen"], used_s=self.fair_start(old), checkpoint=path)
+        trainer.write_lock = slot.lock
         self.slots[cmd["session"]] = slot
         self.emit(
             "opened",
@@ -169,8 +191,12 @@ class Worker:
         slot.saved_at = time.perf_counter()
 
     def fair_start(self, old: Slot | None) -> float:
-        """A new or rebuilt session starts level with the least-served one, not at zero."""
-        others = [s.used_s for s in self.slots.values() if s is not old]
+        """A (re)starting session starts level with the least-served running one, not at zero.
+
+        Only running sessions count: one back from a long pause must not claim the time it
+        did not use and starve the others until it catches up.
+        """
+        others = [s.used_s for s in self.slots.values() if s is not old and s.running]
         return min(others) if others else 0.0
 
     def op_configure(self, cmd: dict) -> None:
@@ -180,8 +206,8 @@ class Worker:
 
     def op_start(self, cmd: dict) -> None:
         slot = self.slots[cmd["session"]]
+        slot.used_s = self.fair_start(slot)
         slot.running = True
-        slot.used_s = max(slot.used_s, self.fair_start(slot))
         slot.rate_marks = [(time.perf_counter(), slot.trainer.chars_seen)]
 
     def op_pause(self, cmd: dict) -> None:
@@ -213,8 +239,10 @@ class Worker:
 
         sid, client = cmd["session"], cmd["client"]
         try:
-            trainer = self.slots[sid].trainer
-            result = getattr(self, "query_" + cmd["op"])(trainer, cmd)
+            slot = self.wait_for_slot(sid)
+            trainer = slot.trainer
+            with slot.lock:
+                result = getattr(self, "query_" + cmd["op"])(trainer, cmd)
         except UserError as exc:
             self.emit("rejected", sid, client=client, op=cmd["op"], error=exc.to_dict())
             return
@@ -224,6 +252,13 @@ class Worker:
             return
         result["step"] = trainer.step_count
         self.emit("answered", sid, client=client, op=cmd["op"], seq=cmd["seq"], result=result)
+
+    def wait_for_slot(self, sid: str, timeout: float = 10.0) -> Slot:
+        """The session's slot; a query can overtake the `open` of a session just loaded."""
+        deadline = time.monotonic() + timeout
+        while sid not in self.slots and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.slots[sid]
 
     @staticmethod
     def query_predict(trainer: Any, cmd: dict) -> dict:
@@ -247,14 +282,14 @@ class Worker:
             return
         _, sid = min(running)
         slot = self.slots[sid]
-        started = time.perf_counter()
+        started = time.thread_time()  # CPU time: waiting for a busy core is not charged
         try:
             self.step_slot(slot)
             self.periodic(sid, slot)
         except Exception as exc:  # noqa: BLE001 - a diverging model pauses, it does not crash
             slot.running = False
             self.emit("failed", sid, op="train", message=f"{type(exc).__name__}: {exc}")
-        spent = time.perf_counter() - started
+        spent = time.thread_time() - started
         slot.used_s += spent
         slot.run_s_since_val += spent
         slot.run_s_since_sample += spent
@@ -294,7 +329,7 @@ class Worker:
     def diagnose(self, sid: str, slot: Slot) -> None:
         """How far back the gradient reaches, and how often clipping fired, since last time."""
         trainer = slot.trainer
-        flow = trainer.gradient_flow().to_dict()
+        flow = trainer.gradient_flow(DIAGNOSE_BATCH).to_dict()
         self.emit(
             "gradients",
             sid,
@@ -344,7 +379,15 @@ def finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def main(commands: Any, events: Any, device: str, checkpoint_s: float) -> None:
+def lower_priority(nice: int) -> None:
+    """Raise this thread's niceness (Linux sets it per thread); elsewhere do nothing."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (AttributeError, OSError):
+        pass
+
+
+def main(commands: Any, queries: Any, events: Any, device: str, checkpoint_s: float) -> None:
     """Process entry point: one torch thread, so several workers share the cores fairly."""
     import torch
 
@@ -353,4 +396,5 @@ def main(commands: Any, events: Any, device: str, checkpoint_s: float) -> None:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     events.put({"type": "ready", "session": None, "pid": os.getpid(), "device": device})
-    Worker(commands, events, device, checkpoint_s).run()
+    sys.setswitchinterval(0.001)  # hand the GIL to a waiting query within a millisecond
+    Worker(commands, queries, events, device, checkpoint_s).run()

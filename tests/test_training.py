@@ -139,3 +139,20 @@ def test_state_dict_resumes_exactly():
     b.load_state_dict(a.state_dict())
     assert b.step_count == 3
     assert [a.step().loss_bits for _ in range(3)] == [b.step().loss_bits for _ in range(3)]
+
+
+def test_hand_written_lstm_generation_step_matches_the_fused_module() -> None:
+    text = "the quick brown fox jumps over the lazy dog. " * 10
+    cfg = TrainConfig(model="lstm", hidden_size=16, num_layers=2, seq_len=8, batch_size=4)
+    trainer = Trainer(TextDataset.from_text(text), cfg)
+    x = torch.tensor([3, 5, 7])
+    with torch.inference_mode():
+        _, state = trainer.model(torch.randint(0, 10, (3, 6)))
+        fused_logits, (fused_h, fused_c) = trainer.model(x[:, None], state)
+        logits, (h, c) = trainer._next(x, state)
+        first, _ = trainer._next(x, None)
+        fresh, _ = trainer.model(x[:, None])
+    torch.testing.assert_close(logits, fused_logits[:, -1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(h, fused_h, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(c, fused_c, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(first, fresh[:, -1], atol=1e-5, rtol=1e-5)
