@@ -151,6 +151,8 @@ class Classroom:
     def export(self, session: Session, role: str) -> bytes:
         """The session's model as a zip: weights, settings, vocabulary, text, sample script."""
         session.refuse_locked(role, "export")
+        if session.config.model not in exchange.GATES:
+            raise InvalidInput("export covers the recurrent models (RNN, LSTM, GRU) only")
         checkpoint = self.sessions.checkpoint_now(session).read_bytes()
         return exchange.export(
             exchange.weights_from_checkpoint(checkpoint),

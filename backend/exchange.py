@@ -45,8 +45,16 @@ class Imported:
 
 
 def expected_shapes(cfg: TrainConfig, vocab_size: int) -> dict[str, tuple[int, ...]]:
-    """Every tensor a CharRNN with these settings has, with its shape."""
-    rows, hidden = GATES[cfg.model] * cfg.hidden_size, cfg.hidden_size
+    """Every tensor of the model these settings build, with its shape (no model is built)."""
+    hidden = cfg.hidden_size
+    if cfg.model in ("window", "bag"):  # one hidden layer on the window's or bag's features
+        inputs = cfg.window * vocab_size if cfg.model == "window" else vocab_size
+        return {
+            "hidden.weight": (hidden, inputs),  # W_xh
+            "head.weight": (vocab_size, hidden),  # W_hy
+            "head.bias": (vocab_size,),  # b_y
+        }
+    rows = GATES[cfg.model] * hidden
     shapes: dict[str, tuple[int, ...]] = {}
     for k in range(cfg.num_layers):
         inputs = vocab_size if k == 0 else hidden

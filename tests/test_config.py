@@ -46,7 +46,7 @@ def test_describe_publishes_every_field_with_its_bounds() -> None:
     assert list(described) == [f for f in TrainConfig.__dataclass_fields__]
     assert described["hidden_size"]["type"] == "int"
     assert (described["hidden_size"]["min"], described["hidden_size"]["max"]) == (8, 512)
-    assert described["model"]["choices"] == ("rnn", "lstm", "gru")
+    assert described["model"]["choices"] == ("rnn", "lstm", "gru", "window", "bag")
     assert described["learning_rate"]["scale"] == "log" and described["learning_rate"]["live"]
     assert all(s["help"] for s in described.values())
 
