@@ -1,11 +1,12 @@
 /** What components may ask for. Each action reaches the server; replies come back via the store. */
 
-import { ApiError, setCorpus, setText } from "./api";
+import { ApiError, exportUrl, forkSession, importModel, setCorpus, setText } from "./api";
 import { setLang, type Lang } from "./i18n";
 import type { PredictOptions, Predictor } from "./predictor";
+import { rememberOwnerToken, sessionPath } from "./route";
 import type { Connection } from "./socket";
-import type { Store } from "./store";
-import type { SettingValue } from "./types";
+import type { Store, UiState } from "./store";
+import type { Ablation, Clamp, ClassSettings, CreatedSession, SettingValue } from "./types";
 
 export interface Actions {
   start(): void;
@@ -18,8 +19,24 @@ export interface Actions {
   useCorpus(corpus: string): Promise<boolean>;
   /** Train on pasted or uploaded text; resolves false (after reporting) when refused. */
   useText(text: string | Blob): Promise<boolean>;
+  /** The predict box changed: predictions, the inspection and follow-me use this text. */
   predictText(text: string): void;
   predictOptions(options: Partial<PredictOptions>): void;
+  /** Change what this page looks at (tab, inspect view, layer, unit, position, projector). */
+  look(patch: Partial<UiState>): void;
+  addClamp(clamp: Clamp): void;
+  addAblation(ablation: Ablation): void;
+  removeClamp(index: number): void;
+  removeAblation(index: number): void;
+  /** A viewer stops (false) or resumes (true) following the teacher. */
+  follow(on: boolean): void;
+  renewLink(): void;
+  classSettings(settings: ClassSettings): void;
+  /** Fork this session and open the copy; resolves to the server's refusal, or null. */
+  fork(weights: boolean): Promise<string | null>;
+  /** Import an exported zip and open it; resolves to the server's refusal, or null. */
+  importZip(file: File): Promise<string | null>;
+  exportHref(): string;
   dismissToast(id: number): void;
   setLang(lang: Lang): void;
 }
@@ -31,6 +48,10 @@ export interface ActionDeps {
   session: { id: string; token: string };
 }
 
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export function createActions({ store, connection, predictor, session }: ActionDeps): Actions {
   const report = (err: unknown): false => {
     const error =
@@ -38,6 +59,29 @@ export function createActions({ store, connection, predictor, session }: ActionD
     store.onError(error);
     return false;
   };
+  const surgery = (): UiState["surgery"] => store.state.ui.surgery;
+
+  /**
+   * Open a session this browser now owns (a fork, an import), remembering its owner token as
+   * boot does. The owner keeps their class in this tab and gets the copy in a new one.
+   */
+  const openOwned = async (create: () => Promise<CreatedSession>): Promise<string | null> => {
+    const owner = store.state.session?.role === "owner";
+    // Opened before the request, while the click still counts as a user gesture.
+    const tab = owner ? window.open("", "_blank") : null;
+    try {
+      const created = await create();
+      rememberOwnerToken(created.id, created.owner_token);
+      const url = created.owner_url || sessionPath(created.id, created.owner_token);
+      if (tab) tab.location.href = url;
+      else location.assign(url);
+      return null;
+    } catch (err) {
+      tab?.close();
+      return message(err);
+    }
+  };
+
   return {
     start: () => connection.start(),
     pause: () => connection.pause(),
@@ -49,8 +93,43 @@ export function createActions({ store, connection, predictor, session }: ActionD
     },
     useCorpus: (corpus) => setCorpus(session.id, session.token, corpus).then(() => true, report),
     useText: (text) => setText(session.id, session.token, text).then(() => true, report),
-    predictText: (text) => predictor.setText(text),
+    predictText(text) {
+      const state = store.state;
+      // Typing your own text is breaking away from the teacher's.
+      if (state.session?.role === "viewer" && state.session.classroom?.follow) {
+        if (state.follow.following) store.setFollowing(false);
+      }
+      store.setTyped(text);
+    },
     predictOptions: (options) => predictor.setOptions(options),
+    look: (patch) => store.setUi(patch),
+    addClamp(clamp) {
+      // One clamp per (layer, gate, unit): a new value replaces the old one.
+      const same = (c: Clamp): boolean =>
+        c.layer === clamp.layer && c.gate === clamp.gate && c.unit === clamp.unit;
+      const clamps = [...surgery().clamps.filter((c) => !same(c)), clamp];
+      store.setUi({ surgery: { ...surgery(), clamps } });
+    },
+    addAblation(ablation) {
+      const others = surgery().ablations.filter(
+        (a) => a.layer !== ablation.layer || a.unit !== ablation.unit,
+      );
+      store.setUi({ surgery: { ...surgery(), ablations: [...others, ablation] } });
+    },
+    removeClamp(index) {
+      const clamps = surgery().clamps.filter((_, i) => i !== index);
+      store.setUi({ surgery: { ...surgery(), clamps } });
+    },
+    removeAblation(index) {
+      const ablations = surgery().ablations.filter((_, i) => i !== index);
+      store.setUi({ surgery: { ...surgery(), ablations } });
+    },
+    follow: (on) => store.setFollowing(on),
+    renewLink: () => connection.renewLink(),
+    classSettings: (settings) => connection.classSettings(settings),
+    fork: (weights) => openOwned(() => forkSession(session.id, session.token, weights)),
+    importZip: (file) => openOwned(() => importModel(file, file.name)),
+    exportHref: () => exportUrl(session.id, session.token),
     dismissToast: (id) => store.dismissToast(id),
     setLang,
   };

@@ -1,6 +1,14 @@
-/** HTTP side of the protocol: schema, corpora, session creation and training text. */
+/** HTTP side of the protocol: schema, corpora, sessions, text, forks, export and import. */
 
-import type { Config, Corpus, CreatedSession, Schema, ServerError, TextUpdated } from "./types";
+import type {
+  Config,
+  Corpus,
+  CreatedSession,
+  ForkRow,
+  Schema,
+  ServerError,
+  TextUpdated,
+} from "./types";
 
 /** An HTTP failure carrying the server's `{error: {code, message, field}}`, or a network failure. */
 export class ApiError extends Error {
@@ -81,4 +89,41 @@ export function setText(session: string, token: string, text: string | Blob): Pr
     headers: { "Content-Type": "text/plain; charset=utf-8", "X-Session-Token": token },
     body: text,
   });
+}
+
+function sessionUrl(session: string, rest: string): string {
+  return `/api/sessions/${encodeURIComponent(session)}/${rest}`;
+}
+
+/** `POST /api/sessions/<id>/fork`: a new session the caller owns, with the weights if asked. */
+export function forkSession(
+  session: string,
+  token: string,
+  weights: boolean,
+): Promise<CreatedSession> {
+  return request<CreatedSession>(sessionUrl(session, "fork"), {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Session-Token": token },
+    body: JSON.stringify({ weights }),
+  });
+}
+
+/** `GET /api/sessions/<id>/forks`: the class board (owner only). */
+export async function getForks(session: string, token: string): Promise<ForkRow[]> {
+  const body = await request<{ forks: ForkRow[] }>(sessionUrl(session, "forks"), {
+    headers: { "X-Session-Token": token },
+  });
+  return body.forks;
+}
+
+/** A plain download link for `GET /api/sessions/<id>/export` (the token rides in `?t=`). */
+export function exportUrl(session: string, token: string): string {
+  return `${sessionUrl(session, "export")}?t=${encodeURIComponent(token)}`;
+}
+
+/** `POST /api/sessions/import` with an exported zip as the multipart field `file`. */
+export function importModel(file: Blob, name = "model.zip"): Promise<CreatedSession> {
+  const form = new FormData();
+  form.append("file", file, name);
+  return request<CreatedSession>("/api/sessions/import", { method: "POST", body: form });
 }

@@ -1,13 +1,20 @@
 /** Builds the page from components and redraws them, at most once a frame, when state changes. */
 
 import type { Actions } from "./actions";
+import { ClassBoard } from "./components/classBoard";
+import { ClassMode } from "./components/classMode";
 import type { Component } from "./components/component";
 import { FatalScreen } from "./components/fatal";
+import { FollowBar } from "./components/followBar";
 import { Header } from "./components/header";
+import { InspectPanel } from "./components/inspect/inspectPanel";
 import { LossChart } from "./components/lossChart";
+import { MainTabs } from "./components/mainTabs";
+import { PanelVisibility } from "./components/panelVisibility";
 import { PredictPanel } from "./components/predictPanel";
 import { RunControls } from "./components/runControls";
 import { Samples } from "./components/samples";
+import { SessionTools } from "./components/sessionTools";
 import { SettingsPanel } from "./components/settingsPanel";
 import { Stats } from "./components/stats";
 import { TextSource } from "./components/textSource";
@@ -35,46 +42,73 @@ function frameScheduler(render: () => void): () => void {
 
 export function mountApp(root: HTMLElement, store: Store, actions: Actions): void {
   const header = new Header(actions);
+  const follow = new FollowBar(actions);
   const run = new RunControls(actions);
+  const classMode = new ClassMode(actions);
+  const tools = new SessionTools(actions);
   const text = new TextSource(actions);
   const settings = new SettingsPanel(actions);
   const stats = new Stats();
   const chart = new LossChart();
   const samples = new Samples();
+  const inspect = new InspectPanel(actions);
+  const board = new ClassBoard();
   const predict = new PredictPanel(actions);
   const toasts = new Toasts(actions);
   const fatal = new FatalScreen();
+
+  const panes = {
+    training: h(
+      "div",
+      { class: "pane pane-training" },
+      h("div", { class: "area-chart" }, chart.el),
+      h("div", { class: "area-samples" }, samples.el),
+    ),
+    inspect: h("div", { class: "pane pane-inspect" }, inspect.el),
+    board: h("div", { class: "pane pane-board" }, board.el),
+  };
+  const tabs = new MainTabs(actions, panes);
+  const layout = h(
+    "main",
+    { class: "layout" },
+    h(
+      "aside",
+      { class: "area-setup", i18nAriaLabel: "app.setup" },
+      run.el,
+      classMode.el,
+      tools.el,
+      text.el,
+      settings.el,
+    ),
+    h(
+      "div",
+      { class: "area-stats", i18nAriaLabel: "app.main", attrs: { role: "region" } },
+      stats.el,
+    ),
+    h("div", { class: "area-main" }, tabs.el, panes.training, panes.inspect, panes.board),
+    h("div", { class: "area-predict" }, predict.el),
+  );
   const components: Component[] = [
     header,
+    follow,
     run,
+    classMode,
+    tools,
     text,
     settings,
     stats,
+    tabs,
     chart,
     samples,
+    inspect,
+    board,
     predict,
+    new PanelVisibility(layout),
     toasts,
     fatal,
   ];
 
-  root.replaceChildren(
-    header.el,
-    h(
-      "main",
-      { class: "layout" },
-      h("aside", { class: "area-setup", i18nAriaLabel: "app.setup" }, run.el, text.el, settings.el),
-      h(
-        "div",
-        { class: "area-stats", i18nAriaLabel: "app.main", attrs: { role: "region" } },
-        stats.el,
-      ),
-      h("div", { class: "area-chart" }, chart.el),
-      h("div", { class: "area-samples" }, samples.el),
-      h("div", { class: "area-predict" }, predict.el),
-    ),
-    toasts.el,
-    fatal.el,
-  );
+  root.replaceChildren(header.el, follow.el, layout, toasts.el, fatal.el);
 
   const render = (): void => {
     for (const component of components) component.update(store.state);

@@ -4,7 +4,10 @@ import "./styles.css";
 import { createActions } from "./actions";
 import { ApiError, createSession, getCorpora, getSchema } from "./api";
 import { mountApp, mountFatal } from "./app";
+import { BoardPoller } from "./boardPoller";
+import { FollowMe } from "./followMe";
 import { t } from "./i18n";
+import { Inspector } from "./inspector";
 import { Predictor } from "./predictor";
 import { parseRoute, recallOwnerToken, rememberOwnerToken, sessionPath } from "./route";
 import { Connection } from "./socket";
@@ -44,6 +47,11 @@ function connect(store: Store, session: SessionRef): Connection {
   connection.on("train:progress", (progress) => store.onProgress(progress));
   connection.on("train:sample", (sample) => store.onSample(sample));
   connection.on("predict:result", (result) => store.onPredictResult(result));
+  connection.on("inspect:result", (result) => store.onInspectResult(result));
+  connection.on("train:gradients", (gradients) => store.onGradients(gradients));
+  connection.on("session:revoked", (payload) => store.onRevoked(payload.message));
+  connection.on("session:viewers", (payload) => store.onViewers(payload.viewers));
+  connection.on("class:focus", (focus) => store.onClassFocus(focus));
   connection.on("error", (error) => store.onError(error));
   return connection;
 }
@@ -51,6 +59,10 @@ function connect(store: Store, session: SessionRef): Connection {
 async function main(root: HTMLElement): Promise<void> {
   document.title = t("app.name");
   const store = new Store();
+  // `?view=projector`: only the essentials, in large type, for the room's screen.
+  if (new URLSearchParams(location.search).get("view") === "projector") {
+    store.setUi({ projector: true });
+  }
   const corpora = getCorpora();
   let session: SessionRef | null;
   try {
@@ -74,6 +86,9 @@ async function main(root: HTMLElement): Promise<void> {
 
   const connection = connect(store, session);
   const predictor = new Predictor(store, (query) => connection.predict(query));
+  new Inspector(store, (query) => connection.inspect(query));
+  new FollowMe(store, (focus) => connection.classFocus(focus));
+  new BoardPoller(store, session);
   mountApp(root, store, createActions({ store, connection, predictor, session }));
   connection.open();
 }

@@ -1,11 +1,35 @@
 /** The only module that talks to socket.io-client: connect, join, emit helpers, subscriptions. */
 
 import { io, type Socket } from "socket.io-client";
-import type { ClientToServerEvents, Config, PredictQuery, ServerToClientEvents } from "./types";
+import * as parser from "socket.io-parser";
+import type {
+  ClassFocus,
+  ClassSettings,
+  ClientToServerEvents,
+  Config,
+  InspectQuery,
+  PredictQuery,
+  ServerToClientEvents,
+} from "./types";
 
 export type ConnectionStatus = "connecting" | "connected" | "disconnected";
 
 type ServerEvent = keyof ServerToClientEvents;
+
+/**
+ * `inspect:result` carries one binary attachment per quantity and layer, plus the
+ * probabilities: up to 6 × 3 + 1 = 19, over socket.io-parser's default cap of 10 (which drops
+ * the connection with "too many attachments"). Same parser, higher cap.
+ */
+const MAX_ATTACHMENTS = 64;
+
+class Decoder extends parser.Decoder {
+  constructor() {
+    super({ maxAttachments: MAX_ATTACHMENTS });
+  }
+}
+
+const PARSER = { ...parser, Decoder };
 
 /** One Socket.IO connection bound to one session; it re-joins after every reconnect. */
 export class Connection {
@@ -16,7 +40,12 @@ export class Connection {
     private readonly token: string,
     onStatus: (status: ConnectionStatus) => void,
   ) {
-    this.socket = io({ path: "/socket.io", transports: ["websocket"], autoConnect: false });
+    this.socket = io({
+      path: "/socket.io",
+      transports: ["websocket"],
+      autoConnect: false,
+      parser: PARSER,
+    });
     // Joining on every "connect" makes a reconnect after a network blip transparent.
     this.socket.on("connect", () => {
       onStatus("connected");
@@ -58,6 +87,22 @@ export class Connection {
 
   predict(query: PredictQuery): void {
     this.socket.emit("predict:query", query);
+  }
+
+  inspect(query: InspectQuery): void {
+    this.socket.emit("inspect:query", query);
+  }
+
+  renewLink(): void {
+    this.socket.emit("link:renew", {});
+  }
+
+  classSettings(settings: ClassSettings): void {
+    this.socket.emit("class:settings", settings);
+  }
+
+  classFocus(focus: ClassFocus): void {
+    this.socket.emit("class:focus", focus);
   }
 
   ping(payload: unknown): void {

@@ -8,15 +8,21 @@
  * its `revision` on every append.
  */
 
+import { wrangleInspect, type InspectData } from "./inspectData";
 import type { ConnectionStatus } from "./socket";
 import type {
+  ClassFocus,
+  Classroom,
   Corpus,
-  History,
+  ForkRow,
+  GradientsMessage,
+  InspectResultWire,
   PredictResult,
   Sample,
   Schema,
   ServerError,
   SessionState,
+  Surgery,
   TrainProgress,
 } from "./types";
 
@@ -26,9 +32,21 @@ const MAX_TRAIN_POINTS = 4000;
 const MAX_SAMPLES = 10;
 const MAX_TOASTS = 4;
 
-export type SessionInfo = Omit<SessionState, "history" | "samples">;
+export type SessionInfo = Omit<SessionState, "history" | "samples" | "gradients">;
 
-export interface HistoryBuffer extends History {
+export const NO_CLASSROOM: Classroom = { locks: [], hidden: [], follow: false, focus: {} };
+
+export interface HistoryBuffer {
+  step: number[];
+  train: number[];
+  val_step: number[];
+  val: number[];
+  /** Steps with a gradient norm (the same steps as `step` when the server sends them). */
+  grad_step: number[];
+  /** Gradient norm before clipping; null where it overflowed. */
+  grad: (number | null)[];
+  /** 1 where clipping rescaled the step's gradient. */
+  clipped: number[];
   /** Bumped when `session:state` replaces the history (reset, text change, join). */
   version: number;
   /** Bumped on every change, appends included. */
@@ -54,7 +72,50 @@ export interface PredictState {
   result: PredictResult | null;
 }
 
-export type FatalKind = "not_found" | "forbidden" | "missing_token" | "boot";
+export interface InspectState {
+  latestSent: number;
+  answered: number;
+  failures: number;
+  result: InspectData | null;
+  /** The server's refusal of the latest query (a baseline model, a lock), until a result. */
+  error: ServerError | null;
+}
+
+export type TabName = "training" | "inspect" | "board";
+export const INSPECT_VIEWS = [
+  "gates",
+  "units",
+  "unrolled",
+  "saliency",
+  "gradients",
+  "surgery",
+] as const;
+export type InspectView = (typeof INSPECT_VIEWS)[number];
+
+/** What this page is looking at: local choices, shared with viewers by follow-me. */
+export interface UiState {
+  tab: TabName;
+  view: InspectView;
+  layer: number;
+  /** Heatmap quantity; null picks the kind's first. */
+  quantity: string | null;
+  /** The unit picked for colouring, surgery and follow-me. */
+  unit: number | null;
+  /** What the unit colouring shows: the hidden state or (LSTM) the cell. */
+  unitQuantity: "h" | "c";
+  /** Saliency target: the prediction after this many characters (null: the whole text). */
+  position: number | null;
+  surgery: Surgery;
+  projector: boolean;
+}
+
+/** A viewer's follow-me: whether it follows, and the owner's latest focus. */
+export interface FollowState {
+  following: boolean;
+  focus: ClassFocus | null;
+}
+
+export type FatalKind = "not_found" | "forbidden" | "missing_token" | "boot" | "revoked";
 
 export interface AppState {
   connection: ConnectionStatus;
@@ -68,6 +129,15 @@ export interface AppState {
   history: HistoryBuffer;
   samples: Sample[];
   predict: PredictState;
+  /** The text of the predict box: what predictions, inspection and follow-me are about. */
+  typed: string;
+  inspect: InspectState;
+  /** The latest `train:gradients` diagnostic (null until one arrives, or after a reset). */
+  gradients: GradientsMessage | null;
+  ui: UiState;
+  follow: FollowState;
+  /** The class board (owner only); null until first fetched. */
+  forks: ForkRow[] | null;
   toasts: Toast[];
   /** Server-side rejections of a setting, by setting name, until the user edits it again. */
   fieldErrors: Readonly<Record<string, string>>;
@@ -79,22 +149,48 @@ export interface AppState {
 type Listener = (state: Readonly<AppState>) => void;
 
 function emptyHistory(): HistoryBuffer {
-  return { step: [], train: [], val_step: [], val: [], version: 0, revision: 0 };
+  return {
+    step: [],
+    train: [],
+    val_step: [],
+    val: [],
+    grad_step: [],
+    grad: [],
+    clipped: [],
+    version: 0,
+    revision: 0,
+  };
 }
 
-/** Keep every other training point (and always the last) once the buffer is too long. */
-function thin(steps: number[], values: number[]): void {
-  const last = steps.length - 1;
+/** Keep every other point of parallel lists (and always the last) once they are too long. */
+function thin(...lists: unknown[][]): void {
+  const last = (lists[0]?.length ?? 0) - 1;
   let w = 0;
   for (let r = 0; r <= last; r++) {
     if (r % 2 === 0 || r === last) {
-      steps[w] = steps[r]!;
-      values[w] = values[r]!;
+      for (const list of lists) list[w] = list[r];
       w++;
     }
   }
-  steps.length = w;
-  values.length = w;
+  for (const list of lists) list.length = w;
+}
+
+function defaultUi(): UiState {
+  return {
+    tab: "training",
+    view: "gates",
+    layer: 0,
+    quantity: null,
+    unit: null,
+    unitQuantity: "h",
+    position: null,
+    surgery: { clamps: [], ablations: [] },
+    projector: false,
+  };
+}
+
+function isInspectView(view: unknown): view is InspectView {
+  return (INSPECT_VIEWS as readonly unknown[]).includes(view);
 }
 
 export class Store {
@@ -108,6 +204,12 @@ export class Store {
     history: emptyHistory(),
     samples: [],
     predict: { latestSent: 0, answered: 0, failures: 0, result: null },
+    typed: "",
+    inspect: { latestSent: 0, answered: 0, failures: 0, result: null, error: null },
+    gradients: null,
+    ui: defaultUi(),
+    follow: { following: true, focus: null },
+    forks: null,
     toasts: [],
     fieldErrors: {},
     stateRevision: 0,
@@ -134,24 +236,46 @@ export class Store {
 
   /** `session:state`: replaces everything it carries, the loss history included. */
   onSessionState(message: SessionState): void {
-    const { history, samples, ...session } = message;
+    const { history, samples, gradients: latest, ...session } = message;
     const previous = this.current.history;
-    this.set({
+    const hasGrad = Array.isArray(history.grad) && history.grad.length === history.step.length;
+    // A model rebuilt from scratch (reset, new text or settings) has no gradient profile yet.
+    const known = latest === undefined ? this.current.gradients : latest;
+    const gradients = known !== null && session.step < known.step ? null : known;
+    // Surgery names gates of one kind of cell; a different cell starts without any.
+    const kindChanged = this.current.session?.config.model !== session.config.model;
+    const ui = kindChanged
+      ? { ...this.current.ui, surgery: { clamps: [], ablations: [] } }
+      : this.current.ui;
+    const patch: Partial<AppState> = {
       session,
       history: {
         step: [...history.step],
         train: [...history.train],
         val_step: [...history.val_step],
         val: [...history.val],
+        grad_step: hasGrad ? [...history.step] : [],
+        grad: hasGrad ? [...history.grad!] : [],
+        clipped: hasGrad ? [...(history.clipped ?? history.step.map(() => 0))] : [],
         version: previous.version + 1,
         revision: previous.revision + 1,
       },
       samples: samples.slice(-MAX_SAMPLES),
       charsPerSec: session.status === "running" ? this.current.charsPerSec : null,
+      gradients,
+      ui,
       stateRevision: this.current.stateRevision + 1,
       joined: true,
       fatal: null,
-    });
+    };
+    // A viewer joining a class that follows its teacher starts where the teacher is.
+    const focus = session.classroom?.focus;
+    const follow = this.current.follow;
+    if (session.role === "viewer" && focus && Object.keys(focus).length > 0 && !follow.focus) {
+      Object.assign(patch, { follow: { ...follow, focus } });
+      if (session.classroom?.follow && follow.following) Object.assign(patch, this.focused(focus));
+    }
+    this.set(patch);
   }
 
   /** `train:progress`: advances the counters and appends the new loss points. */
@@ -167,7 +291,15 @@ export class Store {
       history.val_step.push(step);
       history.val.push(bits);
     }
+    for (const [step, norm, clipped] of message.grad ?? []) {
+      history.grad_step.push(step);
+      history.grad.push(norm);
+      history.clipped.push(clipped);
+    }
     if (history.step.length > MAX_TRAIN_POINTS) thin(history.step, history.train);
+    if (history.grad_step.length > MAX_TRAIN_POINTS) {
+      thin(history.grad_step, history.grad, history.clipped);
+    }
     this.set({
       session: {
         ...session,
@@ -192,11 +324,83 @@ export class Store {
     this.set({ predict: { ...predict, answered: result.seq, result } });
   }
 
+  /** `inspect:result`: decoded once here, kept unless a newer query has been sent since. */
+  onInspectResult(wire: InspectResultWire): void {
+    const inspect = this.current.inspect;
+    if (wire.seq < inspect.latestSent) return;
+    let result: InspectData;
+    try {
+      result = wrangleInspect(wire);
+    } catch (err) {
+      this.onError({ code: "invalid", message: String(err), event: "inspect:query" });
+      return;
+    }
+    this.set({ inspect: { ...inspect, answered: wire.seq, result, error: null } });
+  }
+
+  /** `train:gradients`: the latest ‖∂L/∂h_t‖ profile. */
+  onGradients(gradients: GradientsMessage): void {
+    this.set({ gradients });
+  }
+
+  /** `session:viewers`: someone joined or left. */
+  onViewers(viewers: number): void {
+    const session = this.current.session;
+    if (session && session.viewers !== viewers) this.set({ session: { ...session, viewers } });
+  }
+
+  /** `session:revoked`: this view link was replaced; the page can only say so. */
+  onRevoked(message: string): void {
+    this.set({ fatal: { kind: "revoked", message } });
+  }
+
+  /** `class:focus`: a following viewer goes where the owner is. */
+  onClassFocus(focus: ClassFocus): void {
+    const session = this.current.session;
+    if (session?.role !== "viewer") return;
+    const follow = this.current.follow;
+    const merged = { ...follow.focus, ...focus };
+    const patch: Partial<AppState> = { follow: { ...follow, focus: merged } };
+    if (session.classroom?.follow && follow.following) Object.assign(patch, this.focused(focus));
+    this.set(patch);
+  }
+
+  /** The state changes that put this page where a focus points. */
+  private focused(focus: ClassFocus): Partial<AppState> {
+    const patch: Partial<AppState> = {};
+    const ui: UiState = { ...this.current.ui };
+    if (typeof focus.text === "string" && focus.text !== this.current.typed) {
+      patch.typed = focus.text;
+      ui.position = null;
+    }
+    if (typeof focus.layer === "number") ui.layer = focus.layer;
+    if (focus.unit !== undefined) ui.unit = focus.unit;
+    if (isInspectView(focus.view)) {
+      ui.tab = "inspect";
+      ui.view = focus.view;
+    } else if (focus.view === "training") {
+      ui.tab = "training";
+    }
+    patch.ui = ui;
+    return patch;
+  }
+
   /** `error` events and HTTP errors: a toast, plus bookkeeping for the event that failed. */
   onError(error: ServerError): void {
     if (error.event === "session:join") {
       const kind = error.code === "not_found" ? "not_found" : "forbidden";
       this.set({ fatal: { kind, message: error.message } });
+      return;
+    }
+    if (error.event === "inspect:query") {
+      // The inspect panel says why (a baseline model, a locked panel): no toast.
+      const inspect = this.current.inspect;
+      const ui = this.current.ui;
+      this.set({
+        inspect: { ...inspect, failures: inspect.failures + 1, error },
+        // A saliency position past the end of a shorter text: fall back to the whole text.
+        ui: error.field === "position" ? { ...ui, position: null } : ui,
+      });
       return;
     }
     const patch: Partial<AppState> = { toasts: this.withToast(error) };
@@ -232,12 +436,15 @@ export class Store {
   setConnection(connection: ConnectionStatus): void {
     if (connection === this.current.connection) return;
     // A query in flight when the link dropped will never be answered: count it as failed.
-    const predict = this.current.predict;
-    const lost = connection !== "connected" && predict.answered < predict.latestSent;
+    const down = connection !== "connected";
+    const { predict, inspect } = this.current;
+    const lost = down && predict.answered < predict.latestSent;
+    const lostInspect = down && inspect.answered < inspect.latestSent;
     this.set({
       connection,
       joined: connection === "connected" && this.current.joined,
       predict: lost ? { ...predict, failures: predict.failures + 1 } : predict,
+      inspect: lostInspect ? { ...inspect, failures: inspect.failures + 1 } : inspect,
     });
   }
 
@@ -259,6 +466,36 @@ export class Store {
 
   clearPrediction(): void {
     this.set({ predict: { ...this.current.predict, result: null } });
+  }
+
+  /** The predict box changed; a new text makes a chosen saliency position meaningless. */
+  setTyped(typed: string): void {
+    if (typed === this.current.typed) return;
+    this.set({ typed, ui: { ...this.current.ui, position: null } });
+  }
+
+  inspectSent(seq: number): void {
+    this.set({ inspect: { ...this.current.inspect, latestSent: seq } });
+  }
+
+  clearInspection(): void {
+    this.set({ inspect: { ...this.current.inspect, result: null, error: null } });
+  }
+
+  setUi(patch: Partial<UiState>): void {
+    this.set({ ui: { ...this.current.ui, ...patch } });
+  }
+
+  /** A viewer breaks away from (false) or goes back to (true) following the teacher. */
+  setFollowing(following: boolean): void {
+    const follow = { ...this.current.follow, following };
+    const patch: Partial<AppState> = { follow };
+    if (following && follow.focus) Object.assign(patch, this.focused(follow.focus));
+    this.set(patch);
+  }
+
+  setForks(forks: ForkRow[]): void {
+    this.set({ forks });
   }
 
   dismissToast(id: number): void {

@@ -57,7 +57,7 @@ export interface TextUpdated {
 }
 
 export type Role = "owner" | "viewer";
-export type Status = "idle" | "running" | "paused";
+export type Status = "idle" | "running" | "queued" | "paused";
 export type PauseReason = "user" | "idle" | "text" | "reset" | "config" | "error";
 
 export interface TextInfo {
@@ -73,6 +73,10 @@ export interface History {
   train: number[];
   val_step: number[];
   val: number[];
+  /** Gradient norm before clipping at each `step` (null: overflowed, update skipped). */
+  grad?: (number | null)[];
+  /** 1 where clipping rescaled that step's gradient. */
+  clipped?: number[];
 }
 
 export interface Sample {
@@ -97,6 +101,38 @@ export interface SessionState {
   history: History;
   samples: Sample[];
   viewers: number;
+  /** 1-based place in the queue while `status` is `queued`. */
+  queue_position?: number | null;
+  classroom?: Classroom;
+  /** The session this one was forked from. */
+  parent?: string | null;
+  /** The latest `train:gradients` profile, so a page that joins late can draw it at once. */
+  gradients?: GradientsMessage | null;
+}
+
+export type Lock = "predict" | "fork" | "export" | "inspect";
+export type Panel = "settings" | "samples" | "chart" | "predict" | "inspect" | "lessons";
+
+/** The owner's focus, relayed to viewers while follow-me is on. */
+export interface ClassFocus {
+  text?: string;
+  unit?: number | null;
+  layer?: number | null;
+  lesson?: string | null;
+  view?: string | null;
+}
+
+export interface Classroom {
+  locks: Lock[];
+  hidden: Panel[];
+  follow: boolean;
+  focus?: ClassFocus;
+}
+
+export interface ClassSettings {
+  locks?: Lock[];
+  hidden?: Panel[];
+  follow?: boolean;
 }
 
 /** A `[step, bits_per_char]` pair. */
@@ -109,6 +145,91 @@ export interface TrainProgress {
   status: Status;
   train: Point[];
   val: Point[];
+  /** `[step, gradient norm before clipping (null: overflow), clipped 0 | 1]`. */
+  grad?: [number, number | null, number][];
+}
+
+/** `train:gradients`: ‖∂L/∂h_t‖ through the BPTT window, per layer, bottom first. */
+export interface GradientsMessage {
+  step: number;
+  seq_len: number;
+  h_norms: (number | null)[][];
+  c_norms: (number | null)[][] | null;
+  ratio: number | null;
+  clip_rate: number;
+  grad_norm: number | null;
+  clip_threshold: number;
+  clip: boolean;
+}
+
+export interface Clamp {
+  layer: number;
+  gate: string;
+  value: number;
+  unit?: number;
+}
+
+export interface Ablation {
+  layer: number;
+  unit: number;
+}
+
+export interface Surgery {
+  clamps: Clamp[];
+  ablations: Ablation[];
+}
+
+export interface InspectQuery {
+  seq: number;
+  text: string;
+  position?: number;
+  surgery?: Surgery;
+}
+
+/** One quantised tensor: `v = lo + byte × (hi − lo) / 255`, row-major, time first. */
+export interface PackedTensor {
+  /** Raw bytes (a Socket.IO binary attachment); base64 text is accepted too. */
+  data: ArrayBuffer | ArrayBufferView | string;
+  lo: number;
+  hi: number;
+  shape: number[];
+}
+
+export interface SaliencyResult {
+  position: number;
+  target: string;
+  raw: number[];
+  normalised: number[];
+}
+
+/** `inspect:result` as it arrives on the wire. */
+export interface InspectResultWire {
+  seq: number;
+  step: number;
+  kind: string;
+  activation: string;
+  chars: string[];
+  vocab: string[];
+  hidden_size: number;
+  length: number;
+  layers: Record<string, PackedTensor>[];
+  probs: PackedTensor;
+  top: number[];
+  next: TopChar[];
+  saliency: SaliencyResult | null;
+  surgery: boolean;
+}
+
+/** One row of `GET /api/sessions/<id>/forks`. */
+export interface ForkRow {
+  id: string;
+  config: Config;
+  status: Status;
+  step: number;
+  viewers: number;
+  val_step: number[];
+  val: number[];
+  best_val: number | null;
 }
 
 export interface PredictQuery {
@@ -157,6 +278,11 @@ export interface ServerToClientEvents {
   "train:progress": (progress: TrainProgress) => void;
   "train:sample": (sample: Sample) => void;
   "predict:result": (result: PredictResult) => void;
+  "inspect:result": (result: InspectResultWire) => void;
+  "train:gradients": (gradients: GradientsMessage) => void;
+  "session:revoked": (payload: { message: string }) => void;
+  "session:viewers": (payload: { viewers: number }) => void;
+  "class:focus": (focus: ClassFocus) => void;
   "ping:echo": (payload: unknown) => void;
   error: (error: ServerError) => void;
 }
@@ -171,5 +297,9 @@ export interface ClientToServerEvents {
   "train:step": (payload: Empty) => void;
   "train:reset": (payload: Empty) => void;
   "predict:query": (payload: PredictQuery) => void;
+  "inspect:query": (payload: InspectQuery) => void;
+  "link:renew": (payload: Empty) => void;
+  "class:settings": (payload: ClassSettings) => void;
+  "class:focus": (payload: ClassFocus) => void;
   "ping:echo": (payload: unknown) => void;
 }

@@ -41,7 +41,13 @@ export class Header implements Component {
     testid: "viewers",
     i18nTitle: "header.viewersTitle",
   });
-  private readonly share = new ShareButton();
+  private readonly share: ShareButton;
+  private readonly projector = h("button", {
+    class: "btn btn-ghost",
+    testid: "projector-toggle",
+    i18nTitle: "header.projectorTitle",
+    attrs: { type: "button", "aria-pressed": "false" },
+  });
   private readonly largeText = h("button", {
     class: "btn btn-ghost",
     testid: "large-text",
@@ -62,7 +68,11 @@ export class Header implements Component {
     attrs: { href: "/", target: "_blank", rel: "noopener" },
   });
 
-  constructor(actions: Actions) {
+  constructor(private readonly actions: Actions) {
+    this.share = new ShareButton(actions);
+    this.projector.addEventListener("click", () =>
+      this.actions.look({ projector: this.projector.getAttribute("aria-pressed") !== "true" }),
+    );
     const logo = h("span", { class: "logo" });
     logo.innerHTML = LOGO;
     for (const code of LANGS) {
@@ -97,6 +107,7 @@ export class Header implements Component {
         this.viewers,
         this.share.el,
         this.newSession,
+        this.projector,
         this.largeText,
         this.lang,
       ),
@@ -138,6 +149,10 @@ export class Header implements Component {
     setText(this.device, device.toUpperCase());
     setAttr(this.device, "data-device", device);
     if (this.lang.value !== getLang()) this.lang.value = getLang();
+    const projector = state.ui.projector;
+    this.projector.setAttribute("aria-pressed", String(projector));
+    setText(this.projector, t(projector ? "header.projectorExit" : "header.projector"));
+    document.documentElement.classList.toggle("projector", projector);
     this.share.update(state);
   }
 

@@ -5,6 +5,7 @@ import "uplot/dist/uPlot.min.css";
 import { h, setText, show } from "../dom";
 import { formatFixed, formatInt, t } from "../i18n";
 import type { AppState, HistoryBuffer } from "../store";
+import { cssVar, remPx } from "./charts";
 import type { Component } from "./component";
 
 /** Weight of the past in the smoothed train curve (TensorBoard-style debiased EMA). */
@@ -55,14 +56,6 @@ function bitsValue(_u: uPlot, v: number | null): string {
   return v == null ? "" : formatFixed(v, 3);
 }
 
-function cssVar(name: string): string {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-}
-
-function remPx(): number {
-  return parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
-}
-
 export class LossChart implements Component {
   readonly el: HTMLElement;
   private readonly box = h("div", { class: "chart-box", testid: "loss-chart" });
@@ -76,7 +69,7 @@ export class LossChart implements Component {
   constructor() {
     this.el = h(
       "section",
-      { class: "card chart-card" },
+      { class: "card chart-card", attrs: { "data-panel": "chart" } },
       h("h2", { class: "card-title", i18n: "chart.title" }),
       h("div", { class: "chart-wrap" }, this.box, this.empty),
       this.baseline,
@@ -170,11 +163,22 @@ export class LossChart implements Component {
       this.box,
     );
     this.drawn = { version: -1, revision: -1 };
-    // The legend's height is known only once drawn: fit the plot under it.
-    this.chart.setSize(this.size());
+    this.fit();
+  }
+
+  /**
+   * The legend's height is known only once drawn at the new width: fit the plot under it now,
+   * and again on the next frame, when a font or layout change has settled.
+   */
+  private fit(): void {
+    this.chart?.setSize(this.size());
+    this.chart?.setSize(this.size());
+    requestAnimationFrame(() => this.chart?.setSize(this.size()));
   }
 
   private resize(): void {
+    // A hidden tab has no size: keep the chart as it was until it shows again.
+    if (this.box.clientWidth === 0) return;
     if (!this.chart) {
       if (this.last) this.update(this.last);
       return;
@@ -184,7 +188,7 @@ export class LossChart implements Component {
       if (this.last) this.update(this.last);
       return;
     }
-    this.chart.setSize(this.size());
+    this.fit();
   }
 
   reset(): void {

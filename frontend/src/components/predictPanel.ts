@@ -7,7 +7,7 @@ import type { Actions } from "../actions";
 import { h, setAttr, setText, show } from "../dom";
 import { charName, formatPercent, visibleChar } from "../format";
 import { formatFixed, formatInt, t } from "../i18n";
-import { DEFAULT_PREDICT_OPTIONS } from "../predictor";
+import { DEFAULT_PREDICT_OPTIONS, predictLocked } from "../predictor";
 import type { AppState } from "../store";
 import type { PredictResult, TopChar } from "../types";
 import type { Component } from "./component";
@@ -104,12 +104,18 @@ export class PredictPanel implements Component {
     testid: "predict-empty",
     i18n: "predict.empty",
   });
+  private readonly locked = h("p", {
+    class: "note",
+    testid: "predict-locked",
+    i18n: "predict.locked",
+  });
   private readonly barViews: Bar[] = [];
   private drawn: PredictResult | null | undefined = undefined;
   private maxK = 20;
 
   constructor(private readonly actions: Actions) {
     this.input.addEventListener("input", () => this.actions.predictText(this.input.value));
+    this.locked.hidden = true;
     this.k.addEventListener("change", () =>
       this.actions.predictOptions({ k: Number(this.k.value) }),
     );
@@ -133,7 +139,7 @@ export class PredictPanel implements Component {
     );
     this.el = h(
       "section",
-      { class: "card predict-card" },
+      { class: "card predict-card", attrs: { "data-panel": "predict" } },
       h(
         "div",
         { class: "card-head" },
@@ -142,6 +148,7 @@ export class PredictPanel implements Component {
       ),
       h("p", { class: "muted", i18n: "predict.intro" }),
       this.input,
+      this.locked,
       this.unknown,
       h(
         "div",
@@ -173,6 +180,11 @@ export class PredictPanel implements Component {
       this.maxK = limits.max_top_k;
       this.renderKChoices();
     }
+    // The box mirrors the store's text: a teacher's text arrives there through follow-me.
+    if (this.input.value !== state.typed) this.input.value = state.typed;
+    const locked = predictLocked(state);
+    this.input.disabled = locked;
+    show(this.locked, locked);
     const predict = state.predict;
     // Dim the answer while a newer question is out, so it never looks wrong, only late.
     this.el.classList.toggle("is-pending", predict.latestSent > predict.answered);

@@ -53,7 +53,8 @@ export class RunControls implements Component {
 
   update(state: Readonly<AppState>): void {
     const session = state.session;
-    const running = session?.status === "running";
+    // Waiting in the queue counts as running: Pause leaves the queue.
+    const running = session?.status === "running" || session?.status === "queued";
     const owner = session?.role === "owner";
     const ready = state.joined && state.connection === "connected";
 

@@ -23,7 +23,7 @@ export class Samples implements Component {
   constructor() {
     this.el = h(
       "section",
-      { class: "card samples-card" },
+      { class: "card samples-card", attrs: { "data-panel": "samples" } },
       h("h2", { class: "card-title", i18n: "samples.title" }),
       this.empty,
       this.latestMeta,

@@ -9,7 +9,11 @@ import type { Component } from "./component";
 import { SettingControl } from "./settingControl";
 
 export class SettingsPanel implements Component {
-  readonly el = h("div", { class: "settings", testid: "settings" });
+  readonly el = h("div", {
+    class: "settings",
+    testid: "settings",
+    attrs: { "data-panel": "settings" },
+  });
   private controls: SettingControl[] = [];
   private schema: Schema | null = null;
   private seen: unknown[] = [];

@@ -1,5 +1,6 @@
 /** "Share" button: copies the absolute view link and shows it in a popover with a confirmation. */
 
+import type { Actions } from "../actions";
 import { h, setText, show } from "../dom";
 import { t } from "../i18n";
 import type { AppState } from "../store";
@@ -56,6 +57,18 @@ export class ShareButton implements Component {
     testid: "share-confirm",
     attrs: { role: "status" },
   });
+  private readonly renew = h("button", {
+    class: "btn btn-small btn-danger-ghost",
+    testid: "share-renew",
+    i18n: "share.renew",
+    attrs: { type: "button" },
+  });
+  private readonly renewBox = h(
+    "div",
+    { class: "share-renew" },
+    this.renew,
+    h("p", { class: "muted small", i18n: "share.renewNote" }),
+  );
   private readonly popover = h(
     "div",
     { class: "popover", testid: "share-popover", attrs: { role: "dialog" } },
@@ -63,10 +76,16 @@ export class ShareButton implements Component {
     h("div", { class: "share-row" }, this.input, this.copyButton),
     this.confirmation,
     h("p", { class: "muted small", i18n: "share.note" }),
+    this.renewBox,
   );
   private url: string | null = null;
 
-  constructor() {
+  constructor(actions: Actions) {
+    // Replacing the link drops everyone on the old one; the new one arrives in session:state.
+    this.renew.addEventListener("click", () => {
+      actions.renewLink();
+      setText(this.confirmation, t("share.renewed"));
+    });
     this.el = h("div", { class: "share" }, this.button, this.popover);
     this.popover.hidden = true;
     this.button.addEventListener(
@@ -83,6 +102,7 @@ export class ShareButton implements Component {
   update(state: Readonly<AppState>): void {
     this.url = shareUrl(state);
     show(this.el, this.url !== null);
+    show(this.renewBox, state.session?.role === "owner");
     if (this.url !== null && this.input.value !== this.url) this.input.value = this.url;
   }
 

@@ -72,7 +72,13 @@ export class Stats implements Component {
     this.show(this.params.value, params ? formatInt(params) : "—", params);
 
     const status = session?.status ?? "idle";
-    setText(this.status.value, t(`status.${status}`));
+    setText(
+      this.status.value,
+      status === "queued"
+        ? t("stats.queued", { n: formatInt(session?.queue_position ?? 1) })
+        : t(`status.${status}`),
+    );
+    this.status.value.title = status === "queued" ? t("stats.queuedTitle") : "";
     setAttr(this.status.value, "data-status", status);
     setAttr(this.status.value, "data-value", status);
     const reason =

@@ -1,0 +1,81 @@
+/** Quantised tensors of `inspect:result`: raw bytes plus the range they map onto. */
+
+import type { PackedTensor } from "./types";
+
+/** A (rows × cols) matrix of bytes, `v = lo + byte × (hi − lo) / 255`, row-major. */
+export interface Matrix {
+  rows: number;
+  cols: number;
+  lo: number;
+  hi: number;
+  bytes: Uint8Array;
+}
+
+function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** Socket.IO hands binary attachments over as ArrayBuffer; accept views and base64 too. */
+export function toBytes(data: PackedTensor["data"]): Uint8Array {
+  if (typeof data === "string") return fromBase64(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+export function toMatrix(packed: PackedTensor): Matrix {
+  const [rows = 0, cols = 1] = packed.shape;
+  const bytes = toBytes(packed.data);
+  if (bytes.length < rows * cols) {
+    throw new Error(`tensor of shape ${rows}×${cols} has only ${bytes.length} bytes`);
+  }
+  return { rows, cols, lo: packed.lo, hi: packed.hi, bytes };
+}
+
+/** The value one byte stands for. */
+export function byteValue(m: Matrix, byte: number): number {
+  return m.lo + (byte * (m.hi - m.lo)) / 255;
+}
+
+export function valueAt(m: Matrix, row: number, col: number): number {
+  return byteValue(m, m.bytes[row * m.cols + col] ?? 0);
+}
+
+/** One unit's values over time. */
+export function column(m: Matrix, col: number): Float32Array {
+  const out = new Float32Array(m.rows);
+  for (let r = 0; r < m.rows; r++) out[r] = valueAt(m, r, col);
+  return out;
+}
+
+/** One position's values over every unit. */
+export function row(m: Matrix, r: number): Float32Array {
+  const out = new Float32Array(m.cols);
+  for (let c = 0; c < m.cols; c++) out[c] = valueAt(m, r, c);
+  return out;
+}
+
+export function norm(values: ArrayLike<number>): number {
+  let sum = 0;
+  for (const v of Array.from(values)) sum += v * v;
+  return Math.sqrt(sum);
+}
+
+/** Units sorted by how much they vary over the text: the ones worth looking at first. */
+export function unitsByVariance(m: Matrix): { unit: number; variance: number }[] {
+  const out: { unit: number; variance: number }[] = [];
+  for (let c = 0; c < m.cols; c++) {
+    let mean = 0;
+    let sq = 0;
+    for (let r = 0; r < m.rows; r++) {
+      const v = valueAt(m, r, c);
+      mean += v;
+      sq += v * v;
+    }
+    mean /= m.rows || 1;
+    out.push({ unit: c, variance: sq / (m.rows || 1) - mean * mean });
+  }
+  return out.sort((a, b) => b.variance - a.variance);
+}
