@@ -1,0 +1,76 @@
+"""What the worker's individual operations cost, to explain the end-to-end figures.
+
+A training worker is one thread that does one thing at a time: a training step, a
+validation pass (every VALIDATE_EVERY_S of a session's running time), a 240-character
+sample (every SAMPLE_EVERY_S), a gradient-flow diagnostic (every DIAGNOSE_EVERY_S, where
+the backend has one), or a prediction. This module times each with the backend's
+own `Trainer`, in this process on one torch thread, interleaved and repeated (medians):
+
+- the periodic passes' share of a session's time is the overhead that training through the
+  playground adds over a plain loop, whatever the server and socket do;
+- a prediction waits for the step in progress (a worker never interrupts one), so the step
+  time of the sessions sharing its worker bounds keystroke latency from below, and the
+  prediction's own time (mostly its 2 x 120 one-character continuation passes) adds to it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from benchmarks.common import BENCH_MODEL, CORPUS, UI_DEFAULT_MODEL, median
+
+QUERY = "The fishermen came back to the village at dusk, and the women were waiting on the quay "
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+def operation_costs(config: dict, repeats: int) -> dict[str, float]:
+    """Median milliseconds of each worker operation for a model with these settings."""
+    from backend import corpora, worker
+    from backend.config import TrainConfig
+    from backend.data import TextDataset
+    from backend.training import Trainer
+
+    trainer = Trainer(TextDataset.from_text(corpora.load(CORPUS)), TrainConfig(**config))
+    # Each periodic pass, with how often (seconds of a session's running time) it runs.
+    periodic: dict[str, tuple[Callable[[], object], float]] = {
+        "validate_ms": (trainer.evaluate, worker.VALIDATE_EVERY_S),
+        "sample_ms": (
+            lambda: trainer.sample(worker.SAMPLE_LENGTH, trainer.cfg.temperature),
+            worker.SAMPLE_EVERY_S,
+        ),
+    }
+    if hasattr(trainer, "gradient_flow") and hasattr(worker, "DIAGNOSE_EVERY_S"):
+        periodic["gradient_flow_ms"] = (trainer.gradient_flow, worker.DIAGNOSE_EVERY_S)
+    ops: dict[str, Callable[[], object]] = {
+        "step_ms": trainer.step,
+        **{name: fn for name, (fn, _) in periodic.items()},
+        "predict_len120_ms": lambda: trainer.predict(QUERY[:100], k=5, length=120),
+        "predict_len0_ms": lambda: trainer.predict(QUERY[:100], k=5, length=0),
+    }
+    for fn in ops.values():  # warm-up
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in ops}
+    for _ in range(repeats):
+        for name, fn in ops.items():
+            times[name].append(timed(fn))
+    costs = {name: round(median(ms), 2) for name, ms in times.items()}
+    share = sum(costs[name] / 1000 / every for name, (_, every) in periodic.items())
+    costs["periodic_share"] = round(share, 4)  # of a session's running time
+    return costs
+
+
+def measure_diagnostics(repeats: int) -> dict:
+    """Operation costs for the benchmark model and for the class's default model."""
+    torch.set_num_threads(1)
+    return {
+        "bench_model": operation_costs(BENCH_MODEL, repeats),
+        "ui_default_model": operation_costs(UI_DEFAULT_MODEL, repeats),
+    }
