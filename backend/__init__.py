@@ -19,6 +19,7 @@ from backend import api, pages, sockets
 from backend.classroom import Classroom
 from backend.config import LIMITS
 from backend.engine import Engine
+from backend.experiments import Experiments
 from backend.publisher import SocketPublisher
 from backend.sessions import Sessions
 from backend.storage import Storage
@@ -69,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     classroom = Classroom(manager)
     app.extensions["playground"] = manager
     app.extensions["classroom"] = classroom
+    app.extensions["experiments"] = Experiments(manager)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     sockets.register(socketio, manager, classroom)

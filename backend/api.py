@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from backend import config, corpora
+from backend import config, corpora, lessons
 from backend.classroom import Classroom
 from backend.config import LIMITS
 from backend.errors import InvalidInput, TooLarge, UserError
+from backend.experiments import Experiments
 from backend.sessions import Session, Sessions
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -114,6 +115,46 @@ def import_model():
     upload = request.files.get("file")
     blob = upload.read() if upload else request.get_data(cache=False)
     return classroom().import_model(blob), 201
+
+
+@bp.get("/lessons")
+def list_lessons():
+    """Every lesson of the course, in the asked language."""
+    lang = request.args.get("lang", "en")
+    if lang not in lessons.LANGS:
+        raise InvalidInput(f"lang must be one of {', '.join(lessons.LANGS)}", field="lang")
+    return {"lessons": lessons.describe(lang)}
+
+
+@bp.post("/lessons/<lesson_id>/start")
+def start_lesson(lesson_id: str):
+    """Create and start one session per run of a lesson, owned by the caller."""
+    return experiments().start(lesson_id, json_body(required=False).get("lang", "en")), 201
+
+
+@bp.get("/sessions/<session_id>/runs")
+def runs(session_id: str):
+    """The session and its children side by side (lesson runs, forks)."""
+    session, _ = authorised(session_id)
+    return {"runs": experiments().runs(session)}
+
+
+@bp.get("/sessions/<session_id>/gaps")
+def gaps(session_id: str):
+    """Each lesson run's accuracy on the dependent character against the gap."""
+    session, _ = authorised(session_id)
+    return experiments().gaps(session)
+
+
+@bp.post("/sessions/<session_id>/sentiment")
+def sentiment(session_id: str):
+    """Running P(positive) of each lesson run's classifier for a typed sentence."""
+    session, _ = authorised(session_id)
+    return experiments().sentiment(session, json_body().get("text"))
+
+
+def experiments() -> Experiments:
+    return current_app.extensions["experiments"]
 
 
 def classroom() -> Classroom:

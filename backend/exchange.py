@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import struct
 import zipfile
 from dataclasses import dataclass
@@ -65,6 +66,11 @@ def expected_shapes(cfg: TrainConfig, vocab_size: int) -> dict[str, tuple[int, .
     shapes["head.weight"] = (vocab_size, hidden)
     shapes["head.bias"] = (vocab_size,)
     return shapes
+
+
+def param_count(cfg: TrainConfig, vocab_size: int) -> int:
+    """How many numbers the model these settings build holds."""
+    return sum(math.prod(shape) for shape in expected_shapes(cfg, vocab_size).values())
 
 
 def read_header(data: bytes) -> tuple[dict[str, Any], int]:

@@ -19,8 +19,6 @@ from typing import Any
 from backend import corpora
 from backend.config import TrainConfig, parse
 from backend.errors import InvalidInput, NotFound
-from backend.tasks import sentiment
-from backend.tasks.long_range import make_task
 
 LANGS = ("en", "fr")
 # The views a lesson may open; the frontend owns how each one looks.
@@ -131,6 +129,10 @@ def training_text(data: Data, lang: str = "en") -> str:
     """The text a lesson's language models train on, for a class working in `lang`."""
     if data.corpus is not None:
         return corpora.load(data.corpus.get(lang))
+    # Imported here: the task modules need torch, which the web process otherwise never loads.
+    from backend.tasks import sentiment
+    from backend.tasks.long_range import make_task
+
     if data.task == "sentiment":
         return "\n".join(s.text for s in sentiment.sentences()) + "\n"
     task = make_task(data.task, **data.params)

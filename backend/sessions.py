@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import math
 import secrets
 import threading
 import time
@@ -23,7 +22,7 @@ from backend import config as settings
 from backend import corpora
 from backend.config import LIMITS, TrainConfig
 from backend.errors import Forbidden, InvalidInput, NotFound, TooLarge, UserError
-from backend.exchange import expected_shapes
+from backend.exchange import param_count
 from backend.queries import parse_inspect, parse_query
 from backend.storage import SessionRecord, Storage, digest
 
@@ -179,6 +178,7 @@ class Session:
             "viewers": len(self.clients),
             "classroom": classroom_view(self.record.classroom),
             "parent": self.record.parent_id,
+            "lesson": self.record.classroom.get("lesson"),
         }
         if role == "owner":
             out["view_url"] = view_url(self.id, self.record.view_token)
@@ -205,7 +205,7 @@ def view_url(session_id: str, token: str) -> str:
 
 def check_model_size(cfg: TrainConfig, vocab_size: int) -> None:
     """Refuse models over the parameter cap, naming the settings to lower."""
-    params = sum(math.prod(shape) for shape in expected_shapes(cfg, vocab_size).values())
+    params = param_count(cfg, vocab_size)
     if params > LIMITS.max_params:
         raise TooLarge(
             f"this model would have {params:,} parameters; the limit is {LIMITS.max_params:,}"
@@ -258,6 +258,7 @@ class Sessions:
         self.max_sessions = max_sessions  # sessions stored in all
         self.lock = threading.RLock()
         self.saved = threading.Condition(self.lock)  # signalled when a checkpoint lands
+        self.waiting: dict[str, tuple[dict, threading.Event]] = {}  # `ask` replies, by key
 
     def attach(self, engine: Any) -> None:
         """Connect the training engine (created after us, since it calls back into us)."""
@@ -277,14 +278,18 @@ class Sessions:
         return links
 
     def new_record(
-        self, cfg: TrainConfig, source: str, text: str, **extra: Any
+        self, cfg: TrainConfig, source: str, text: str, owner_token: str | None = None, **extra: Any
     ) -> tuple[SessionRecord, dict[str, str]]:
-        """Store a new session (within the global cap); return it with its secret links."""
+        """Store a new session (within the global cap); return it with its secret links.
+
+        `owner_token` lets one owner hold several sessions (a lesson's runs) with one link.
+        """
         if self.storage.count() >= self.max_sessions:
             raise Full(
                 "this server holds as many sessions as it can; ask its admin to raise the cap"
             )
-        owner_token, view_token = secrets.token_urlsafe(32), secrets.token_urlsafe(16)
+        owner_token = owner_token or secrets.token_urlsafe(32)
+        view_token = secrets.token_urlsafe(16)
         record = SessionRecord(
             id=secrets.token_urlsafe(16),
             owner_digest=digest(owner_token),
@@ -328,6 +333,7 @@ class Sessions:
         """(Re)build the session's model on its worker; a fresh model forgets the run."""
         session.gen += 1
         session.chars_per_sec = 0.0
+        session.params = param_count(session.config, session.vocab_size)
         if not resume:
             session.step = session.chars_seen = 0
             session.history = History()
@@ -577,6 +583,25 @@ class Sessions:
             self.saved.notify_all()
         self.storage.save_state(session.id, state)
 
+    def ask(self, session: Session, op: str, timeout: float = 60.0, **payload: Any) -> dict:
+        """Ask the session's worker a question on the server's own behalf and wait for it."""
+        key = f"ask:{secrets.token_hex(8)}"
+        reply: dict[str, Any] = {}
+        done = threading.Event()
+        with self.lock:
+            self.waiting[key] = (reply, done)
+        self.engine.send(session.id, op, client=key, seq=0, **payload)
+        answered = done.wait(timeout)
+        with self.lock:
+            self.waiting.pop(key, None)
+        if not answered:
+            raise Busy("the server is too busy to answer that right now; try again")
+        if "error" in reply:
+            error = UserError(reply["error"]["message"], field=reply["error"].get("field"))
+            error.code = reply["error"]["code"]
+            raise error
+        return reply["result"]
+
     def checkpoint_now(self, session: Session, timeout: float = 20.0) -> Path:
         """Have the worker save the session's current weights; return the checkpoint's path."""
         with self.lock:
@@ -616,6 +641,8 @@ class Sessions:
 
     def _on_answered(self, session: Session, event: dict) -> None:
         op = event["op"]
+        if self._reply(event["client"], result=event["result"]):
+            return
         with self.lock:
             joined = self.clients.get(event["client"])
             if joined is None or event["seq"] < joined.latest.get(op, -1):
@@ -623,7 +650,19 @@ class Sessions:
         result = {"seq": event["seq"], **event["result"]}
         self.publisher.to_client(event["client"], f"{op}:result", result)
 
+    def _reply(self, key: str, **reply: Any) -> bool:
+        """Hand an answer to the `ask` waiting for it; False if none is (a client's query)."""
+        with self.lock:
+            waiting = self.waiting.get(key)
+        if waiting is None:
+            return False
+        waiting[0].update(reply)
+        waiting[1].set()
+        return True
+
     def _on_rejected(self, session: Session, event: dict) -> None:
+        if self._reply(event["client"], error=event["error"]):
+            return
         error = {**event["error"], "event": f"{event['op']}:query"}
         self.publisher.to_client(event["client"], "error", error)
 
@@ -702,5 +741,7 @@ def text_name(source: str) -> str:
     """A human name for a text source."""
     if source == "upload":
         return "Your text"
+    if source.startswith("lesson:"):
+        return "Lesson: " + source.removeprefix("lesson:")
     names = {c.id: c.name for c in corpora.list_corpora()}
     return names.get(source, source)

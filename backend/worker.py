@@ -18,6 +18,7 @@ Two threads, so a keystroke never waits for a training step:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import queue
@@ -35,7 +36,8 @@ SAMPLE_EVERY_S = 5.0
 SAMPLE_LENGTH = 200
 DIAGNOSE_EVERY_S = 5.0  # gradient-through-time pass, on the session's own running time
 DIAGNOSE_BATCH = 4
-QUERIES = ("predict", "inspect")  # answered on the query thread, newest per client
+QUERIES = ("predict", "inspect", "gaps", "sentiment")  # answered off the training thread
+SLOW_QUERIES = ("sentiment",)  # may train for seconds: each gets a thread of its own
 RATE_WINDOW_S = 2.0
 TRAINING_NICE = 10  # the training thread yields the CPU to queries and the web process
 
@@ -72,6 +74,8 @@ class Worker:
         self.commands, self.queries, self.events, self.device = commands, queries, events, device
         self.checkpoint_s = checkpoint_s  # how often a running session's weights are saved
         self.slots: dict[str, Slot] = {}
+        self.classifiers: dict[str, Any] = {}  # a lesson session's trained sentiment classifiers
+        self.classifier_lock = threading.Lock()
         self.parent = os.getppid()
 
     # -- loop ------------------------------------------------------------------------------
@@ -123,7 +127,14 @@ class Worker:
                 return
             newest = {(cmd["client"], cmd["op"]): cmd for cmd in waiting}
             for cmd in newest.values():
-                self.answer(cmd)
+                if cmd["op"] in SLOW_QUERIES:  # never hold up keystrokes behind a long job
+                    threading.Thread(target=self.answer_slowly, args=(cmd,), daemon=True).start()
+                else:
+                    self.answer(cmd)
+
+    def answer_slowly(self, cmd: dict) -> None:
+        lower_priority(TRAINING_NICE)
+        self.answer(cmd)
 
     def guarded(self, cmd: dict, fn: Any) -> None:
         """Run one command; a failure is reported for its session instead of killing the worker."""
@@ -241,7 +252,7 @@ class Worker:
         try:
             slot = self.wait_for_slot(sid)
             trainer = slot.trainer
-            with slot.lock:
+            with contextlib.nullcontext() if cmd["op"] in SLOW_QUERIES else slot.lock:
                 result = getattr(self, "query_" + cmd["op"])(trainer, cmd)
         except UserError as exc:
             self.emit("rejected", sid, client=client, op=cmd["op"], error=exc.to_dict())
@@ -265,6 +276,35 @@ class Worker:
         return trainer.predict(
             cmd["text"], k=cmd["k"], temperature=cmd["temperature"], length=cmd["length"]
         )
+
+    @staticmethod
+    def query_gaps(trainer: Any, cmd: dict) -> dict:
+        """Accuracy on the dependent character at each gap, on fresh examples."""
+        from backend.tasks.long_range import accuracy, make_task
+
+        task = make_task(cmd["task"], **cmd["params"])
+        vocab = trainer.dataset.vocab
+        scores = [
+            accuracy(trainer.model, vocab, task.examples(g, cmd["n"], seed=1)) for g in cmd["gaps"]
+        ]
+        return {"gaps": cmd["gaps"], "accuracy": scores, "chance": task.chance}
+
+    def query_sentiment(self, trainer: Any, cmd: dict) -> dict:
+        """Running P(positive) per run; the classifiers are trained once per lesson session."""
+        from backend.tasks import sentiment
+
+        with self.classifier_lock:  # one training even when requests overlap
+            runs = self.classifiers.get(cmd["session"])
+            if runs is None:
+                runs = self.classifiers[cmd["session"]] = train_classifiers(
+                    cmd["runs"], cmd["steps"]
+                )
+        return {
+            "runs": [
+                {**scores, "running": sentiment.running_prediction(model, cmd["text"])}
+                for model, scores in runs
+            ]
+        }
 
     @staticmethod
     def query_inspect(trainer: Any, cmd: dict) -> dict:
@@ -377,6 +417,27 @@ class Worker:
 def finite(x: float) -> float | None:
     """JSON has no NaN or infinity: a diverged loss travels as null (a gap in the curve)."""
     return x if math.isfinite(x) else None
+
+
+def train_classifiers(runs: list[dict], steps: int) -> list[tuple[Any, dict]]:
+    """One many-to-one sentiment classifier per run, with its held-out accuracies."""
+    from backend.config import TrainConfig
+    from backend.tasks import sentiment
+
+    train, test = sentiment.split()
+    vocab = sentiment.vocabulary()
+    out = []
+    for run in runs:
+        model = sentiment.SentimentClassifier.from_config(TrainConfig(**run["config"]), vocab)
+        sentiment.train_classifier(model, train, steps)
+        scores = {
+            "label": run["label"],
+            "kind": run["config"]["model"],
+            "accuracy": sentiment.accuracy(model, test),
+            "pair_accuracy": sentiment.accuracy(model, sentiment.flipped_pairs(test)),
+        }
+        out.append((model, scores))
+    return out
 
 
 def lower_priority(nice: int) -> None:

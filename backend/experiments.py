@@ -1,0 +1,130 @@
+"""Lessons as running experiments: start every run of a lesson, compare them, measure them.
+
+A lesson (`backend.lessons`) declares its data and one or more runs. Starting it creates
+one session per run, all on the same text and all owned by one owner token: the first
+run is the main session, the others its children, so the comparison, the accuracy-vs-gap
+curves and the sentiment classifiers are all read from the main session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend import lessons
+from backend.config import LIMITS
+from backend.errors import InvalidInput
+from backend.sessions import Session, Sessions, check_model_size, check_text
+
+GAP_EXAMPLES = 100  # fresh examples per gap when measuring accuracy
+
+
+class Experiments:
+    """Lesson verbs over a `Sessions` registry."""
+
+    def __init__(self, sessions: Sessions) -> None:
+        self.sessions = sessions
+
+    def start(self, lesson_id: str, lang: Any = "en") -> dict[str, Any]:
+        """Create and start a session per run of the lesson; return the main one's links."""
+        lesson = lessons.get(lesson_id)
+        if lang not in lessons.LANGS:
+            raise InvalidInput(f"lang must be one of {', '.join(lessons.LANGS)}", field="lang")
+        text = lessons.training_text(lesson.data, lang)
+        vocab = check_text(text)
+        configs = lesson.configs()
+        for cfg in configs.values():
+            check_model_size(cfg, vocab)
+        reg, main, runs = self.sessions, None, []
+        for label, cfg in configs.items():
+            extra = {"classroom": {"lesson": {"id": lesson.id, "lang": lang, "run": label}}}
+            if main is not None:
+                extra["parent_id"] = main["id"]
+            record, links = reg.new_record(
+                cfg,
+                f"lesson:{lesson.id}",
+                text,
+                owner_token=main["owner_token"] if main else None,
+                **extra,
+            )
+            main = main or links
+            runs.append({"label": label, "id": record.id})
+            with reg.lock:
+                reg.start(reg.open_record(record))
+        return {**main, "runs": runs}
+
+    def runs(self, session: Session) -> list[dict[str, Any]]:
+        """The session and its children side by side: the comparison table's rows."""
+        family = [session] + [
+            self.sessions.get(child) for child in self.sessions.storage.children(session.id)
+        ]
+        return [row(s) for s in family]
+
+    def gaps(self, session: Session) -> dict[str, Any]:
+        """Each run's accuracy on the dependent character against the gap, measured now."""
+        lesson = self._lesson(session)
+        if lesson.data.task in (None, "sentiment"):
+            raise InvalidInput("this lesson has no long-range task to measure")
+        family = [session] + [
+            self.sessions.get(child) for child in self.sessions.storage.children(session.id)
+        ]
+        task = {
+            "task": lesson.data.task,
+            "params": dict(lesson.data.params),
+            "gaps": list(lesson.data.eval_gaps),
+            "n": GAP_EXAMPLES,
+        }
+        out = []
+        for run in family:
+            answer = self.sessions.ask(run, "gaps", **task)
+            out.append(
+                {
+                    "id": run.id,
+                    "label": label(run),
+                    "step": run.step,
+                    "accuracy": answer["accuracy"],
+                }
+            )
+        return {"gaps": task["gaps"], "chance": answer["chance"], "runs": out}
+
+    def sentiment(self, session: Session, text: Any) -> dict[str, Any]:
+        """Running P(positive) of one classifier per run for `text` (trained on first use)."""
+        lesson = self._lesson(session)
+        if lesson.data.task != "sentiment":
+            raise InvalidInput("this lesson has no sentiment classifiers")
+        if not isinstance(text, str) or not 1 <= len(text) <= LIMITS.max_inspect_chars:
+            raise InvalidInput(
+                f"text must be 1 to {LIMITS.max_inspect_chars} characters", field="text"
+            )
+        runs = [{"label": k, "config": cfg.to_dict()} for k, cfg in lesson.configs().items()]
+        return self.sessions.ask(
+            session, "sentiment", timeout=300.0, text=text, runs=runs, steps=lesson.steps
+        )
+
+    def _lesson(self, session: Session) -> lessons.Lesson:
+        meta = session.record.classroom.get("lesson")
+        if not meta:
+            raise InvalidInput("this session was not started from a lesson")
+        return lessons.get(meta["id"])
+
+
+def label(session: Session) -> str:
+    """A run's name: its lesson label, or its model kind."""
+    meta = session.record.classroom.get("lesson") or {}
+    return meta.get("run") or session.config.model
+
+
+def row(session: Session) -> dict[str, Any]:
+    """One line of the comparison table."""
+    history = session.history
+    return {
+        "id": session.id,
+        "label": label(session),
+        "config": session.config.to_dict(),
+        "status": session.status,
+        "step": session.step,
+        "params": session.params,
+        "chars_per_sec": session.chars_per_sec,
+        "val_step": history.val_step[-200:],
+        "val": history.val[-200:],
+        "best_val": min((v for v in history.val if v is not None), default=None),
+    }

@@ -1,0 +1,102 @@
+"""Lessons over HTTP against a real server: one click starts every run, side by side."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.conftest import Server
+
+
+def post(server: Server, path: str, token: str | None = None, **kw) -> requests.Response:
+    headers = {"X-Session-Token": token} if token else {}
+    return requests.post(server.url + path, headers=headers, timeout=300, **kw)
+
+
+def get(server: Server, path: str, token: str) -> requests.Response:
+    return requests.get(server.url + path, headers={"X-Session-Token": token}, timeout=120)
+
+
+def test_lessons_are_listed_in_both_languages(server: Server) -> None:
+    en = requests.get(f"{server.url}/api/lessons?lang=en", timeout=10).json()["lessons"]
+    fr = requests.get(f"{server.url}/api/lessons?lang=fr", timeout=10).json()["lessons"]
+    assert [lesson["id"] for lesson in en] == [lesson["id"] for lesson in fr]
+    assert {"window-vs-rnn", "order-matters", "long-range", "vanishing-gradients"} <= {
+        lesson["id"] for lesson in en
+    }
+    assert en[0]["title"] != fr[0]["title"] and fr[0]["link"].endswith("&lang=fr")
+    bad = requests.get(f"{server.url}/api/lessons?lang=de", timeout=10)
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "lang"
+
+
+def test_starting_a_lesson_trains_every_run_side_by_side(server: Server, connect) -> None:
+    started = post(server, "/api/lessons/window-vs-rnn/start", json={"lang": "en"})
+    assert started.status_code == 201
+    lesson = started.json()
+    labels = [run["label"] for run in lesson["runs"]]
+    state = connect().join(lesson["id"], lesson["owner_token"])
+    assert state["lesson"] == {"id": "window-vs-rnn", "lang": "en", "run": labels[0]}
+    assert state["status"] in ("running", "queued")
+    for run in lesson["runs"][1:]:  # one owner link controls every run
+        assert connect().join(run["id"], lesson["owner_token"])["role"] == "owner"
+
+    def table() -> dict[str, dict]:
+        rows = get(server, f"/api/sessions/{lesson['id']}/runs", lesson["view_token"]).json()
+        return {row["label"]: row for row in rows["runs"]}
+
+    rows = table()
+    assert list(rows) == labels
+    windows = sorted(
+        (row["config"]["window"], row["params"])
+        for row in rows.values()
+        if row["config"]["model"] == "window" and row["params"]
+    )
+    assert len(windows) >= 2 and [p for _, p in windows] == sorted(p for _, p in windows)
+    assert windows[0][1] < windows[-1][1], "the window's parameters grow with its width"
+    for run in lesson["runs"]:
+        owner = connect()
+        owner.join(run["id"], lesson["owner_token"])
+        owner.emit("train:pause")
+        owner.wait("session:state", lambda d: d["status"] == "paused")
+
+
+def test_long_range_lesson_measures_accuracy_against_the_gap(server: Server, connect) -> None:
+    lesson = post(server, "/api/lessons/long-range/start").json()
+    curves = get(server, f"/api/sessions/{lesson['id']}/gaps", lesson["view_token"]).json()
+    assert curves["chance"] == 0.25 and curves["gaps"][0] < curves["gaps"][-1]
+    assert [run["label"] for run in curves["runs"]] == [r["label"] for r in lesson["runs"]]
+    for run in curves["runs"]:
+        assert len(run["accuracy"]) == len(curves["gaps"])
+        assert all(0 <= a <= 1 for a in run["accuracy"])
+    for run in lesson["runs"]:
+        client = connect()
+        client.join(run["id"], lesson["owner_token"])
+        client.emit("train:pause")
+    plain = server.create()
+    refused = get(server, f"/api/sessions/{plain['id']}/gaps", plain["view_token"])
+    assert refused.status_code == 400 and "lesson" in refused.json()["error"]["message"]
+
+
+def test_order_matters_the_bag_cannot_tell_flipped_sentences_apart(server: Server, connect) -> None:
+    lesson = post(server, "/api/lessons/order-matters/start").json()
+    for run in lesson["runs"]:  # the classifiers train on their own; free the CPU for them
+        client = connect()
+        client.join(run["id"], lesson["owner_token"])
+        client.emit("train:pause")
+    path = f"/api/sessions/{lesson['id']}/sentiment"
+    good = post(
+        server, path, lesson["view_token"], json={"text": "The food was good, not bad at all."}
+    )
+    bad = post(
+        server, path, lesson["view_token"], json={"text": "The food was bad, not good at all."}
+    )
+    assert good.status_code == 200, good.text
+    good_runs = {run["label"]: run for run in good.json()["runs"]}
+    bad_runs = {run["label"]: run for run in bad.json()["runs"]}
+    bag = next(label for label, run in good_runs.items() if run["kind"] == "bag")
+    assert good_runs[bag]["running"][-1] == bad_runs[bag]["running"][-1]
+    assert good_runs[bag]["pair_accuracy"] == 0.5
+    lstm = next(label for label, run in good_runs.items() if run["kind"] == "lstm")
+    assert good_runs[lstm]["running"][-1] > 0.5 > bad_runs[lstm]["running"][-1]
+    assert len(good_runs[lstm]["running"]) == len("The food was good, not bad at all.")
+    too_long = post(server, path, lesson["view_token"], json={"text": "x" * 301})
+    assert too_long.status_code == 400
