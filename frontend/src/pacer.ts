@@ -90,7 +90,10 @@ export class Pacer<Q> {
       return;
     }
     const stepMoved = session.step !== this.sentStep;
-    const refreshDue = session.status !== "running" || now - this.sentAt >= this.spec.refreshMs;
+    // A hidden tab asks nothing on its own: thirty idle laptops must not load the workers.
+    const refreshDue =
+      session.status !== "running" ||
+      (!document.hidden && now - this.sentAt >= this.spec.refreshMs);
     if (wanted.key === this.sentKey && !this.modelChanged && !(stepMoved && refreshDue)) return;
 
     this.seq += 1;

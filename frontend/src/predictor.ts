@@ -9,7 +9,7 @@ import type { AppState, Store } from "./store";
 import type { PredictQuery } from "./types";
 
 /** How often predictions refresh on their own while the model trains. */
-const REFRESH_MS = 1200;
+const REFRESH_MS = 2000;
 
 export interface PredictOptions {
   k: number;
