@@ -322,15 +322,18 @@ class Worker:
             return
         _, sid = min(running)
         slot = self.slots[sid]
-        started = time.thread_time()  # CPU time: waiting for a busy core is not charged
+        # Fair share is charged in CPU time (waiting for a busy core costs nothing); the
+        # periodic work follows the session's own running time on the clock, so a watcher
+        # sees a fresh validation point every few seconds even on a crowded machine.
+        started, started_cpu = time.perf_counter(), time.thread_time()
         try:
             self.step_slot(slot)
             self.periodic(sid, slot)
         except Exception as exc:  # noqa: BLE001 - a diverging model pauses, it does not crash
             slot.running = False
             self.emit("failed", sid, op="train", message=f"{type(exc).__name__}: {exc}")
-        spent = time.thread_time() - started
-        slot.used_s += spent
+        spent = time.perf_counter() - started
+        slot.used_s += time.thread_time() - started_cpu
         slot.run_s_since_val += spent
         slot.run_s_since_sample += spent
         slot.run_s_since_diag += spent
