@@ -581,12 +581,14 @@ def inspect_text(
     text: str,
     position: int | None = None,
     surgery: Any = None,
+    with_saliency: bool = True,
     k: int = 5,
 ) -> dict[str, Any]:
     """Everything the "look inside" views draw for one typed text, ready to send.
 
     Unknown characters are skipped; gates and states come from `trace` (binary, quantised),
-    the saliency of the prediction after `position` characters, and the top-k next
+    the saliency of the prediction after `position` characters (if asked: its backward pass
+    through time costs ten times the trace for a long text), and the top-k next
     characters after the whole text with the surgery applied.
     """
     if model.kind not in QUANTITIES:
@@ -600,7 +602,7 @@ def inspect_text(
     ids = vocab.encode("".join(chars)).to(next(model.parameters()).device)
     with torch.no_grad():
         tr = trace(model, ids, ops or None)
-    sal = saliency(model, ids, position)
+    sal = saliency(model, ids, position) if with_saliency else None
     p_next, top = tr.probs[-1].topk(min(k, vocab.size))
     return {
         **pack(tr, binary=True),
@@ -611,6 +613,6 @@ def inspect_text(
             {"char": vocab.chars[i], "p": p}
             for i, p in zip(top.tolist(), p_next.tolist(), strict=True)
         ],
-        "saliency": {**sal.to_dict(), "target": vocab.chars[sal.target]},
+        "saliency": {**sal.to_dict(), "target": vocab.chars[sal.target]} if sal else None,
         "surgery": bool(ops),
     }

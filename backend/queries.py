@@ -42,7 +42,16 @@ def parse_inspect(query: Any) -> dict[str, Any]:
     surgery = query.get("surgery")
     if surgery is not None and not isinstance(surgery, dict):
         raise InvalidInput("surgery must be an object", field="surgery")
-    return {"text": text, "seq": seq, "position": position, "surgery": surgery}
+    saliency = query.get("saliency", True)
+    if not isinstance(saliency, bool):
+        raise InvalidInput("saliency must be true or false", field="saliency")
+    return {
+        "text": text,
+        "seq": seq,
+        "position": position,
+        "surgery": surgery,
+        "saliency": saliency,
+    }
 
 
 def bounded_int(data: dict, name: str, default: int, lo: int, hi: int) -> int:

@@ -311,7 +311,9 @@ class Worker:
         from backend.internals import inspect_text
 
         vocab = trainer.dataset.vocab
-        return inspect_text(trainer.model, vocab, cmd["text"], cmd["position"], cmd["surgery"])
+        return inspect_text(
+            trainer.model, vocab, cmd["text"], cmd["position"], cmd["surgery"], cmd["saliency"]
+        )
 
     # -- training --------------------------------------------------------------------------
 

@@ -67,10 +67,41 @@ def operation_costs(config: dict, repeats: int) -> dict[str, float]:
     return costs
 
 
+def inspect_budget(repeats: int) -> dict[str, float]:
+    """The internals issue's budget case: all gates of a 2-layer, 256-unit LSTM over 200
+    characters, computed (`inspect_text`: trace, saliency, top-k) and packed for the wire."""
+    from backend import corpora
+    from backend.config import TrainConfig
+    from backend.data import TextDataset
+    from backend.internals import inspect_text
+    from backend.training import Trainer
+
+    text = corpora.load(CORPUS)
+    cfg = TrainConfig(model="lstm", hidden_size=256, num_layers=2)
+    trainer = Trainer(TextDataset.from_text(text), cfg)
+    query = text[1000:1200]
+    vocab = trainer.dataset.vocab
+    run = lambda: inspect_text(trainer.model, vocab, query, with_saliency=False)  # noqa: E731
+    with_saliency = lambda: inspect_text(trainer.model, vocab, query)  # noqa: E731
+    result = run()  # warm-up, and the payload to size
+    with_saliency()
+    binary = sum(
+        len(packed["data"]) for layer in result["layers"] for packed in layer.values()
+    ) + len(result["probs"]["data"])
+    return {
+        "inspect_200x256x2_ms": round(median([timed(run) for _ in range(repeats)]), 2),
+        "inspect_200x256x2_saliency_ms": round(
+            median([timed(with_saliency) for _ in range(repeats)]), 2
+        ),
+        "inspect_200x256x2_binary_kb": round(binary / 1024, 1),
+    }
+
+
 def measure_diagnostics(repeats: int) -> dict:
     """Operation costs for the benchmark model and for the class's default model."""
     torch.set_num_threads(1)
     return {
         "bench_model": operation_costs(BENCH_MODEL, repeats),
         "ui_default_model": operation_costs(UI_DEFAULT_MODEL, repeats),
+        "inspect_budget": inspect_budget(max(3, repeats)),
     }

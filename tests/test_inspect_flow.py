@@ -26,6 +26,8 @@ def test_inspect_returns_every_gate_as_binary_for_the_typed_text(server: Server,
     saliency = result["saliency"]
     assert saliency["position"] == 16 and len(saliency["normalised"]) == 16
     assert max(saliency["normalised"]) == 1.0 and result["surgery"] is False
+    c.emit("inspect:query", {"seq": 2, "text": "The sea was calm", "saliency": False})
+    assert c.wait("inspect:result", lambda d: d["seq"] == 2)["saliency"] is None
     p = [n["p"] for n in result["next"]]
     assert len(p) == 5 and p == sorted(p, reverse=True) and 0 < sum(p) <= 1 + 1e-6
 

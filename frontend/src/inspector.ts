@@ -47,6 +47,7 @@ export class Inspector {
         const operated = surgery.clamps.length + surgery.ablations.length > 0;
         const query = {
           text,
+          saliency: ui.view === "saliency",
           ...(ui.position !== null && { position: ui.position }),
           ...(operated && { surgery }),
         };

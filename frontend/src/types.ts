@@ -108,6 +108,14 @@ export interface SessionState {
   parent?: string | null;
   /** The latest `train:gradients` profile, so a page that joins late can draw it at once. */
   gradients?: GradientsMessage | null;
+  /** Set when the session is a run of a lesson: which lesson, its language, this run's label. */
+  lesson?: SessionLesson | null;
+}
+
+export interface SessionLesson {
+  id: string;
+  lang: string;
+  run: string;
 }
 
 export type Lock = "predict" | "fork" | "export" | "inspect";
@@ -184,6 +192,8 @@ export interface InspectQuery {
   text: string;
   position?: number;
   surgery?: Surgery;
+  /** Ask for saliency (a backward pass through time: the costly part) only when shown. */
+  saliency: boolean;
 }
 
 /** One quantised tensor: `v = lo + byte × (hi − lo) / 255`, row-major, time first. */
@@ -302,4 +312,64 @@ export interface ClientToServerEvents {
   "class:settings": (payload: ClassSettings) => void;
   "class:focus": (payload: ClassFocus) => void;
   "ping:echo": (payload: unknown) => void;
+}
+
+/** One entry of `GET /api/lessons`, its text in the asked language. */
+export interface Lesson {
+  id: string;
+  title: string;
+  summary: string;
+  look_for: string;
+  claim: string;
+  data: {
+    corpus: string | null;
+    task: string | null;
+    params: Record<string, unknown>;
+    train_gaps: number[];
+    eval_gaps: number[];
+  };
+  settings: Config;
+  runs: { label: string; settings: Config }[];
+  views: string[];
+  steps: number;
+  /** `/?lesson=<id>&lang=<lang>`: opening it starts the lesson. */
+  link: string;
+}
+
+/** `POST /api/lessons/<id>/start`: the main session (as `POST /api/sessions`) and every run. */
+export interface StartedLesson extends CreatedSession {
+  runs: { label: string; id: string }[];
+}
+
+/** One row of `GET /api/sessions/<id>/runs`: the session itself or one of its children. */
+export interface RunRow {
+  id: string;
+  label: string;
+  config: Config;
+  status: Status;
+  step: number;
+  params: number;
+  chars_per_sec: number | null;
+  val_step: number[];
+  val: number[];
+  best_val: number | null;
+}
+
+/** `GET /api/sessions/<id>/gaps`: accuracy on the dependent character against the gap. */
+export interface GapsResult {
+  gaps: number[];
+  chance: number;
+  runs: { id: string; label: string; step: number; accuracy: number[] }[];
+}
+
+/** `POST /api/sessions/<id>/sentiment`: each run's classifier on the text. */
+export interface SentimentResult {
+  runs: {
+    label: string;
+    kind: string;
+    pair_accuracy: number;
+    accuracy: number;
+    /** P(positive) after each character of the text. */
+    running: number[];
+  }[];
 }
