@@ -1,11 +1,21 @@
 /** What components may ask for. Each action reaches the server; replies come back via the store. */
 
-import { ApiError, exportUrl, forkSession, importModel, setCorpus, setText } from "./api";
-import { setLang, type Lang } from "./i18n";
+import {
+  ApiError,
+  exportUrl,
+  forkSession,
+  importModel,
+  setCorpus,
+  setText,
+  startLesson,
+} from "./api";
+import type { GapMeter } from "./gapMeter";
+import { getLang, setLang, type Lang } from "./i18n";
 import type { PredictOptions, Predictor } from "./predictor";
 import { rememberOwnerToken, sessionPath } from "./route";
 import type { Connection } from "./socket";
-import type { Store, UiState } from "./store";
+import type { SentimentClient } from "./sentimentClient";
+import { viewPatch, type Store, type UiState } from "./store";
 import type { Ablation, Clamp, ClassSettings, CreatedSession, SettingValue } from "./types";
 
 export interface Actions {
@@ -39,12 +49,25 @@ export interface Actions {
   exportHref(): string;
   dismissToast(id: number): void;
   setLang(lang: Lang): void;
+  /** Open (true) or close the lessons drawer. */
+  showLessons(open: boolean): void;
+  /** Start a lesson in the UI language and go to its owner link; resolves to a refusal, or null. */
+  startLesson(id: string): Promise<string | null>;
+  /** Go to where one of a lesson's views lives (a tab, a Look inside view). */
+  openView(view: string): void;
+  measureGaps(): void;
+  /** The sentiment box changed (`now`: an example was picked, no need to wait for typing). */
+  sentimentText(text: string, now?: boolean): void;
+  /** The owner link of one of this session's runs (one owner token opens them all); null for viewers. */
+  runHref(id: string): string | null;
 }
 
 export interface ActionDeps {
   store: Store;
   connection: Connection;
   predictor: Predictor;
+  gapMeter: GapMeter;
+  sentiment: SentimentClient;
   session: { id: string; token: string };
 }
 
@@ -52,7 +75,14 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export function createActions({ store, connection, predictor, session }: ActionDeps): Actions {
+export function createActions({
+  store,
+  connection,
+  predictor,
+  gapMeter,
+  sentiment,
+  session,
+}: ActionDeps): Actions {
   const report = (err: unknown): false => {
     const error =
       err instanceof ApiError ? err.toServerError() : { code: "other", message: String(err) };
@@ -132,5 +162,21 @@ export function createActions({ store, connection, predictor, session }: ActionD
     exportHref: () => exportUrl(session.id, session.token),
     dismissToast: (id) => store.dismissToast(id),
     setLang,
+    showLessons: (open) => store.setUi({ lessonsOpen: open }),
+    async startLesson(id) {
+      try {
+        const started = await startLesson(id, getLang());
+        rememberOwnerToken(started.id, started.owner_token);
+        location.assign(started.owner_url || sessionPath(started.id, started.owner_token));
+        return null;
+      } catch (err) {
+        return message(err);
+      }
+    },
+    openView: (view) => store.setUi({ ...viewPatch(view), lessonsOpen: false }),
+    measureGaps: () => void gapMeter.measure(),
+    sentimentText: (text, now) => sentiment.type(text, now),
+    runHref: (id) =>
+      store.state.session?.role === "owner" ? sessionPath(id, session.token) : null,
   };
 }

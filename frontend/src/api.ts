@@ -1,12 +1,17 @@
-/** HTTP side of the protocol: schema, corpora, sessions, text, forks, export and import. */
+/** HTTP side of the protocol: schema, corpora, sessions, text, forks, export, import, lessons. */
 
 import type {
   Config,
   Corpus,
   CreatedSession,
   ForkRow,
+  GapsResult,
+  Lesson,
+  RunRow,
   Schema,
+  SentimentResult,
   ServerError,
+  StartedLesson,
   TextUpdated,
 } from "./types";
 
@@ -126,4 +131,49 @@ export function importModel(file: Blob, name = "model.zip"): Promise<CreatedSess
   const form = new FormData();
   form.append("file", file, name);
   return request<CreatedSession>("/api/sessions/import", { method: "POST", body: form });
+}
+
+/** `GET /api/lessons?lang=…`: every lesson, its text in `lang`. */
+export async function getLessons(lang: string): Promise<Lesson[]> {
+  const body = await request<{ lessons: Lesson[] }>(
+    `/api/lessons?lang=${encodeURIComponent(lang)}`,
+  );
+  return body.lessons;
+}
+
+/** `POST /api/lessons/<id>/start`: one session per run, all owned by the caller. */
+export function startLesson(lesson: string, lang: string): Promise<StartedLesson> {
+  return request<StartedLesson>(`/api/lessons/${encodeURIComponent(lesson)}/start`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ lang }),
+  });
+}
+
+/** `GET /api/sessions/<id>/runs`: the session and its children, for the comparison. */
+export async function getRuns(session: string, token: string): Promise<RunRow[]> {
+  const body = await request<{ runs: RunRow[] }>(sessionUrl(session, "runs"), {
+    headers: { "X-Session-Token": token },
+  });
+  return body.runs;
+}
+
+/** `GET /api/sessions/<id>/gaps`: every run's accuracy against the gap, measured now. */
+export function getGaps(session: string, token: string): Promise<GapsResult> {
+  return request<GapsResult>(sessionUrl(session, "gaps"), {
+    headers: { "X-Session-Token": token },
+  });
+}
+
+/** `POST /api/sessions/<id>/sentiment`: each run's running P(positive) over `text`. */
+export function postSentiment(
+  session: string,
+  token: string,
+  text: string,
+): Promise<SentimentResult> {
+  return request<SentimentResult>(sessionUrl(session, "sentiment"), {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Session-Token": token },
+    body: JSON.stringify({ text }),
+  });
 }

@@ -8,6 +8,11 @@ import { FatalScreen } from "./components/fatal";
 import { FollowBar } from "./components/followBar";
 import { Header } from "./components/header";
 import { InspectPanel } from "./components/inspect/inspectPanel";
+import { CompareView } from "./components/lessons/compareView";
+import { GapView } from "./components/lessons/gapView";
+import { LessonCard } from "./components/lessons/lessonCard";
+import { LessonsPanel } from "./components/lessons/lessonsPanel";
+import { SentimentView } from "./components/lessons/sentimentView";
 import { LossChart } from "./components/lossChart";
 import { MainTabs } from "./components/mainTabs";
 import { PanelVisibility } from "./components/panelVisibility";
@@ -53,6 +58,11 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
   const samples = new Samples();
   const inspect = new InspectPanel(actions);
   const board = new ClassBoard();
+  const lessonCard = new LessonCard(actions);
+  const lessons = new LessonsPanel(actions);
+  const compare = new CompareView(actions);
+  const gap = new GapView(actions);
+  const sentiment = new SentimentView(actions);
   const predict = new PredictPanel(actions);
   const toasts = new Toasts(actions);
   const fatal = new FatalScreen();
@@ -65,6 +75,9 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
       h("div", { class: "area-samples" }, samples.el),
     ),
     inspect: h("div", { class: "pane pane-inspect" }, inspect.el),
+    compare: h("div", { class: "pane pane-compare" }, compare.el),
+    gap: h("div", { class: "pane pane-gap" }, gap.el),
+    sentiment: h("div", { class: "pane pane-sentiment" }, sentiment.el),
     board: h("div", { class: "pane pane-board" }, board.el),
   };
   const tabs = new MainTabs(actions, panes);
@@ -85,7 +98,8 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
       { class: "area-stats", i18nAriaLabel: "app.main", attrs: { role: "region" } },
       stats.el,
     ),
-    h("div", { class: "area-main" }, tabs.el, panes.training, panes.inspect, panes.board),
+    lessonCard.el,
+    h("div", { class: "area-main" }, tabs.el, ...Object.values(panes)),
     h("div", { class: "area-predict" }, predict.el),
   );
   const components: Component[] = [
@@ -101,14 +115,19 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
     chart,
     samples,
     inspect,
+    lessonCard,
+    compare,
+    gap,
+    sentiment,
     board,
+    lessons,
     predict,
-    new PanelVisibility(layout),
+    new PanelVisibility(root),
     toasts,
     fatal,
   ];
 
-  root.replaceChildren(header.el, follow.el, layout, toasts.el, fatal.el);
+  root.replaceChildren(header.el, follow.el, layout, lessons.el, toasts.el, fatal.el);
 
   const render = (): void => {
     for (const component of components) component.update(store.state);

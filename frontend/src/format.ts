@@ -27,8 +27,8 @@ export function formatBytes(bytes: number): string {
   return `${formatFixed(bytes / (1024 * 1024), 1)} MiB`;
 }
 
-export function formatPercent(p: number): string {
-  const digits = p < 0.1 ? 1 : 0;
+/** 0.734 → "73%"; below 10% one decimal, unless `digits` says otherwise. */
+export function formatPercent(p: number, digits = p < 0.1 ? 1 : 0): string {
   return new Intl.NumberFormat(getLang(), {
     style: "percent",
     minimumFractionDigits: digits,

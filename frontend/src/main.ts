@@ -2,34 +2,43 @@
 
 import "./styles.css";
 import { createActions } from "./actions";
-import { ApiError, createSession, getCorpora, getSchema } from "./api";
+import { ApiError, createSession, getCorpora, getSchema, startLesson } from "./api";
 import { mountApp, mountFatal } from "./app";
 import { BoardPoller } from "./boardPoller";
 import { FollowMe } from "./followMe";
-import { t } from "./i18n";
+import { GapMeter } from "./gapMeter";
+import { getLang, isLang, setLang, t } from "./i18n";
 import { Inspector } from "./inspector";
+import { LessonsLoader } from "./lessonsLoader";
 import { Predictor } from "./predictor";
-import { parseRoute, recallOwnerToken, rememberOwnerToken, sessionPath } from "./route";
+import { parseRoute, recallOwnerToken, rememberOwnerToken, sessionPath, type Route } from "./route";
+import { RunsPoller } from "./runsPoller";
+import { SentimentClient } from "./sentimentClient";
 import { Connection } from "./socket";
 import { Store } from "./store";
+import type { CreatedSession } from "./types";
 
 interface SessionRef {
   id: string;
   token: string;
 }
 
-/** `/` creates a session and becomes its owner link; `/s/<id>?t=…` is used as given. */
-async function resolveSession(): Promise<SessionRef | null> {
-  const route = parseRoute(location);
-  if (route.kind === "new") {
-    const created = await createSession();
-    rememberOwnerToken(created.id, created.owner_token);
-    history.replaceState(
-      null,
-      "",
-      created.owner_url || sessionPath(created.id, created.owner_token),
-    );
-    return { id: created.id, token: created.owner_token };
+/** A session this page just created: remember its owner token, and become its owner link. */
+function owned(created: CreatedSession): SessionRef {
+  rememberOwnerToken(created.id, created.owner_token);
+  history.replaceState(null, "", created.owner_url || sessionPath(created.id, created.owner_token));
+  return { id: created.id, token: created.owner_token };
+}
+
+/**
+ * `/` creates a session and `/?lesson=<id>&lang=<lang>` starts a lesson (in that language),
+ * either becoming its owner link; `/s/<id>?t=…` is used as given.
+ */
+async function resolveSession(route: Route): Promise<SessionRef | null> {
+  if (route.kind === "new") return owned(await createSession());
+  if (route.kind === "lesson") {
+    if (isLang(route.lang)) setLang(route.lang);
+    return owned(await startLesson(route.id, getLang()));
   }
   // A bare /s/<id> reopens a session this browser owns.
   const token = route.token ?? recallOwnerToken(route.id);
@@ -64,13 +73,15 @@ async function main(root: HTMLElement): Promise<void> {
     store.setUi({ projector: true });
   }
   const corpora = getCorpora();
+  const route = parseRoute(location);
   let session: SessionRef | null;
   try {
-    const [resolved, schema] = await Promise.all([resolveSession(), getSchema()]);
+    const [resolved, schema] = await Promise.all([resolveSession(route), getSchema()]);
     session = resolved;
     store.setSchema(schema);
   } catch (err) {
-    store.setFatal("boot", err instanceof Error ? err.message : String(err));
+    const kind = route.kind === "lesson" && err instanceof ApiError ? "lesson" : "boot";
+    store.setFatal(kind, err instanceof Error ? err.message : String(err));
     mountFatal(root, store);
     return;
   }
@@ -89,7 +100,15 @@ async function main(root: HTMLElement): Promise<void> {
   new Inspector(store, (query) => connection.inspect(query));
   new FollowMe(store, (focus) => connection.classFocus(focus));
   new BoardPoller(store, session);
-  mountApp(root, store, createActions({ store, connection, predictor, session }));
+  new LessonsLoader(store);
+  new RunsPoller(store, session);
+  const gapMeter = new GapMeter(store, session);
+  const sentiment = new SentimentClient(store, session);
+  mountApp(
+    root,
+    store,
+    createActions({ store, connection, predictor, gapMeter, sentiment, session }),
+  );
   connection.open();
 }
 

@@ -1,14 +1,24 @@
 /** What the page's own URL asks for, and where an owner's token is remembered. */
 
-export type Route = { kind: "new" } | { kind: "session"; id: string; token: string | null };
+export type Route =
+  | { kind: "new" }
+  | { kind: "lesson"; id: string; lang: string | null }
+  | { kind: "session"; id: string; token: string | null };
 
 const OWNER_KEY = "rnn-playground:owner:";
 
-/** `/` starts a new session; `/s/<id>?t=<token>` opens one (the token may be missing). */
+/**
+ * `/` starts a new session, `/?lesson=<id>&lang=<lang>` starts a lesson, and
+ * `/s/<id>?t=<token>` opens a session (the token may be missing).
+ */
 export function parseRoute(location: Location): Route {
+  const params = new URLSearchParams(location.search);
   const match = /^\/s\/([A-Za-z0-9_-]+)\/?$/.exec(location.pathname);
-  if (!match?.[1]) return { kind: "new" };
-  const token = new URLSearchParams(location.search).get("t");
+  if (!match?.[1]) {
+    const lesson = params.get("lesson");
+    return lesson ? { kind: "lesson", id: lesson, lang: params.get("lang") } : { kind: "new" };
+  }
+  const token = params.get("t");
   return { kind: "session", id: match[1], token: token === "" ? null : token };
 }
 

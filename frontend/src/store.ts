@@ -15,11 +15,15 @@ import type {
   Classroom,
   Corpus,
   ForkRow,
+  GapsResult,
   GradientsMessage,
   InspectResultWire,
+  Lesson,
   PredictResult,
+  RunRow,
   Sample,
   Schema,
+  SentimentResult,
   ServerError,
   SessionState,
   Surgery,
@@ -81,7 +85,9 @@ export interface InspectState {
   error: ServerError | null;
 }
 
-export type TabName = "training" | "inspect" | "board";
+export type TabName = "training" | "inspect" | "compare" | "gap" | "sentiment" | "board";
+/** Views a lesson may open that are main tabs of their own. */
+export const LESSON_TABS = ["compare", "gap", "sentiment"] as const;
 export const INSPECT_VIEWS = [
   "gates",
   "units",
@@ -107,6 +113,8 @@ export interface UiState {
   position: number | null;
   surgery: Surgery;
   projector: boolean;
+  /** The lessons drawer is open. */
+  lessonsOpen: boolean;
 }
 
 /** A viewer's follow-me: whether it follows, and the owner's latest focus. */
@@ -115,7 +123,38 @@ export interface FollowState {
   focus: ClassFocus | null;
 }
 
-export type FatalKind = "not_found" | "forbidden" | "missing_token" | "boot" | "revoked";
+export type FatalKind = "not_found" | "forbidden" | "missing_token" | "boot" | "revoked" | "lesson";
+
+/** The lessons, their text in `lang` (the UI language when they were fetched). */
+export interface LessonsState {
+  lang: string;
+  list: Lesson[];
+}
+
+/** The latest comparison table of the session and its children (null until first fetched). */
+export interface RunsState {
+  rows: RunRow[] | null;
+  /** Why the latest fetch failed, until one succeeds. */
+  error: string | null;
+}
+
+/** Accuracy against the gap: the latest measurement, and whether one is under way. */
+export interface GapsState {
+  result: GapsResult | null;
+  busy: boolean;
+  error: string | null;
+}
+
+/** The sentiment box: what is typed, and the classifiers' answer for `text`. */
+export interface SentimentState {
+  typed: string;
+  /** The text `result` is about. */
+  text: string;
+  result: SentimentResult | null;
+  /** A request is out (the first one trains the classifiers, 10–30 s). */
+  busy: boolean;
+  error: string | null;
+}
 
 export interface AppState {
   connection: ConnectionStatus;
@@ -138,6 +177,10 @@ export interface AppState {
   follow: FollowState;
   /** The class board (owner only); null until first fetched. */
   forks: ForkRow[] | null;
+  lessons: LessonsState | null;
+  runs: RunsState;
+  gaps: GapsState;
+  sentiment: SentimentState;
   toasts: Toast[];
   /** Server-side rejections of a setting, by setting name, until the user edits it again. */
   fieldErrors: Readonly<Record<string, string>>;
@@ -186,11 +229,56 @@ function defaultUi(): UiState {
     position: null,
     surgery: { clamps: [], ablations: [] },
     projector: false,
+    lessonsOpen: false,
   };
 }
 
 function isInspectView(view: unknown): view is InspectView {
   return (INSPECT_VIEWS as readonly unknown[]).includes(view);
+}
+
+function isLessonTab(view: unknown): view is (typeof LESSON_TABS)[number] {
+  return (LESSON_TABS as readonly unknown[]).includes(view);
+}
+
+/**
+ * Where a lesson's view lives: compare, gap and sentiment are tabs; loss, samples and predict
+ * are on the training tab; gates, saliency, unrolled and gradients are Look inside views.
+ */
+export function viewPatch(view: string): Partial<UiState> {
+  if (isLessonTab(view)) return { tab: view };
+  if (view === "units" || isInspectView(view)) return { tab: "inspect", view };
+  return { tab: "training" };
+}
+
+/** Which main tabs this page can show now (the class board is the owner's, with forks). */
+export function availableTabs(state: Readonly<AppState>): Record<TabName, boolean> {
+  const session = state.session;
+  const hidden = session?.role === "viewer" ? (session.classroom?.hidden ?? []) : [];
+  const lesson = currentLesson(state);
+  const views = lesson?.views ?? [];
+  // A lesson's own runs are children, so forks too: the board is for forks beyond them.
+  const lessonForks = Math.max(0, (lesson?.runs.length ?? 1) - 1);
+  return {
+    training: !(hidden.includes("chart") && hidden.includes("samples")),
+    inspect: !hidden.includes("inspect"),
+    compare: views.includes("compare") || (state.runs.rows?.length ?? 0) > 1,
+    gap: views.includes("gap"),
+    sentiment: views.includes("sentiment"),
+    board: session?.role === "owner" && (state.forks?.length ?? 0) > lessonForks,
+  };
+}
+
+/** The tab on screen: the one asked for, or training when that one is not available. */
+export function shownTab(state: Readonly<AppState>): TabName {
+  return availableTabs(state)[state.ui.tab] ? state.ui.tab : "training";
+}
+
+/** The lesson this session is a run of, in the UI language's text (null: none, or not loaded). */
+export function currentLesson(state: Readonly<AppState>): Lesson | null {
+  const id = state.session?.lesson?.id;
+  if (!id) return null;
+  return state.lessons?.list.find((lesson) => lesson.id === id) ?? null;
 }
 
 export class Store {
@@ -210,6 +298,10 @@ export class Store {
     ui: defaultUi(),
     follow: { following: true, focus: null },
     forks: null,
+    lessons: null,
+    runs: { rows: null, error: null },
+    gaps: { result: null, busy: false, error: null },
+    sentiment: { typed: "", text: "", result: null, busy: false, error: null },
     toasts: [],
     fieldErrors: {},
     stateRevision: 0,
@@ -217,6 +309,8 @@ export class Store {
   };
   private readonly listeners = new Set<Listener>();
   private nextToastId = 1;
+  /** The lesson whose first view this page has opened (once per page). */
+  private openedLesson: string | null = null;
 
   get state(): Readonly<AppState> {
     return this.current;
@@ -268,6 +362,8 @@ export class Store {
       joined: true,
       fatal: null,
     };
+    const opening = this.lessonOpening(session, this.current.lessons);
+    if (opening) patch.ui = { ...ui, ...opening };
     // A viewer joining a class that follows its teacher starts where the teacher is.
     const focus = session.classroom?.focus;
     const follow = this.current.follow;
@@ -378,8 +474,8 @@ export class Store {
     if (isInspectView(focus.view)) {
       ui.tab = "inspect";
       ui.view = focus.view;
-    } else if (focus.view === "training") {
-      ui.tab = "training";
+    } else if (focus.view === "training" || isLessonTab(focus.view)) {
+      ui.tab = focus.view;
     }
     patch.ui = ui;
     return patch;
@@ -496,6 +592,45 @@ export class Store {
 
   setForks(forks: ForkRow[]): void {
     this.set({ forks });
+  }
+
+  /**
+   * The first time a page sees its session's lesson (and the lesson's views are known), it
+   * opens the lesson's first view; a viewer following the teacher goes where the teacher is.
+   */
+  private lessonOpening(
+    session: SessionInfo | null,
+    lessons: LessonsState | null,
+  ): Partial<UiState> | null {
+    const id = session?.lesson?.id;
+    if (!session || !id || id === this.openedLesson) return null;
+    const lesson = lessons?.list.find((l) => l.id === id);
+    if (!lesson) return null;
+    this.openedLesson = id;
+    if (session.role === "viewer" && session.classroom?.follow) return null;
+    const first = lesson.views[0];
+    return first ? viewPatch(first) : null;
+  }
+
+  /** `GET /api/lessons` in `lang`. */
+  setLessons(lang: string, list: Lesson[]): void {
+    const lessons = { lang, list };
+    const opening = this.lessonOpening(this.current.session, lessons);
+    this.set({ lessons, ...(opening && { ui: { ...this.current.ui, ...opening } }) });
+  }
+
+  /** `GET /api/sessions/<id>/runs`, or why it failed. */
+  setRuns(rows: RunRow[] | null, error: string | null = null): void {
+    const runs = this.current.runs;
+    this.set({ runs: { rows: rows ?? runs.rows, error } });
+  }
+
+  setGaps(patch: Partial<GapsState>): void {
+    this.set({ gaps: { ...this.current.gaps, ...patch } });
+  }
+
+  setSentiment(patch: Partial<SentimentState>): void {
+    this.set({ sentiment: { ...this.current.sentiment, ...patch } });
   }
 
   dismissToast(id: number): void {

@@ -54,3 +54,17 @@ export function paletteColor(i: number): string {
 export function positive(v: number | null | undefined): number | null {
   return v != null && Number.isFinite(v) && v > 0 ? v : null;
 }
+
+/** Wrangle: one x axis (every step any curve has) and each curve's value at those steps. */
+export function alignCurves(
+  curves: { step: number[]; val: number[] }[],
+): [number[], ...(number | null)[][]] {
+  const steps = [...new Set(curves.flatMap((c) => c.step))].sort((a, b) => a - b);
+  const index = new Map(steps.map((s, i) => [s, i]));
+  const ys = curves.map((c) => {
+    const y: (number | null)[] = steps.map(() => null);
+    c.step.forEach((s, i) => (y[index.get(s)!] = c.val[i] ?? null));
+    return y;
+  });
+  return [steps, ...ys];
+}

@@ -9,7 +9,7 @@ import { formatBits, formatSettingNumber } from "../format";
 import { formatInt, settingLabel, t, tn, type MessageKey } from "../i18n";
 import type { AppState } from "../store";
 import type { Config, ForkRow, SettingValue } from "../types";
-import { cssVar, paletteColor } from "./charts";
+import { alignCurves, cssVar, paletteColor } from "./charts";
 import type { Component } from "./component";
 import { LineChart, type LineSeries } from "./lineChart";
 
@@ -21,20 +21,6 @@ const IGNORED = new Set(["temperature", "seed"]);
 function show(value: SettingValue | undefined): string {
   if (typeof value === "number") return formatSettingNumber(value, Number.isInteger(value));
   return String(value ?? "—");
-}
-
-/** Wrangle: one x axis (every step any curve has) and each curve's value at those steps. */
-function alignCurves(
-  curves: { step: number[]; val: number[] }[],
-): [number[], ...(number | null)[][]] {
-  const steps = [...new Set(curves.flatMap((c) => c.step))].sort((a, b) => a - b);
-  const index = new Map(steps.map((s, i) => [s, i]));
-  const ys = curves.map((c) => {
-    const y: (number | null)[] = steps.map(() => null);
-    c.step.forEach((s, i) => (y[index.get(s)!] = c.val[i] ?? null));
-    return y;
-  });
-  return [steps, ...ys];
 }
 
 export class ClassBoard implements Component {

@@ -1,4 +1,4 @@
-/** Top bar: app name, connection, role, device, viewers, share, text size and language. */
+/** Top bar: app name, connection, role, device, viewers, share, lessons, text size and language. */
 
 import type { Actions } from "../actions";
 import { h, setAttr, setText, show } from "../dom";
@@ -60,6 +60,18 @@ export class Header implements Component {
     testid: "lang-switch",
     i18nAriaLabel: "header.lang",
   });
+  private readonly lessons = h("button", {
+    class: "btn btn-lessons",
+    testid: "lessons-tab",
+    i18n: "header.lessons",
+    i18nTitle: "header.lessonsTitle",
+    attrs: {
+      type: "button",
+      "aria-haspopup": "dialog",
+      "aria-expanded": "false",
+      "data-panel": "lessons",
+    },
+  });
   private readonly newSession = h("a", {
     class: "btn btn-ghost",
     testid: "new-session",
@@ -82,6 +94,9 @@ export class Header implements Component {
     this.lang.addEventListener("change", () => actions.setLang(this.lang.value as Lang));
     this.largeText.append(h("span", { attrs: { "aria-hidden": "true" } }, "A+"));
     this.largeText.addEventListener("click", () => this.toggleLarge());
+    this.lessons.addEventListener("click", () =>
+      this.actions.showLessons(this.lessons.getAttribute("aria-expanded") !== "true"),
+    );
     this.applyLarge(recallLarge());
 
     this.el = h(
@@ -106,6 +121,7 @@ export class Header implements Component {
         this.device,
         this.viewers,
         this.share.el,
+        this.lessons,
         this.newSession,
         this.projector,
         this.largeText,
@@ -149,6 +165,7 @@ export class Header implements Component {
     setText(this.device, device.toUpperCase());
     setAttr(this.device, "data-device", device);
     if (this.lang.value !== getLang()) this.lang.value = getLang();
+    setAttr(this.lessons, "aria-expanded", String(state.ui.lessonsOpen));
     const projector = state.ui.projector;
     this.projector.setAttribute("aria-pressed", String(projector));
     setText(this.projector, t(projector ? "header.projectorExit" : "header.projector"));

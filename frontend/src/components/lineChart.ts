@@ -22,6 +22,10 @@ export interface LineChartOptions {
   xLabel: () => string;
   yLabel: () => string;
   log?: boolean;
+  /** A fixed y range (linear axis only), e.g. [0, 1] for an accuracy. */
+  yRange?: [number, number];
+  /** How y values read on the axis and in the legend (default: a few decimals). */
+  yFormat?: (v: number) => string;
   /** Plot height in rem (the legend goes under it). */
   height?: number;
 }
@@ -81,10 +85,17 @@ export class LineChart {
     this.rem = remPx();
     const axis = axisStyle(this.rem);
     const log = this.options.log ?? false;
+    const range = this.options.yRange;
+    const yFormat = this.options.yFormat;
+    const yScale: uPlot.Scale = log
+      ? { distr: 3, log: 10 }
+      : range
+        ? { auto: false, range: () => range }
+        : {};
     this.chart = new uPlot(
       {
         ...this.size(),
-        scales: { x: { time: false }, y: log ? { distr: 3, log: 10 } : {} },
+        scales: { x: { time: false }, y: yScale },
         cursor: { drag: { x: false, y: false } },
         legend: { live: true },
         axes: [
@@ -97,7 +108,13 @@ export class LineChart {
             ...(log && { splits: decades }),
             values: (_u, ticks: (number | null)[]) =>
               ticks.map((v) =>
-                log ? logTick(v) : v == null ? "" : formatFixed(v, Math.abs(v) < 10 ? 1 : 0),
+                log
+                  ? logTick(v)
+                  : v == null
+                    ? ""
+                    : yFormat
+                      ? yFormat(v)
+                      : formatFixed(v, Math.abs(v) < 10 ? 1 : 0),
               ),
           },
         ],
@@ -109,7 +126,8 @@ export class LineChart {
             width: s.width ?? 2,
             dash: s.dash,
             spanGaps: true,
-            value: (_u: uPlot, v: number | null) => valueText(v),
+            value: (_u: uPlot, v: number | null) =>
+              v != null && yFormat ? yFormat(v) : valueText(v),
             points: s.points
               ? { show: true, size: 6, fill: s.color, stroke: s.color }
               : { show: false },

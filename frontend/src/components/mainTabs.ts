@@ -1,59 +1,56 @@
-/** The main area's tabs: training (chart and samples), look inside, and the owner's class board. */
+/**
+ * The main area's tabs: training (chart and samples), look inside, the lesson views (compare
+ * runs, accuracy against the gap, sentiment) where the session has them, and the owner's class
+ * board.
+ */
 
 import type { Actions } from "../actions";
 import { h, setAttr, setText, show } from "../dom";
-import { t } from "../i18n";
-import type { AppState, TabName } from "../store";
+import { t, type MessageKey } from "../i18n";
+import { availableTabs, shownTab, type AppState, type TabName } from "../store";
 import type { Component } from "./component";
+
+const ORDER: TabName[] = ["training", "inspect", "compare", "gap", "sentiment", "board"];
 
 export class MainTabs implements Component {
   readonly el: HTMLElement;
-  private readonly buttons: Record<TabName, HTMLButtonElement>;
+  private readonly buttons = new Map<TabName, HTMLButtonElement>();
 
   constructor(
     private readonly actions: Actions,
     private readonly panes: Record<TabName, HTMLElement>,
   ) {
-    const tab = (name: TabName): HTMLButtonElement => {
+    this.el = h("nav", {
+      class: "main-tabs",
+      i18nAriaLabel: "tabs.label",
+      attrs: { role: "tablist" },
+    });
+    for (const name of ORDER) {
       const button = h("button", {
         class: "main-tab",
         testid: `tab-${name}`,
         attrs: { type: "button", role: "tab", "aria-selected": "false" },
       });
       button.addEventListener("click", () => this.actions.look({ tab: name }));
-      return button;
-    };
-    this.buttons = { training: tab("training"), inspect: tab("inspect"), board: tab("board") };
-    this.el = h(
-      "nav",
-      { class: "main-tabs", i18nAriaLabel: "tabs.label", attrs: { role: "tablist" } },
-      this.buttons.training,
-      this.buttons.inspect,
-      this.buttons.board,
-    );
+      this.buttons.set(name, button);
+      this.el.append(button);
+    }
   }
 
   update(state: Readonly<AppState>): void {
-    const session = state.session;
-    const viewer = session?.role === "viewer";
-    const hidden = viewer ? (session.classroom?.hidden ?? []) : [];
-    const forks = state.forks?.length ?? 0;
-    const available: Record<TabName, boolean> = {
-      training: !(hidden.includes("chart") && hidden.includes("samples")),
-      inspect: !hidden.includes("inspect"),
-      board: session?.role === "owner" && forks > 0,
-    };
+    const available = availableTabs(state);
     // A tab that disappears (hidden by the teacher, no forks yet) falls back to training.
-    const open = available[state.ui.tab] ? state.ui.tab : "training";
-    for (const name of Object.keys(this.buttons) as TabName[]) {
-      const button = this.buttons[name];
+    const open = shownTab(state);
+    for (const [name, button] of this.buttons) {
       show(button, available[name]);
       setAttr(button, "aria-selected", String(name === open));
       show(this.panes[name], name === open);
+      const label =
+        name === "board"
+          ? t("tabs.board", { n: state.forks?.length ?? 0 })
+          : t(`tabs.${name}` as MessageKey);
+      setText(button, label);
     }
-    setText(this.buttons.training, t("tabs.training"));
-    setText(this.buttons.inspect, t("tabs.inspect"));
-    setText(this.buttons.board, t("tabs.board", { n: forks }));
     document.documentElement.dataset.tab = open;
   }
 

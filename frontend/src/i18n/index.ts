@@ -20,7 +20,7 @@ const catalogues: Record<Lang, { messages: Messages; settings: Record<string, Se
 
 const STORAGE_KEY = "rnn-playground:lang";
 
-function isLang(value: unknown): value is Lang {
+export function isLang(value: unknown): value is Lang {
   return typeof value === "string" && (LANGS as readonly string[]).includes(value);
 }
 

@@ -1,0 +1,46 @@
+/**
+ * The comparison table: polls `GET /runs` every 3 s while the Compare or Gap tab is on screen,
+ * and every 15 s otherwise (enough to know whether the session has runs to compare at all).
+ */
+
+import { ApiError, getRuns } from "./api";
+import { shownTab, type Store } from "./store";
+
+const VISIBLE_MS = 3000;
+const BACKGROUND_MS = 15_000;
+const TICK_MS = 500;
+
+export class RunsPoller {
+  private busy = false;
+  private last = -Infinity;
+
+  constructor(
+    private readonly store: Store,
+    private readonly session: { id: string; token: string },
+  ) {
+    setInterval(() => void this.tick(), TICK_MS);
+    // Opening the tab fetches at once rather than on the next tick.
+    store.subscribe((state) => {
+      const tab = shownTab(state);
+      if ((tab === "compare" || tab === "gap") && state.runs.rows === null) void this.tick();
+    });
+  }
+
+  private async tick(): Promise<void> {
+    const state = this.store.state;
+    if (this.busy || !state.joined || document.hidden) return;
+    const tab = shownTab(state);
+    const every = tab === "compare" || tab === "gap" ? VISIBLE_MS : BACKGROUND_MS;
+    if (performance.now() - this.last < every) return;
+    this.busy = true;
+    this.last = performance.now();
+    try {
+      this.store.setRuns(await getRuns(this.session.id, this.session.token));
+    } catch (err) {
+      // Shown in the Compare tab; a blip is retried on the next round.
+      this.store.setRuns(null, err instanceof ApiError ? err.message : String(err));
+    } finally {
+      this.busy = false;
+    }
+  }
+}
