@@ -54,19 +54,22 @@ class Experiments:
 
     def runs(self, session: Session) -> list[dict[str, Any]]:
         """The session and its children side by side: the comparison table's rows."""
-        family = [session] + [
-            self.sessions.get(child) for child in self.sessions.storage.children(session.id)
-        ]
-        return [row(s) for s in family]
+        return [row(s) for s in self._family(session)]
+
+    def _family(self, session: Session) -> list[Session]:
+        """A lesson's main run and its other runs (asked from any of them), or a session
+        and its forks."""
+        if session.record.parent_id and session.record.classroom.get("lesson"):
+            session = self.sessions.get(session.record.parent_id)
+        children = self.sessions.storage.children(session.id)
+        return [session] + [self.sessions.get(child) for child in children]
 
     def gaps(self, session: Session) -> dict[str, Any]:
         """Each run's accuracy on the dependent character against the gap, measured now."""
         lesson = self._lesson(session)
         if lesson.data.task in (None, "sentiment"):
             raise InvalidInput("this lesson has no long-range task to measure")
-        family = [session] + [
-            self.sessions.get(child) for child in self.sessions.storage.children(session.id)
-        ]
+        family = self._family(session)
         task = {
             "task": lesson.data.task,
             "params": dict(lesson.data.params),
@@ -96,8 +99,9 @@ class Experiments:
                 f"text must be 1 to {LIMITS.max_inspect_chars} characters", field="text"
             )
         runs = [{"label": k, "config": cfg.to_dict()} for k, cfg in lesson.configs().items()]
+        main = self._family(session)[0]  # the classifiers live beside the main run
         return self.sessions.ask(
-            session, "sentiment", timeout=300.0, text=text, runs=runs, steps=lesson.steps
+            main, "sentiment", timeout=300.0, text=text, runs=runs, steps=lesson.steps
         )
 
     def _lesson(self, session: Session) -> lessons.Lesson:

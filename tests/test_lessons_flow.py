@@ -45,6 +45,10 @@ def test_starting_a_lesson_trains_every_run_side_by_side(server: Server, connect
 
     rows = table()
     assert list(rows) == labels
+    child = get(server, f"/api/sessions/{lesson['runs'][2]['id']}/runs", lesson["view_token"])
+    assert child.status_code == 403, "each run has its own view link"
+    from_child = get(server, f"/api/sessions/{lesson['runs'][2]['id']}/runs", lesson["owner_token"])
+    assert [r["label"] for r in from_child.json()["runs"]] == labels, "any run shows the family"
     windows = sorted(
         (row["config"]["window"], row["params"])
         for row in rows.values()
