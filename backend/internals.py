@@ -575,6 +575,26 @@ def pack(tr: Trace, names: tuple[str, ...] | None = None, binary: bool = False) 
 # ------------------------------------------------------------ one request
 
 
+def one_buffer(packed: dict[str, Any]) -> dict[str, Any]:
+    """Move every tensor's bytes of a binary `pack` into one `data` buffer.
+
+    Each tensor keeps {lo, hi, shape} and gets {offset, size} into `data`: one Socket.IO
+    binary attachment instead of one per tensor (19 for a 3-layer LSTM), which measured
+    30 ms slower per keystroke on a loaded server and trips clients' attachment caps.
+    """
+    buffer = bytearray()
+
+    def place(tensor: dict[str, Any]) -> dict[str, Any]:
+        data = tensor.pop("data")
+        tensor.update(offset=len(buffer), size=len(data))
+        buffer.extend(data)
+        return tensor
+
+    layers = [{name: place(t) for name, t in layer.items()} for layer in packed["layers"]]
+    probs = place(packed["probs"])
+    return {**packed, "layers": layers, "probs": probs, "data": bytes(buffer)}
+
+
 def inspect_text(
     model: CharRNN,
     vocab: Vocab,
@@ -605,7 +625,7 @@ def inspect_text(
     sal = saliency(model, ids, position) if with_saliency else None
     p_next, top = tr.probs[-1].topk(min(k, vocab.size))
     return {
-        **pack(tr, binary=True),
+        **one_buffer(pack(tr, binary=True)),
         "activation": tr.activation,
         "chars": chars,
         "vocab": vocab.to_list(),

@@ -74,6 +74,9 @@ class Worker:
         self.commands, self.queries, self.events, self.device = commands, queries, events, device
         self.checkpoint_s = checkpoint_s  # how often a running session's weights are saved
         self.slots: dict[str, Slot] = {}
+        # Held while the query thread answers: the training thread waits for it before each
+        # step, so a query does not trade the GIL back and forth with training op by op.
+        self.answering = threading.Lock()
         self.classifiers: dict[str, Any] = {}  # a lesson session's trained sentiment classifiers
         self.classifier_lock = threading.Lock()
         self.parent = os.getppid()
@@ -87,6 +90,8 @@ class Worker:
         while True:
             if not self.handle(self.drain(block=not self.any_running())):
                 return
+            with self.answering:  # queries first: wait while one is being answered
+                pass
             self.train_one()
             self.flush()
             if os.getppid() != self.parent:  # the web process died: do not linger as an orphan
@@ -126,11 +131,14 @@ class Worker:
             except Exception:  # the queue closes when the process shuts down
                 return
             newest = {(cmd["client"], cmd["op"]): cmd for cmd in waiting}
-            for cmd in newest.values():
-                if cmd["op"] in SLOW_QUERIES:  # never hold up keystrokes behind a long job
-                    threading.Thread(target=self.answer_slowly, args=(cmd,), daemon=True).start()
-                else:
-                    self.answer(cmd)
+            with self.answering:
+                for cmd in newest.values():
+                    if cmd["op"] in SLOW_QUERIES:  # never hold up keystrokes behind a long job
+                        thread = threading.Thread(target=self.answer_slowly, args=(cmd,))
+                        thread.daemon = True
+                        thread.start()
+                    else:
+                        self.answer(cmd)
 
     def answer_slowly(self, cmd: dict) -> None:
         lower_priority(TRAINING_NICE)

@@ -1,9 +1,11 @@
 """Keystroke latency: how long a typed character waits for its next-character predictions.
 
 The headline `keystroke_*` figure is what the issue defines: 100 typed characters, the top-k
-next characters and all gate traces, i.e. one `inspect:query` (every gate and state of every
-layer, saliency, top-5). The page's plain prediction with two 120-character continuations
-is reported beside it as `continuation_*`, and without them as `keystroke_notrace_*`.
+next characters and all gate traces, i.e. one `inspect:query` as the gates view sends it
+(every gate and state of every layer, top-5; `saliency_*` is the same query with saliency,
+which only the saliency view asks for). The page's plain prediction with two 120-character
+continuations is reported beside it as `continuation_*`, and without them as
+`keystroke_notrace_*`.
 
 A viewer's client, over a real Socket.IO websocket, sends `predict:query` (100 characters
 of text, k=5) and waits for the `predict:result` with that seq before sending the next, while
@@ -46,6 +48,7 @@ class Latencies:
     keystroke: list[float] = field(default_factory=list)
     notrace: list[float] = field(default_factory=list)
     inspect: list[float] = field(default_factory=list)
+    saliency: list[float] = field(default_factory=list)
     echo: list[float] = field(default_factory=list)
     echo_idle: list[float] = field(default_factory=list)  # before any session trains
     workers_cpu_share: float = float("nan")  # cores the training workers got meanwhile
@@ -54,6 +57,8 @@ class Latencies:
         return {
             "keystroke_p50_ms": round(percentile(self.inspect, 50), 2),
             "keystroke_p99_ms": round(percentile(self.inspect, 99), 2),
+            "saliency_p50_ms": round(percentile(self.saliency, 50), 2),
+            "saliency_p99_ms": round(percentile(self.saliency, 99), 2),
             "continuation_p50_ms": round(percentile(self.keystroke, 50), 2),
             "continuation_p99_ms": round(percentile(self.keystroke, 99), 2),
             "keystroke_notrace_p50_ms": round(percentile(self.notrace, 50), 2),
@@ -96,11 +101,12 @@ class Typist:
             lambda r: r["seq"] == seq,
         )
 
-    def inspect(self) -> float:
+    def inspect(self, saliency: bool = False) -> float:
         """Round trip of one inspect:query (all gate traces) of QUERY_CHARS characters, in ms."""
         self.seq += 1
         seq, offset = self.seq, (self.seq * 7) % (len(self.text) - QUERY_CHARS)
-        payload = {"text": self.text[offset : offset + QUERY_CHARS], "seq": seq}
+        text = self.text[offset : offset + QUERY_CHARS]
+        payload = {"text": text, "seq": seq, "saliency": saliency}
         return self.timed(
             lambda: self.client.emit("inspect:query", payload),
             "inspect:result",
@@ -136,6 +142,7 @@ def measure_keystrokes(server: Server, mode: Mode) -> Latencies:
             out.keystroke.append(typist.query(CONTINUATION))
             out.notrace.append(typist.query(0))
             out.inspect.append(typist.inspect())
+            out.saliency.append(typist.inspect(saliency=True))
             out.echo.append(typist.echo())
             if (i + 1) % max(1, mode.keystrokes // 3) == 0:
                 log(

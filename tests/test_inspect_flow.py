@@ -7,8 +7,9 @@ import numpy as np
 from tests.conftest import Server
 
 
-def decode(packed: dict) -> np.ndarray:
-    raw = np.frombuffer(packed["data"], dtype=np.uint8).reshape(packed["shape"])
+def decode(result: dict, packed: dict) -> np.ndarray:
+    data = result["data"][packed["offset"] : packed["offset"] + packed["size"]]
+    raw = np.frombuffer(data, dtype=np.uint8).reshape(packed["shape"])
     return packed["lo"] + raw * (packed["hi"] - packed["lo"]) / 255
 
 
@@ -20,9 +21,9 @@ def test_inspect_returns_every_gate_as_binary_for_the_typed_text(server: Server,
     result = c.wait("inspect:result")
     assert result["kind"] == "lstm" and result["chars"] == list("The sea was calm")
     assert len(result["layers"]) == 2 and set(result["layers"][0]) == set("ifgoch")
-    forget = decode(result["layers"][1]["f"])
+    forget = decode(result, result["layers"][1]["f"])
     assert forget.shape == (16, 32) and 0 <= forget.min() and forget.max() <= 1
-    assert isinstance(result["layers"][0]["h"]["data"], bytes), "arrays travel as binary"
+    assert isinstance(result["data"], bytes), "arrays travel as one binary attachment"
     saliency = result["saliency"]
     assert saliency["position"] == 16 and len(saliency["normalised"]) == 16
     assert max(saliency["normalised"]) == 1.0 and result["surgery"] is False
@@ -43,7 +44,7 @@ def test_surgery_changes_the_predictions(server: Server, connect) -> None:
     c.emit("inspect:query", {"seq": 2, "text": text, "surgery": clamp})
     cut = c.wait("inspect:result", lambda d: d["seq"] == 2)
     assert cut["surgery"] is True
-    h_top = decode(cut["layers"][0]["h"])
+    h_top = decode(cut, cut["layers"][0]["h"])
     assert np.abs(h_top).max() < 0.01, "an output gate held at 0 silences h"
     assert [n["p"] for n in cut["next"]] != [n["p"] for n in plain["next"]]
     c.emit(

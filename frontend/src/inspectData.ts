@@ -1,6 +1,6 @@
 /** What the "look inside" views draw: `inspect:result` wrangled into matrices, once per result. */
 
-import { toMatrix, type Matrix } from "./tensors";
+import { toBytes, toMatrix, type Matrix } from "./tensors";
 import type { InspectResultWire, SaliencyResult, TopChar } from "./types";
 
 /** Per cell kind, the quantities a layer exposes, in display order (docs/protocol.md#inspect). */
@@ -48,6 +48,7 @@ export interface InspectData {
 
 /** Wrangle: decode every packed tensor once, so views only index into bytes. */
 export function wrangleInspect(wire: InspectResultWire): InspectData {
+  const buffer = toBytes(wire.data);
   return {
     seq: wire.seq,
     step: wire.step,
@@ -57,9 +58,11 @@ export function wrangleInspect(wire: InspectResultWire): InspectData {
     vocab: wire.vocab,
     hiddenSize: wire.hidden_size,
     layers: wire.layers.map((layer) =>
-      Object.fromEntries(Object.entries(layer).map(([name, packed]) => [name, toMatrix(packed)])),
+      Object.fromEntries(
+        Object.entries(layer).map(([name, packed]) => [name, toMatrix(packed, buffer)]),
+      ),
     ),
-    probs: toMatrix(wire.probs),
+    probs: toMatrix(wire.probs, buffer),
     top: wire.top,
     next: wire.next,
     saliency: wire.saliency,

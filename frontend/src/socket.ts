@@ -1,7 +1,6 @@
 /** The only module that talks to socket.io-client: connect, join, emit helpers, subscriptions. */
 
 import { io, type Socket } from "socket.io-client";
-import * as parser from "socket.io-parser";
 import type {
   ClassFocus,
   ClassSettings,
@@ -16,21 +15,6 @@ export type ConnectionStatus = "connecting" | "connected" | "disconnected";
 
 type ServerEvent = keyof ServerToClientEvents;
 
-/**
- * `inspect:result` carries one binary attachment per quantity and layer, plus the
- * probabilities: up to 6 × 3 + 1 = 19, over socket.io-parser's default cap of 10 (which drops
- * the connection with "too many attachments"). Same parser, higher cap.
- */
-const MAX_ATTACHMENTS = 64;
-
-class Decoder extends parser.Decoder {
-  constructor() {
-    super({ maxAttachments: MAX_ATTACHMENTS });
-  }
-}
-
-const PARSER = { ...parser, Decoder };
-
 /** One Socket.IO connection bound to one session; it re-joins after every reconnect. */
 export class Connection {
   private readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -44,7 +28,6 @@ export class Connection {
       path: "/socket.io",
       transports: ["websocket"],
       autoConnect: false,
-      parser: PARSER,
     });
     // Joining on every "connect" makes a reconnect after a network blip transparent.
     this.socket.on("connect", () => {

@@ -11,26 +11,19 @@ export interface Matrix {
   bytes: Uint8Array;
 }
 
-function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
-/** Socket.IO hands binary attachments over as ArrayBuffer; accept views and base64 too. */
-export function toBytes(data: PackedTensor["data"]): Uint8Array {
-  if (typeof data === "string") return fromBase64(data);
+/** Socket.IO hands a binary attachment over as an ArrayBuffer (a view in some transports). */
+export function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-export function toMatrix(packed: PackedTensor): Matrix {
+/** One tensor of a result, as a view into the result's shared buffer (no copy). */
+export function toMatrix(packed: PackedTensor, buffer: Uint8Array): Matrix {
   const [rows = 0, cols = 1] = packed.shape;
-  const bytes = toBytes(packed.data);
-  if (bytes.length < rows * cols) {
-    throw new Error(`tensor of shape ${rows}×${cols} has only ${bytes.length} bytes`);
+  if (packed.offset + packed.size > buffer.length || packed.size < rows * cols) {
+    throw new Error(`tensor of shape ${rows}×${cols} does not fit the result's buffer`);
   }
+  const bytes = buffer.subarray(packed.offset, packed.offset + packed.size);
   return { rows, cols, lo: packed.lo, hi: packed.hi, bytes };
 }
 

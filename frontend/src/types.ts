@@ -198,8 +198,9 @@ export interface InspectQuery {
 
 /** One quantised tensor: `v = lo + byte × (hi − lo) / 255`, row-major, time first. */
 export interface PackedTensor {
-  /** Raw bytes (a Socket.IO binary attachment); base64 text is accepted too. */
-  data: ArrayBuffer | ArrayBufferView | string;
+  /** Where this tensor's bytes lie in the result's one binary `data` buffer. */
+  offset: number;
+  size: number;
   lo: number;
   hi: number;
   shape: number[];
@@ -215,6 +216,8 @@ export interface SaliencyResult {
 /** `inspect:result` as it arrives on the wire. */
 export interface InspectResultWire {
   seq: number;
+  /** Every tensor's bytes, in one Socket.IO binary attachment. */
+  data: ArrayBuffer | ArrayBufferView;
   step: number;
   kind: string;
   activation: string;
