@@ -5,6 +5,7 @@ import { h, setText, show } from "../dom";
 import { t } from "../i18n";
 import type { AppState } from "../store";
 import type { Component } from "./component";
+import { copyText } from "../clipboard";
 
 /** The link students open: the owner's `view_url`, or a viewer's own (view-only) address. */
 function shareUrl(state: Readonly<AppState>): string | null {
@@ -12,25 +13,6 @@ function shareUrl(state: Readonly<AppState>): string | null {
   if (!session) return null;
   if (session.view_url) return new URL(session.view_url, location.origin).href;
   return session.role === "viewer" ? location.href : null;
-}
-
-async function copyText(text: string, input: HTMLInputElement): Promise<boolean> {
-  try {
-    if (window.isSecureContext && navigator.clipboard) {
-      await navigator.clipboard.writeText(text);
-      return true;
-    }
-  } catch {
-    // Permission refused or not focused: fall through to the selection-based copy.
-  }
-  input.focus();
-  input.select();
-  try {
-    // Plain-http classroom servers have no Clipboard API; the legacy command still works there.
-    return document.execCommand("copy");
-  } catch {
-    return false;
-  }
 }
 
 export class ShareButton implements Component {

@@ -10,7 +10,7 @@ import { formatInt, t, tn } from "../../i18n";
 import type { AppState, LessonsState } from "../../store";
 import type { Lesson } from "../../types";
 import type { Component } from "../component";
-import { copyText } from "./copy";
+import { copyText } from "../../clipboard";
 
 export class LessonsPanel implements Component {
   readonly el: HTMLElement;
