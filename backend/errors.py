@@ -38,3 +38,17 @@ class Forbidden(UserError):
 class NotFound(UserError):
     code = "not_found"
     http_status = 404
+
+
+class NotJoined(UserError):
+    code = "not_joined"
+
+
+class Full(UserError):
+    code = "full"
+    http_status = 503
+
+
+class Busy(UserError):
+    code = "busy"
+    http_status = 503

@@ -21,7 +21,16 @@ from typing import Any, Protocol
 from backend import config as settings
 from backend import corpora
 from backend.config import LIMITS, TrainConfig
-from backend.errors import Forbidden, InvalidInput, NotFound, TooLarge, UserError
+from backend.errors import (
+    Busy,
+    Forbidden,
+    Full,
+    InvalidInput,
+    NotFound,
+    NotJoined,
+    TooLarge,
+    UserError,
+)
 from backend.exchange import param_count
 from backend.queries import parse_inspect, parse_query
 from backend.storage import SessionRecord, Storage, digest
@@ -721,20 +730,6 @@ class Sessions:
                 "running": running,
                 "clients": len(self.clients),
             }
-
-
-class NotJoined(UserError):
-    code = "not_joined"
-
-
-class Full(UserError):
-    code = "full"
-    http_status = 503
-
-
-class Busy(UserError):
-    code = "busy"
-    http_status = 503
 
 
 def text_name(source: str) -> str:
