@@ -251,6 +251,7 @@ class Worker:
         if slot is not None and slot.running:
             self.save(cmd["session"], slot)
         self.slots.pop(cmd["session"], None)
+        self.classifiers.pop(cmd["session"], None)
 
     def answer(self, cmd: dict) -> None:
         """Answer one client's query; a bad query is refused to that client, training goes on."""
