@@ -40,3 +40,30 @@ def test_kill_9_mid_training_then_restart_resumes_from_the_checkpoint(tmp_path: 
         viewer.close()
     finally:
         stop_server(srv)
+
+
+def test_idle_sessions_leave_memory_and_come_back_on_demand(tmp_path: Path) -> None:
+    import time
+
+    import requests
+
+    srv = start_server(tmp_path, EVICT_S="1", HOUSEKEEPING_S="0.3", WORKERS="1")
+    try:
+        s = srv.create(config={"learning_rate": 0.01})
+        owner = Client(srv.url)
+        owner.join(s["id"], s["owner_token"])
+        owner.emit("train:step")
+        stepped = owner.wait("train:progress", lambda d: d["step"] == 1)
+        owner.close()
+        deadline = time.monotonic() + 20
+        while requests.get(f"{srv.url}/api/health", timeout=5).json()["sessions"]:
+            assert time.monotonic() < deadline, "the idle session never left memory"
+            time.sleep(0.2)
+        back = Client(srv.url)
+        state = back.join(s["id"], s["view_token"])
+        assert state["step"] == stepped["step"] and state["config"]["learning_rate"] == 0.01
+        assert state["history"]["step"] == [1]
+        assert requests.get(f"{srv.url}/api/health", timeout=5).json()["sessions"] == 1
+        back.close()
+    finally:
+        stop_server(srv)
