@@ -1,8 +1,11 @@
-"""A server killed mid-training comes back with every session, and training carries on."""
+"""Sessions outlive the server's memory: a kill -9 mid-training, or eviction when idle."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+
+import requests
 
 from tests.conftest import Client, kill_server, start_server, stop_server
 
@@ -43,10 +46,6 @@ def test_kill_9_mid_training_then_restart_resumes_from_the_checkpoint(tmp_path: 
 
 
 def test_idle_sessions_leave_memory_and_come_back_on_demand(tmp_path: Path) -> None:
-    import time
-
-    import requests
-
     srv = start_server(tmp_path, EVICT_S="1", HOUSEKEEPING_S="0.3", WORKERS="1")
     try:
         s = srv.create(config={"learning_rate": 0.01})
