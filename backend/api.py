@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from backend import config, corpora, lessons
+from backend import config, corpora, exchange, lessons
 from backend.classroom import Classroom
 from backend.config import LIMITS
 from backend.errors import InvalidInput, TooLarge, UserError
@@ -112,6 +112,8 @@ def export(session_id: str):
 @bp.post("/sessions/import")
 def import_model():
     """Start a session from an exported zip (validated; nothing in it is executed)."""
+    # A model with its text is larger than the app-wide body cap (sized for texts).
+    request.max_content_length = exchange.MAX_IMPORT_BYTES
     upload = request.files.get("file")
     blob = upload.read() if upload else request.get_data(cache=False)
     return classroom().import_model(blob), 201
@@ -187,7 +189,8 @@ def user_error(exc: UserError):
 
 @bp.app_errorhandler(RequestEntityTooLarge)
 def too_large(_exc: RequestEntityTooLarge):
-    exc = TooLarge(f"the request is larger than {LIMITS.max_text_bytes // 1024 // 1024} MB")
+    limit = request.max_content_length or LIMITS.max_text_bytes
+    exc = TooLarge(f"the request is larger than {limit / 1024 / 1024:.0f} MB")
     return jsonify(error=exc.to_dict()), 413
 
 

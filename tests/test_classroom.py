@@ -165,6 +165,17 @@ def test_export_then_import_gives_identical_predictions(
     assert len(run.stdout.strip()) >= 20, "the standalone script samples from the export"
 
 
+def test_a_model_larger_than_the_text_limit_round_trips(server: Server, connect) -> None:
+    s = server.create(config={"hidden_size": 256, "num_layers": 2})
+    blob = requests.get(
+        f"{server.url}/api/sessions/{s['id']}/export?t={s['owner_token']}", timeout=60
+    ).content
+    assert len(blob) > 2 * 1024 * 1024, "bigger than the body cap for texts"
+    response = api(server, "POST", "/api/sessions/import", files={"file": ("m.zip", blob)})
+    assert response.status_code == 201, response.text
+    assert connect().join(response.json()["id"], response.json()["owner_token"])["params"] > 8e5
+
+
 def test_malformed_and_hostile_uploads_are_rejected(server: Server, connect) -> None:
     s, _ = trained(server, connect, steps=2)
     good = requests.get(
