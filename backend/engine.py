@@ -110,9 +110,5 @@ class Engine:
             load[index] += 1
         return load.index(min(load))
 
-    def holds(self, session: str) -> bool:
-        with self.lock:
-            return session in self.placement
-
     def alive(self) -> bool:
         return bool(self.procs) and all(p.is_alive() for p in self.procs)
