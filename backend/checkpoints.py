@@ -25,7 +25,7 @@ from backend.training import Trainer
 def flatten(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """The trainer's state as named CPU tensors and string metadata."""
     tensors = {
-        f"model.{k}": v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()
+        f"model.{k}": v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()
     }
     optim = trainer.optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}

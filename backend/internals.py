@@ -205,8 +205,8 @@ def _phi(model: CharRNN) -> Callable[[torch.Tensor], torch.Tensor]:
     return torch.relu if model.activation == "relu" else torch.tanh
 
 
-def _gates(
-    kind: str, gx: torch.Tensor, gh: torch.Tensor, clamp: Clamper
+def gate_values(
+    kind: str, gx: torch.Tensor, gh: torch.Tensor, clamp: Clamper = _no_clamp
 ) -> dict[str, torch.Tensor]:
     """Gate activations from the input part gx = W_ih x + b_ih and hidden part gh = W_hh h + b_hh.
 
@@ -245,7 +245,7 @@ def _step(
     gx = x_t @ w.W_ih.T + w.b_ih  # (B, G*H)
     gh = h @ w.W_hh.T + w.b_hh  # (B, G*H)
     # 2. Gate activations, with any clamps applied before they are used.
-    v = _gates(kind, gx, gh, lambda name, g: surgery.clamp(layer, name, g))
+    v = gate_values(kind, gx, gh, lambda name, g: surgery.clamp(layer, name, g))
     # 3. The state update of each cell.
     if kind == "rnn":
         v["h"] = _phi(model)(v["a"])
@@ -371,7 +371,7 @@ def trace(model: CharRNN, ids: torch.Tensor, surgery: Surgery | None = None) -> 
         else:
             gx = torch.cat([x, h_prev], dim=1) @ torch.cat([w.W_ih, w.W_hh], dim=1).T
             gx, gh = gx + w.b_ih, w.b_hh  # (T, G*H); gh just the bias, broadcast
-        v = _gates(kind, gx, gh, _no_clamp)
+        v = gate_values(kind, gx, gh)
         # 3. The LSTM's cell state is a running sum, c_t = f_t * c_{t-1} + i_t * g_t.
         if kind == "lstm":
             ig = v["i"] * v["g"]  # (T, H)
