@@ -135,45 +135,52 @@ class Cohort:
 
     def forward(self, x: torch.Tensor, theta: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (S, B, T, V) for ids x (S, B, T): member s's model on its own rows x[s]."""
-        S, B, T = x.shape
+        return self._logits(x.permute(2, 0, 1), theta).permute(1, 2, 0, 3)
+
+    def _logits(self, x: torch.Tensor, theta: torch.Tensor | None) -> torch.Tensor:
+        """Time-major: logits (T, S, B, V) for ids x (T, S, B).
+
+        Time comes first so that each step's slice of a (T, S, B, ...) tensor is contiguous:
+        one copy per layer instead of one per step.
+        """
+        T, S, B = x.shape
         inp = x
         for k in range(self.L):
-            gx = self._input_gates(k, inp, theta)  # (S, B, T, G*H)
-            inp = self._unroll(k, gx, theta)  # (S, B, T, H): layer k's h_t, layer k+1's input
+            gx = self._input_gates(k, inp, theta)  # (T, S, B, G*H)
+            inp = self._unroll(k, gx, theta)  # (T, S, B, H): layer k's h_t, layer k+1's input
         W_hy, b_y = self.weight("head.weight", theta), self.weight("head.bias", theta)
-        h = inp.reshape(S, B * T, self.H)
-        logits = torch.baddbmm(b_y[:, None, :], h, W_hy.transpose(1, 2))  # (S, B*T, V)
-        return logits.view(S, B, T, self.V)
+        h = inp.transpose(0, 1).reshape(S, T * B, self.H)  # (S, T*B, H)
+        logits = torch.baddbmm(b_y[:, None, :], h, W_hy.transpose(1, 2))  # (S, T*B, V)
+        return logits.view(S, T, B, self.V).transpose(0, 1)
 
     def _input_gates(self, k: int, inp: torch.Tensor, theta: torch.Tensor | None) -> torch.Tensor:
-        """gx = W_ih x_t + b_ih for every t: (S, B, T, G*H)."""
+        """gx = W_ih x_t + b_ih for all t: (T, S, B, G*H), from ids (T, S, B) or h (T, S, B, H)."""
         W_ih = self.weight(f"rnn.weight_ih_l{k}", theta)  # (S, G*H, D)
         b_ih = self.weight(f"rnn.bias_ih_l{k}", theta)  # (S, G*H)
         if k == 0:
             # A one-hot x_t picks column x_t of W_ih: gather the columns instead of multiplying.
             # Row s * V + v of `columns` is column v of member s's W_ih.
             columns = W_ih.transpose(1, 2).reshape(self.S * self.V, -1)  # (S*V, G*H)
-            member = torch.arange(self.S, device=inp.device).view(-1, *[1] * (inp.dim() - 1))
-            return F.embedding(inp + member * self.V, columns) + b_ih.view(
-                self.S, *[1] * (inp.dim() - 1), -1
-            )
-        S, B, T, H = inp.shape
-        gx = torch.baddbmm(b_ih[:, None, :], inp.reshape(S, B * T, H), W_ih.transpose(1, 2))
-        return gx.view(S, B, T, -1)
+            member = torch.arange(self.S, device=inp.device).view(1, -1, 1)  # (1, S, 1)
+            return F.embedding(inp + member * self.V, columns) + b_ih[None, :, None, :]
+        T, S, B, H = inp.shape
+        rows = inp.transpose(0, 1).reshape(S, T * B, H)  # (S, T*B, H): one product per member
+        gx = torch.baddbmm(b_ih[:, None, :], rows, W_ih.transpose(1, 2))  # (S, T*B, G*H)
+        return gx.view(S, T, B, -1).transpose(0, 1).contiguous()
 
     def _unroll(self, k: int, gx: torch.Tensor, theta: torch.Tensor | None) -> torch.Tensor:
-        """Step layer k through time from h_0 = c_0 = 0; its h_t for every t (S, B, T, H)."""
-        S, B = gx.shape[:2]
+        """Step layer k through time from h_0 = c_0 = 0; its h_t for every t (T, S, B, H)."""
+        S, B = gx.shape[1:3]
         W_hh_T = self.weight(f"rnn.weight_hh_l{k}", theta).transpose(1, 2)  # (S, H, G*H)
         b_hh = self.weight(f"rnn.bias_hh_l{k}", theta)[:, None, :]  # (S, 1, G*H)
         h = c = gx.new_zeros(S, B, self.H)
         hs = []
-        # unbind, not gx[:, :, t]: the backward of T slices would build T full-size zero tensors.
-        for gx_t in gx.unbind(dim=2):
+        # unbind, not gx[t]: the backward of T slices would build T full-size zero tensors.
+        for gx_t in gx.unbind(dim=0):
             gh = torch.baddbmm(b_hh, h, W_hh_T)  # W_hh h_{t-1} + b_hh for all members: (S, B, G*H)
             h, c = self.cell(gx_t, gh, h, c)
             hs.append(h)
-        return torch.stack(hs, dim=2)
+        return torch.stack(hs)
 
     def cell(
         self, gx: torch.Tensor, gh: torch.Tensor, h: torch.Tensor, c: torch.Tensor
@@ -219,9 +226,10 @@ class Cohort:
 
         The gradient (S, P) is theta.grad: backward of the sum of the members' losses.
         """
-        logits = self.forward(x)  # (S, B, T, V)
-        nats = F.cross_entropy(logits.reshape(-1, self.V), y.reshape(-1), reduction="none")
-        losses = nats.view(self.S, -1).mean(dim=1)
+        logits = self._logits(x.permute(2, 0, 1), None)  # (T, S, B, V)
+        targets = y.permute(2, 0, 1)  # (T, S, B), matching
+        nats = F.cross_entropy(logits.reshape(-1, self.V), targets.reshape(-1), reduction="none")
+        losses = nats.view(-1, self.S, targets.shape[2]).mean(dim=(0, 2))  # (S,)
         self.theta.grad = None
         losses.sum().backward()
         return losses.detach(), self.theta.grad
@@ -292,15 +300,15 @@ class Cohort:
         state = [(self.theta.new_zeros(self.S, 1, self.H),) * 2 for _ in range(self.L)]
         out = []
         for _ in range(length):
-            inp = ids.view(self.S, 1, 1)  # (S, B=1, T=1)
+            inp = ids.view(1, self.S, 1)  # (T=1, S, B=1)
             for k in range(self.L):
-                gx = self._input_gates(k, inp, theta)[:, :, 0]  # (S, 1, G*H)
+                gx = self._input_gates(k, inp, theta)[0]  # (S, 1, G*H)
                 W_hh = self.weight(f"rnn.weight_hh_l{k}", theta)
                 b_hh = self.weight(f"rnn.bias_hh_l{k}", theta)
                 h, c = state[k]
                 gh = torch.baddbmm(b_hh[:, None, :], h, W_hh.transpose(1, 2))
                 state[k] = self.cell(gx, gh, h, c)
-                inp = state[k][0][:, :, None, :]  # (S, 1, 1, H)
+                inp = state[k][0][None]  # (1, S, 1, H)
             W_hy, b_y = self.weight("head.weight", theta), self.weight("head.bias", theta)
             logits = torch.baddbmm(b_y[:, None, :], state[-1][0], W_hy.transpose(1, 2))[:, 0]
             p = F.softmax(logits.float().cpu() / temps, dim=-1)  # (S, V), drawn on the CPU
