@@ -30,10 +30,11 @@ DEFAULTS: dict[str, Any] = {
     "DATA_DIR": str(ROOT / "instance"),  # where the database lives; nothing to start
     "WORKERS": 0,  # training processes; 0 = one per core
     "DEVICE": "auto",  # "auto" (CUDA when present), "cpu" or "cuda"
+    "BATCH_SESSIONS": "auto",  # compatible sessions train as one batched step: auto = on a GPU
     "IDLE_PAUSE_S": LIMITS.idle_pause_s,  # pause running sessions nobody watches
     "HOUSEKEEPING_S": 15.0,  # how often to look for such sessions
     "EVICT_S": 900.0,  # idle, unwatched sessions leave memory after this (they come back)
-    "MAX_RUNNING": 8,  # sessions training at once; more wait in a queue
+    "MAX_RUNNING": 0,  # sessions training at once, more wait in a queue; 0 = 4 a worker, 64 a GPU
     "MAX_SESSIONS": 5000,  # sessions stored in all
     "CHECKPOINT_S": 15.0,  # a running session's weights are saved this often (and on pause)
     # Largest HTTP body: the text limit plus room for JSON framing.
@@ -48,13 +49,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("PLAYGROUND")
     app.config.update(config or {})
 
+    if app.config["BATCH_SESSIONS"] not in ("auto", "on", "off"):
+        raise ValueError("PLAYGROUND_BATCH_SESSIONS must be auto, on or off")
+
     # Socket messages are small (texts go over HTTP), so cap them well below the text limit.
     socketio = SocketIO(app, async_mode="threading", max_http_buffer_size=256 * 1024)
     storage = Storage.in_directory(app.config["DATA_DIR"])
     manager = Sessions(
         storage,
         SocketPublisher(socketio, LIMITS.progress_hz),
-        max_running=app.config["MAX_RUNNING"],
         max_sessions=app.config["MAX_SESSIONS"],
     )
     engine = Engine(
@@ -62,8 +65,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         workers=app.config["WORKERS"] or None,
         device=app.config["DEVICE"],
         checkpoint_s=app.config["CHECKPOINT_S"],
+        batching=app.config["BATCH_SESSIONS"],
     )
     engine.start()
+    # A GPU trains a cohort of sessions in about the time one takes; a core, one at a time.
+    auto_running = 64 if engine.device.startswith("cuda") else 4 * engine.count
+    manager.max_running = app.config["MAX_RUNNING"] or auto_running
     manager.attach(engine)
     atexit.register(engine.stop)
 

@@ -24,6 +24,17 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
+def may_have_gpu(device: str) -> bool:
+    """Whether the workers may train on CUDA, judged without importing torch here.
+
+    "auto" looks for the NVIDIA driver's device files; a machine with them but no usable GPU
+    gets one worker where it could have had one per core: slower, but still right.
+    """
+    if device == "auto":
+        return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia")
+    return device.startswith("cuda")
+
+
 class Engine:
     """Routes per-session commands to worker processes and their events to `on_event`."""
 
@@ -33,10 +44,13 @@ class Engine:
         workers: int | None = None,
         device: str = "auto",
         checkpoint_s: float = 15.0,
+        batching: str = "auto",
     ) -> None:
         self.on_event = on_event
         self.checkpoint_s = checkpoint_s
-        self.count = workers or default_workers()
+        self.batching = batching  # "auto" (on a GPU), "on" or "off": see backend/cohort.py
+        # One worker on a GPU, so compatible sessions meet in one cohort (and one CUDA context).
+        self.count = workers or (1 if may_have_gpu(device) else default_workers())
         self.device = device  # "auto" until the workers report what they found
         self.ready = threading.Semaphore(0)
         self.ctx = mp.get_context("spawn")  # fork would copy the web process's threads and locks
@@ -53,7 +67,14 @@ class Engine:
             commands, queries = self.ctx.Queue(), self.ctx.Queue()
             proc = self.ctx.Process(
                 target=worker.main,
-                args=(commands, queries, self.events, self.device, self.checkpoint_s),
+                args=(
+                    commands,
+                    queries,
+                    self.events,
+                    self.device,
+                    self.checkpoint_s,
+                    self.batching,
+                ),
                 daemon=True,
             )
             proc.start()

@@ -629,6 +629,7 @@ class Sessions:
                 "step": session.step,
                 "chars_seen": session.chars_seen,
                 "chars_per_sec": session.chars_per_sec,
+                "batched": event["batched"],
                 "status": session.status,
                 "train": event["train"],
                 "grad": event["grad"],

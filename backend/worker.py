@@ -8,7 +8,9 @@ Two threads, so a keystroke never waits for a training step:
 - the training thread, at a lower OS priority (nice +10), loops:
   1. apply every waiting control command (open, start, pause, configure, ...);
   2. give one optimisation step to the running session that has used the least CPU time
-     so far (fair in CPU seconds, not steps, so a big model cannot starve a small one);
+     so far (fair in CPU seconds, not steps, so a big model cannot starve a small one).
+     With batching on (a GPU), that session's whole cohort of running sessions with the
+     same model settings steps at once, as one batched step (`backend.cohort`);
   3. flush each session's progress at most every `PROGRESS_EVERY_S`; a validation loss,
      a sample and a gradient-through-time pass every few seconds of its own running time.
 - the query thread answers queries as they come, newest per client only, at normal
@@ -62,7 +64,16 @@ class Slot:
     run_s_since_sample: float = 0.0
     rate_marks: list[tuple[float, int]] = field(default_factory=list)  # (time, chars_seen)
     checkpoint: Path | None = None  # where this session's weights are saved
+    batched: int = 1  # sessions its last step trained together (1: alone)
     saved_at: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class Group:
+    """Running sessions that train as one cohort; members[s] is the cohort's row s."""
+
+    members: list[str]
+    cohort: Any  # a backend.cohort.Cohort (imported in the worker only: it needs torch)
 
 
 class Worker:
@@ -80,6 +91,10 @@ class Worker:
         self.classifiers: dict[str, Any] = {}  # a lesson session's trained sentiment classifiers
         self.classifier_lock = threading.Lock()
         self.parent = os.getppid()
+        # On a GPU a small model's step is mostly launch overhead: compatible running sessions
+        # train together as one cohort (`backend.cohort`), one batched step for all of them.
+        self.batching = device.startswith("cuda")  # main() applies PLAYGROUND_BATCH_SESSIONS
+        self.groups: dict[tuple, Group] = {}  # cohort key -> the running sessions that share it
 
     # -- loop ------------------------------------------------------------------------------
 
@@ -116,6 +131,7 @@ class Worker:
         for cmd in commands:
             if cmd["op"] == "shutdown":
                 return False
+            self.release(cmd.get("session"))  # a command changes one model, never a cohort's
             self.guarded(cmd, getattr(self, "op_" + cmd["op"]))
         return True
 
@@ -205,6 +221,10 @@ class Worker:
 
         self.flush_slot(sid, slot)
         if slot.checkpoint is not None and (force or slot.trainer.step_count > 0):
+            found = self.find_group(sid)
+            if found is not None:  # the moments live in the cohort: hand this member's back
+                group = found[1]
+                group.cohort.store_optimizer(group.members.index(sid))
             checkpoints.save(slot.trainer, slot.checkpoint)
             self.emit("checkpointed", sid, step=slot.trainer.step_count)
         slot.saved_at = time.perf_counter()
@@ -327,11 +347,19 @@ class Worker:
     # -- training --------------------------------------------------------------------------
 
     def train_one(self) -> None:
-        """One step for the running session that has had the least compute so far."""
+        """One step for the running session that has had the least compute so far.
+
+        With batching on, that session's whole cohort steps at once and each member is
+        charged its share of the time.
+        """
         running = [(s.used_s, sid) for sid, s in self.slots.items() if s.running]
         if not running:
             return
         _, sid = min(running)
+        members = self.cohort_members(sid) if self.batching else [sid]
+        if len(members) > 1:
+            self.train_cohort(members)
+            return
         slot = self.slots[sid]
         # Fair share is charged in CPU time (waiting for a busy core costs nothing); the
         # periodic work follows the session's own running time on the clock, so a watcher
@@ -349,19 +377,121 @@ class Worker:
         slot.run_s_since_sample += spent
         slot.run_s_since_diag += spent
 
+    # -- cohorts (batching) ----------------------------------------------------------------
+
+    def cohort_members(self, sid: str) -> list[str]:
+        """The running sessions that can train in one batched step with `sid` (itself included)."""
+        from backend.cohort import cohort_key
+
+        key = cohort_key(self.slots[sid].trainer)
+        if key is None:
+            return [sid]
+        return sorted(
+            other
+            for other, slot in self.slots.items()
+            if slot.running and cohort_key(slot.trainer) == key
+        )
+
+    def group_of(self, members: list[str]) -> Group:
+        """The group of exactly these sessions: the current one, or a new one in its place."""
+        from backend.cohort import Cohort, cohort_key
+
+        key = cohort_key(self.slots[members[0]].trainer)
+        group = self.groups.get(key)
+        if group is not None and group.members == members:
+            return group
+        if group is not None:
+            group.cohort.dissolve()
+        slots = [self.slots[sid] for sid in members]
+        cohort = Cohort([s.trainer for s in slots], locks=[s.lock for s in slots])
+        self.groups[key] = Group(members, cohort)
+        return self.groups[key]
+
+    def find_group(self, sid: str | None) -> tuple[tuple, Group] | None:
+        return next(((k, g) for k, g in self.groups.items() if sid in g.members), None)
+
+    def release(self, sid: str | None) -> None:
+        """Dissolve the cohort `sid` trains in, if any: its members get their own state back."""
+        found = self.find_group(sid)
+        if found is not None:
+            key, group = found
+            group.cohort.dissolve()
+            del self.groups[key]
+
+    def train_cohort(self, members: list[str]) -> None:
+        """One batched step for every member, then each one's periodic work.
+
+        Each member is charged 1/S of the step's CPU time (what training it alone in that
+        slice would have cost) and of its wall time toward the gradient diagnostic, so those
+        stay a small share of the work; validation follows the wall clock, and samples are
+        drawn for the whole cohort at once.
+        """
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        slots = [self.slots[sid] for sid in members]
+        try:
+            cohort = self.group_of(members).cohort
+            results = cohort.step()
+        except Exception as exc:  # noqa: BLE001 - pause them and say why, as for one session
+            self.release(members[0])
+            for sid, slot in zip(members, slots, strict=True):
+                slot.running = False
+                self.emit("failed", sid, op="train", message=f"{type(exc).__name__}: {exc}")
+            return
+        spent = time.perf_counter() - started
+        share_cpu = (time.thread_time() - started_cpu) / len(members)
+        for slot, result in zip(slots, results, strict=True):
+            self.record(slot, result)
+            slot.batched = len(members)
+            slot.used_s += share_cpu
+            slot.run_s_since_val += spent
+            slot.run_s_since_sample += spent
+            slot.run_s_since_diag += spent / len(members)
+        if max(s.run_s_since_sample for s in slots) >= SAMPLE_EVERY_S:
+            self.sample_cohort(cohort, members)
+        for sid, slot in zip(members, slots, strict=True):
+            before = time.thread_time()
+            try:
+                self.periodic(sid, slot, sample=False)
+            except Exception as exc:  # noqa: BLE001
+                self.release(sid)
+                slot.running = False
+                self.emit("failed", sid, op="train", message=f"{type(exc).__name__}: {exc}")
+            slot.used_s += time.thread_time() - before
+
+    def sample_cohort(self, cohort: Any, members: list[str]) -> None:
+        """A sample from every member at its own temperature, in one batched generation."""
+        slots = [self.slots[sid] for sid in members]
+        texts = cohort.sample(SAMPLE_LENGTH, [s.trainer.cfg.temperature for s in slots])
+        for sid, slot, text in zip(members, slots, texts, strict=True):
+            trainer = slot.trainer
+            self.emit(
+                "sample",
+                sid,
+                step=trainer.step_count,
+                temperature=trainer.cfg.temperature,
+                text=text,
+            )
+            slot.run_s_since_sample = 0.0
+
     def step_slot(self, slot: Slot) -> None:
-        result = slot.trainer.step()
+        """One step of one session on its own."""
+        self.record(slot, slot.trainer.step())
+        slot.batched = 1
+
+    @staticmethod
+    def record(slot: Slot, result: Any) -> None:
+        """Keep one step's loss and gradient norm for the next progress message."""
         slot.points.append([result.step, finite(result.loss_bits)])
         slot.grads.append([result.step, finite(result.grad_norm), int(result.clipped)])
         slot.clipped += result.clipped
         slot.stepped += 1
 
-    def periodic(self, sid: str, slot: Slot) -> None:
-        """Validation loss and a sample, on that session's own running time."""
+    def periodic(self, sid: str, slot: Slot, sample: bool = True) -> None:
+        """Validation loss, a sample and a gradient diagnostic, on the session's running time."""
         if slot.run_s_since_val >= VALIDATE_EVERY_S:
             slot.val_points.append([slot.trainer.step_count, finite(slot.trainer.evaluate())])
             slot.run_s_since_val = 0.0
-        if slot.run_s_since_sample >= SAMPLE_EVERY_S:
+        if sample and slot.run_s_since_sample >= SAMPLE_EVERY_S:
             text = slot.trainer.sample(SAMPLE_LENGTH, slot.trainer.cfg.temperature)
             self.emit(
                 "sample",
@@ -421,6 +551,7 @@ class Worker:
             step=trainer.step_count,
             chars_seen=trainer.chars_seen,
             chars_per_sec=rate,
+            batched=slot.batched,
             train=slot.points,
             grad=slot.grads,
             val=slot.val_points,
@@ -462,7 +593,14 @@ def lower_priority(nice: int) -> None:
         pass
 
 
-def main(commands: Any, queries: Any, events: Any, device: str, checkpoint_s: float) -> None:
+def main(
+    commands: Any,
+    queries: Any,
+    events: Any,
+    device: str,
+    checkpoint_s: float,
+    batching: str = "auto",
+) -> None:
     """Process entry point: one torch thread, so several workers share the cores fairly."""
     import torch
 
@@ -472,4 +610,6 @@ def main(commands: Any, queries: Any, events: Any, device: str, checkpoint_s: fl
         device = "cuda" if torch.cuda.is_available() else "cpu"
     events.put({"type": "ready", "session": None, "pid": os.getpid(), "device": device})
     sys.setswitchinterval(0.001)  # hand the GIL to a waiting query within a millisecond
-    Worker(commands, queries, events, device, checkpoint_s).run()
+    worker = Worker(commands, queries, events, device, checkpoint_s)
+    worker.batching = batching == "on" or (batching == "auto" and device.startswith("cuda"))
+    worker.run()

@@ -165,6 +165,8 @@ export interface AppState {
   session: SessionInfo | null;
   /** Training throughput from the latest `train:progress`; null unless running. */
   charsPerSec: number | null;
+  /** Sessions the last step trained together (1: alone). */
+  batched: number;
   history: HistoryBuffer;
   samples: Sample[];
   predict: PredictState;
@@ -289,6 +291,7 @@ export class Store {
     corpora: [],
     session: null,
     charsPerSec: null,
+    batched: 1,
     history: emptyHistory(),
     samples: [],
     predict: { latestSent: 0, answered: 0, failures: 0, result: null },
@@ -404,6 +407,7 @@ export class Store {
         status: message.status,
       },
       charsPerSec: message.status === "running" ? message.chars_per_sec : null,
+      batched: message.batched,
       history: { ...history, revision: history.revision + 1 },
     });
   }

@@ -150,6 +150,8 @@ export interface TrainProgress {
   step: number;
   chars_seen: number;
   chars_per_sec: number;
+  /** Sessions its last step trained together: 1 alone, more in a GPU worker's cohort. */
+  batched: number;
   status: Status;
   train: Point[];
   val: Point[];

@@ -34,7 +34,7 @@ export class Stats implements Component {
   private readonly step = figure("step-count");
   private readonly train = figure("train-loss", "stats.train");
   private readonly val = figure("val-loss", "stats.val");
-  private readonly speed = figure("chars-per-sec", "stats.charsPerSec");
+  private readonly speed = figure("chars-per-sec"); // its caption depends on batching: set in update
   private readonly params = figure("params");
   private readonly status = figure("status");
 
@@ -67,6 +67,13 @@ export class Stats implements Component {
     this.show(this.val.value, formatBits(valLoss), valLoss);
     const cps = state.charsPerSec;
     this.show(this.speed.value, cps === null ? "—" : formatInt(cps), cps ?? 0);
+    // On a GPU, compatible sessions train in one batched step: say so under the speed.
+    const batched = cps !== null && state.batched > 1;
+    setText(
+      this.speed.sub,
+      batched ? t("stats.batched", { n: formatInt(state.batched) }) : t("stats.charsPerSec"),
+    );
+    this.speed.sub.title = batched ? t("stats.batchedTitle") : "";
     // 0 parameters means the server has not built the model yet.
     const params = session && session.params > 0 ? session.params : undefined;
     this.show(this.params.value, params ? formatInt(params) : "—", params);

@@ -89,6 +89,9 @@ export const en = {
   "stats.val": "validation",
   "stats.speed": "Speed",
   "stats.charsPerSec": "chars / s",
+  "stats.batched": "chars / s · {n} batched",
+  "stats.batchedTitle":
+    "Sessions with the same model settings train together here, as one batched step (fast on a GPU). Each still learns only from its own text and settings.",
   "stats.params": "Parameters",
   "stats.status": "Status",
   "stats.charsSeen": "{n} characters read",

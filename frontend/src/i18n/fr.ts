@@ -91,6 +91,9 @@ export const fr: Messages = {
   "stats.val": "validation",
   "stats.speed": "Vitesse",
   "stats.charsPerSec": "caractères / s",
+  "stats.batched": "caract. / s · {n} groupées",
+  "stats.batchedTitle":
+    "Les sessions aux mêmes réglages de modèle s'entraînent ici ensemble, en un seul pas groupé (rapide sur un GPU). Chacune n'apprend que de son propre texte et de ses réglages.",
   "stats.params": "Paramètres",
   "stats.status": "État",
   "stats.charsSeen": "{n} caractères lus",

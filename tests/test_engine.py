@@ -1,0 +1,149 @@
+"""The engine and a real worker process: answers, refusals, newest-first, shutdown, death."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from backend import worker
+from backend.config import TrainConfig
+from backend.data import TextDataset
+from backend.engine import Engine, may_have_gpu
+from backend.training import Trainer
+
+TEXT = "the cat sat on the mat. " * 20
+TINY = TrainConfig(hidden_size=8, num_layers=1, seq_len=8, batch_size=4)
+PREDICT = {"op": "predict", "session": "s", "text": "the ca", "k": 3, "temperature": 0.8}
+
+
+class Events:
+    """An engine's `on_event`: keeps every event; `wait` finds the first that matches."""
+
+    def __init__(self) -> None:
+        self.inbox: queue.Queue[dict] = queue.Queue()
+
+    def __call__(self, event: dict) -> None:
+        self.inbox.put(event)
+
+    def wait(self, match: Callable[[dict], bool], timeout: float = 30.0) -> dict:
+        while True:
+            event = self.inbox.get(timeout=timeout)  # raises queue.Empty when none comes
+            if match(event):
+                return event
+
+
+def start_engine(tmp_path: Path) -> tuple[Engine, Events]:
+    """One worker holding one tiny session "s", built and ready."""
+    events = Events()
+    engine = Engine(events, workers=1, device="cpu")
+    engine.start()
+    checkpoint = str(tmp_path / "s.safetensors")
+    config = TINY.to_dict()
+    engine.send("s", "open", gen=1, text=TEXT, config=config, checkpoint=checkpoint, resume=False)
+    events.wait(lambda e: e["type"] == "opened")
+    return engine, events
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, Events]]:
+    engine, events = start_engine(tmp_path_factory.mktemp("engine"))
+    yield engine, events
+    engine.stop()
+
+
+def answer_to(events: Events, client: str) -> dict:
+    return events.wait(lambda e: e.get("client") == client)
+
+
+def test_a_query_is_answered_for_its_client(engine: tuple[Engine, Events]) -> None:
+    eng, events = engine
+    eng.send("s", "predict", client="a", seq=7, text="the ca", k=3, temperature=0.8, length=5)
+    event = answer_to(events, "a")
+    assert event["type"] == "answered" and event["op"] == "predict" and event["seq"] == 7
+    assert event["session"] == "s" and event["gen"] == 1
+    assert len(event["result"]["top"]) == 3 and event["result"]["step"] == 0
+
+
+def test_an_inspect_answer_carries_its_binary_payload(engine: tuple[Engine, Events]) -> None:
+    eng, events = engine
+    look = {"position": None, "surgery": None, "saliency": False}
+    eng.send("s", "inspect", client="b", seq=1, text="the cat", **look)
+    event = answer_to(events, "b")
+    assert event["type"] == "answered" and isinstance(event["result"]["data"], bytes)
+    assert len(event["result"]["data"]) > 0
+
+
+def test_a_bad_query_is_rejected_and_the_next_one_answered(engine: tuple[Engine, Events]) -> None:
+    eng, events = engine
+    look = {"position": None, "surgery": None, "saliency": False}
+    eng.send("s", "inspect", client="c", seq=1, text="§§§", **look)
+    refused = answer_to(events, "c")
+    assert refused["type"] == "rejected" and refused["error"]["field"] == "text"
+    eng.send("s", "predict", client="c", seq=2, text="the", k=2, temperature=1.0)  # no length
+    broken = answer_to(events, "c")
+    assert broken["type"] == "rejected" and broken["error"]["code"] == "internal"
+    eng.send("s", "predict", client="c", seq=3, text="the", k=2, temperature=1.0, length=0)
+    assert answer_to(events, "c")["type"] == "answered"
+
+
+class Closing(queue.Queue):
+    """A query queue that breaks once empty, as a multiprocessing one does at shutdown."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> dict:
+        if block and self.empty():
+            raise OSError("closed")
+        return super().get(block, timeout)
+
+
+class Outbox:
+    """Stands in for the worker's events queue: keeps what is put on it."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict] = []
+
+    def put(self, message: dict) -> None:
+        self.sent.append(message)
+
+
+def test_only_the_newest_waiting_query_per_client_and_kind_is_answered() -> None:
+    queries, events = Closing(), Outbox()
+    w = worker.Worker(commands=None, queries=queries, events=events, device="cpu", checkpoint_s=15)
+    w.slots["s"] = worker.Slot(Trainer(TextDataset.from_text(TEXT), TINY), gen=1)
+    for client, seq in [("a", 1), ("a", 2), ("b", 1), ("a", 3)]:
+        queries.put({**PREDICT, "client": client, "seq": seq, "length": 0})
+    look = {"position": None, "surgery": None, "saliency": False}
+    queries.put({**PREDICT, "op": "inspect", "client": "a", "seq": 1, **look})
+    w.answer_forever()  # answers what waits, then finds the queue closed and returns
+    answered = sorted((m["client"], m["op"], m["seq"]) for m in events.sent)
+    assert answered == [("a", "inspect", 1), ("a", "predict", 3), ("b", "predict", 1)]
+    assert all(m["type"] == "answered" and m["gen"] == 1 for m in events.sent)
+
+
+def test_stop_ends_the_workers_and_the_reader(tmp_path: Path) -> None:
+    eng, _ = start_engine(tmp_path)
+    eng.stop()
+    assert not eng.alive() and not any(proc.is_alive() for proc in eng.procs)
+    assert eng.reader is not None
+    eng.reader.join(timeout=10)
+    assert not eng.reader.is_alive()
+
+
+def test_a_dead_worker_leaves_the_web_process_responsive(tmp_path: Path) -> None:
+    eng, events = start_engine(tmp_path)
+    eng.procs[0].kill()
+    eng.procs[0].join(timeout=10)
+    assert not eng.alive()
+    eng.send("s", "predict", client="d", seq=1, text="the", k=2, temperature=1.0, length=0)
+    with pytest.raises(queue.Empty):  # nobody answers, but asking neither raises nor blocks
+        events.wait(lambda e: e.get("client") == "d", timeout=0.5)
+    eng.stop()
+
+
+def test_a_gpu_gets_one_worker_so_its_sessions_can_meet_in_one_cohort():
+    assert may_have_gpu("cuda") and may_have_gpu("cuda:1")
+    assert not may_have_gpu("cpu")
+    assert Engine(lambda e: None, device="cuda").count == 1
+    assert Engine(lambda e: None, workers=3, device="cuda").count == 3  # as asked
