@@ -29,7 +29,7 @@ from benchmarks.common import (
     log,
 )
 from benchmarks.diagnostics import measure_diagnostics
-from benchmarks.gpu import measure_gpu
+from benchmarks.gpu import measure_cohort, measure_gpu
 from benchmarks.keystroke import CONTINUATION, QUERY_CHARS, TRAINING_SESSIONS, measure_keystrokes
 from benchmarks.memory import measure_memory
 from benchmarks.scheduling import SESSIONS, measure_scheduling
@@ -68,6 +68,10 @@ GOALS: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
     "aggregate_ratio_vs_single": (">= 0.9", lambda r: r["aggregate_ratio_vs_single"] >= 0.9),
     "rss_mb_per_session": ("<= 30 MB", lambda r: r["rss_mb_per_session"] <= 30),
     "vs_browser_js": (">= 100", lambda r: r["vs_browser_js"] >= 100),
+    "gpu_total_chars_per_s": (
+        ">= 10 M with 32 sessions, fair",
+        lambda r: r["gpu_total_chars_per_s"] >= 10e6 and r["gpu_slowest_over_fastest"] >= 0.8,
+    ),
 }
 
 
@@ -96,6 +100,8 @@ def summary(results: dict[str, Any]) -> None:
         "fairness_after_resume",
         "train_ratio_per_cpu_second",
         "rss_mb_per_trained_session",
+        "cohort_vs_separate",
+        "gpu_slowest_over_fastest",
     )
     for name in extra:
         if results.get(name) is not None:
@@ -151,6 +157,8 @@ def run(mode: Mode, parts: tuple[str, ...]) -> dict[str, Any]:
             if "scheduling" in parts:
                 attempt(results, "scheduling", lambda: measure_scheduling(server, mode).to_dict())
     if "gpu" in parts:
+        log("batched training: S sessions as one cohort vs stepped one by one, in-process")
+        attempt(results, "cohort", lambda: measure_cohort(mode))
         attempt(results, "gpu", lambda: measure_gpu(mode))
         if results.get("gpu_note"):
             log(results["gpu_note"])

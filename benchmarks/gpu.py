@@ -1,14 +1,34 @@
-"""Many sessions on one GPU: total characters/s of 32 sessions training at once.
+"""Many sessions on one device: separate steps vs one cohort step, and 32 sessions on a server.
 
-Only when this process sees CUDA (the server's workers would then train on it); on a CPU-only
-machine the figures are null and `gpu_note` says why.
+`measure_cohort` runs in-process on whatever device there is (the CPU here, CUDA where
+present): S sessions of `BENCH_MODEL` stepped one after the other as separate `Trainer`s
+(what a worker does without cohorts) against the same S trained as one `Cohort`
+(stacked weights, batched products), alternating, in the same run.
+
+`measure_gpu` needs CUDA: 32 sessions on a real server whose worker batches them, with
+their total characters/s and how evenly they share it. On a CPU-only machine its figures are
+null and `gpu_note` says why.
 """
 
 from __future__ import annotations
 
+import time
+
 import torch
 
-from benchmarks.common import BENCH_MODEL, Mode, log, rounded, spread
+from backend.cohort import Cohort
+from backend.config import TrainConfig
+from backend.data import TextDataset
+from backend.training import Trainer
+from benchmarks.common import (
+    BENCH_MODEL,
+    CORPUS_FILE,
+    Mode,
+    log,
+    median,
+    rounded,
+    spread,
+)
 from benchmarks.server import (
     close_all,
     open_session,
@@ -17,6 +37,53 @@ from benchmarks.server import (
     start_all,
     steady_window,
 )
+
+CPU_COHORT = 4  # members in the in-process comparison on a CPU (32 on a GPU)
+
+
+def _rate(step: object, chars_per_call: int, seconds: float, sync: object) -> float:
+    """Characters/s of calling `step` repeatedly for about `seconds` (after one warm-up call)."""
+    step()
+    sync()
+    calls, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        step()
+        calls += 1
+    sync()
+    return calls * chars_per_call / (time.perf_counter() - started)
+
+
+def measure_cohort(mode: Mode) -> dict:
+    """Chars/s of S sessions stepped separately vs as one cohort, on this process's device."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    S = mode.gpu_sessions if device == "cuda" else CPU_COHORT
+    torch.set_num_threads(1)
+    dataset = TextDataset.from_text(CORPUS_FILE.read_text())
+    cfg = TrainConfig(**BENCH_MODEL)
+    separate = [Trainer(dataset, cfg.replace(seed=s), device=device) for s in range(S)]
+    together = [Trainer(dataset, cfg.replace(seed=s), device=device) for s in range(S)]
+    cohort = Cohort(together)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    chars = S * cfg.batch_size * cfg.seq_len
+    seconds = mode.window_s / 2
+
+    def one_by_one() -> None:
+        for trainer in separate:
+            trainer.step()
+
+    rates: dict[str, list[float]] = {"separate": [], "cohort": []}
+    for _ in range(mode.rounds):
+        rates["separate"].append(_rate(one_by_one, chars, seconds, sync))
+        rates["cohort"].append(_rate(cohort.step, chars, seconds, sync))
+    sep, coh = median(rates["separate"]), median(rates["cohort"])
+    log(f"cohort of {S} on {device}: {coh:,.0f} chars/s vs {sep:,.0f} stepped one by one")
+    return {
+        "cohort_device": device,
+        "cohort_sessions": S,
+        "cohort_chars_per_s": rounded(coh),
+        "separate_chars_per_s": rounded(sep),
+        "cohort_vs_separate": rounded(coh / sep, 3),
+    }
 
 
 def measure_gpu(mode: Mode) -> dict:
