@@ -56,6 +56,10 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _gpu_ok(r: dict[str, Any]) -> bool:
+    return r["gpu_total_chars_per_s"] >= 10e6 and (r.get("gpu_slowest_over_fastest") or 0) >= 0.8
+
+
 def _keystroke_ok(r: dict[str, Any]) -> bool:
     return r["keystroke_p99_ms"] <= min(1.5 * r["echo_p99_ms"], 50)
 
@@ -68,10 +72,7 @@ GOALS: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
     "aggregate_ratio_vs_single": (">= 0.9", lambda r: r["aggregate_ratio_vs_single"] >= 0.9),
     "rss_mb_per_session": ("<= 30 MB", lambda r: r["rss_mb_per_session"] <= 30),
     "vs_browser_js": (">= 100", lambda r: r["vs_browser_js"] >= 100),
-    "gpu_total_chars_per_s": (
-        ">= 10 M with 32 sessions, fair",
-        lambda r: r["gpu_total_chars_per_s"] >= 10e6 and r["gpu_slowest_over_fastest"] >= 0.8,
-    ),
+    "gpu_total_chars_per_s": (">= 10 M with 32 sessions, fair (>= 0.8)", _gpu_ok),
 }
 
 

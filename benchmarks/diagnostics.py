@@ -85,9 +85,7 @@ def inspect_budget(repeats: int) -> dict[str, float]:
     with_saliency = lambda: inspect_text(trainer.model, vocab, query)  # noqa: E731
     result = run()  # warm-up, and the payload to size
     with_saliency()
-    binary = sum(
-        len(packed["data"]) for layer in result["layers"] for packed in layer.values()
-    ) + len(result["probs"]["data"])
+    binary = len(result["data"])  # every tensor's bytes travel in this one buffer
     return {
         "inspect_200x256x2_ms": round(median([timed(run) for _ in range(repeats)]), 2),
         "inspect_200x256x2_saliency_ms": round(

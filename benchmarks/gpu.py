@@ -87,26 +87,41 @@ def measure_cohort(mode: Mode) -> dict:
 
 
 def measure_gpu(mode: Mode) -> dict:
-    """Start `mode.gpu_sessions` sessions on a CUDA server; sum their rates over a window."""
+    """Sessions x total characters/s on a CUDA server: 1, 8 and `mode.gpu_sessions` at once.
+
+    The sessions share one cohort (same settings, as a class's forks do); the headline
+    figures are those of the largest count, with how evenly its sessions shared the GPU.
+    """
     if not torch.cuda.is_available():
         return {
             "gpu_sessions": None,
             "gpu_total_chars_per_s": None,
             "gpu_note": "skipped: torch.cuda.is_available() is False on this machine",
         }
+    scaling = []
     with running_server(DEVICE="cuda") as server:
-        sessions = [open_session(server, BENCH_MODEL) for _ in range(mode.gpu_sessions)]
-        try:
-            start_all(sessions)
-            window = steady_window(server, sessions, 2 * mode.warmup_s, mode.window_s)
-            pause_all(sessions)
-        finally:
-            close_all(sessions)
-    total = sum(window.rates)
-    log(f"GPU: {len(sessions)} sessions, {total:,.0f} chars/s in all")
+        for count in sorted({1, 8, mode.gpu_sessions}):
+            sessions = [open_session(server, BENCH_MODEL) for _ in range(count)]
+            try:
+                start_all(sessions)
+                window = steady_window(server, sessions, 2 * mode.warmup_s, mode.window_s)
+                pause_all(sessions)
+            finally:
+                close_all(sessions)
+            total = sum(window.rates)
+            log(f"GPU: {count} sessions, {total:,.0f} chars/s in all")
+            scaling.append(
+                {
+                    "sessions": count,
+                    "total_chars_per_s": rounded(total),
+                    "slowest_over_fastest": rounded(spread(window.rates), 3),
+                }
+            )
+    largest = scaling[-1]
     return {
-        "gpu_sessions": len(sessions),
-        "gpu_total_chars_per_s": rounded(total),
-        "gpu_slowest_over_fastest": rounded(spread(window.rates), 3),
+        "gpu_sessions": largest["sessions"],
+        "gpu_total_chars_per_s": largest["total_chars_per_s"],
+        "gpu_slowest_over_fastest": largest["slowest_over_fastest"],
+        "gpu_scaling": scaling,
         "gpu_device": torch.cuda.get_device_name(0),
     }
