@@ -294,7 +294,7 @@ class Cohort:
 
         Like `Trainer.sample` without a prompt: each starts from its neutral first character.
         """
-        ids = torch.tensor([t._start_id() for t in self.trainers], device=self.device)  # (S,)
+        ids = torch.tensor([t.start_id() for t in self.trainers], device=self.device)  # (S,)
         temps = torch.tensor(temperatures, dtype=torch.float32)[:, None]  # (S, 1)
         theta = self.theta.detach()
         state = [(self.theta.new_zeros(self.S, 1, self.H),) * 2 for _ in range(self.L)]

@@ -177,7 +177,7 @@ class Trainer:
         Without a prompt the model is started from a newline (or a space, or the
         first vocabulary character), which is not part of the returned text.
         """
-        ids = self._known_ids(prompt) or [self._start_id()]
+        ids = self._known_ids(prompt) or [self.start_id()]
         with torch.inference_mode():
             self.model.eval()
             logits, state = self._read(ids)
@@ -219,7 +219,7 @@ class Trainer:
         stoi = self.dataset.vocab.stoi
         return [stoi[ch] for ch in text if ch in stoi]
 
-    def _start_id(self) -> int:
+    def start_id(self) -> int:
         """A neutral first character to start an unprompted sample from."""
         vocab = self.dataset.vocab
         for ch in ("\n", " "):
