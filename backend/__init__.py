@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS: dict[str, Any] = {
     "DATA_DIR": str(ROOT / "instance"),  # where the database lives; nothing to start
-    "WORKERS": 0,  # training processes; 0 = one per core
+    "WORKERS": 0,  # training processes; 0 = one per core, or one on a GPU
     "DEVICE": "auto",  # "auto" (CUDA when present), "cpu" or "cuda"
     "BATCH_SESSIONS": "auto",  # compatible sessions train as one batched step: auto = on a GPU
     "IDLE_PAUSE_S": LIMITS.idle_pause_s,  # pause running sessions nobody watches
