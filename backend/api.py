@@ -27,6 +27,7 @@ def health():
         "ok": engine.alive(),
         "device": engine.device,
         "workers": engine.count,
+        "running_per_worker": engine.running_per_worker(),
         **sessions().stats(),
     }
 

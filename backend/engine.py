@@ -3,6 +3,14 @@
 `Engine` starts a few worker processes (about one per core), places each session on the
 least-loaded one, forwards commands to it and hands every event the workers send back to a
 single callback, on one reader thread. It imports no torch: the web process stays small.
+
+Each worker shares its core among the sessions it trains, so it also keeps the running
+sessions spread evenly: when one worker trains two or more sessions more than another, the
+last session started there moves. The move is a hand-off in three steps, ordered so that no
+command is lost or applied to the wrong copy:
+  1. the old worker checkpoints the session and lets it go (`handoff`, then `handed_off`);
+  2. meanwhile every command and query for the session waits here, in order;
+  3. the new worker opens it from that checkpoint and starts it, then gets what waited.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ import multiprocessing as mp
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import count
 from typing import Any
 
 from backend import worker
@@ -33,6 +43,15 @@ def may_have_gpu(device: str) -> bool:
     if device == "auto":
         return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia")
     return device.startswith("cuda")
+
+
+@dataclass
+class Handoff:
+    """A running session on its way to another worker, and what was sent to it meanwhile."""
+
+    target: int
+    opened: dict | None  # its `open` as the old worker had it, to reopen it from the checkpoint
+    waiting: list[dict] = field(default_factory=list)
 
 
 class Engine:
@@ -59,6 +78,10 @@ class Engine:
         self.query_queues: list[Any] = []  # predictions and looks inside, per worker
         self.procs: list[Any] = []
         self.placement: dict[str, int] = {}
+        self.opened: dict[str, dict] = {}  # each session's latest `open`, to reopen it elsewhere
+        self.running: dict[str, int] = {}  # running sessions, by when they started
+        self.moving: dict[str, Handoff] = {}
+        self.starts = count()
         self.lock = threading.Lock()
         self.reader: threading.Thread | None = None
 
@@ -108,6 +131,12 @@ class Engine:
                 self.device = event["device"]
                 self.ready.release()
                 continue
+            if event["type"] == "handed_off":
+                self._take_over(event["session"])
+                continue
+            if event["type"] == "failed" and event.get("op") == "train":
+                with self.lock:  # the worker stopped training it
+                    self.running.pop(event["session"], None)
             try:
                 self.on_event(event)
             except Exception:  # one bad event must not stop every session's updates
@@ -115,15 +144,87 @@ class Engine:
 
     def send(self, session: str, op: str, **payload: Any) -> None:
         """Queue a command for the worker that holds `session` (placing it if new)."""
+        message = {"op": op, "session": session, **payload}
         with self.lock:
-            index = self.placement.get(session)
-            if index is None:
-                index = self._least_loaded()
-                self.placement[session] = index
-            if op == "close":
-                del self.placement[session]
-        queues = self.query_queues if op in worker.QUERIES else self.queues
-        queues[index].put({"op": op, "session": session, **payload})
+            self._track(message)
+            handoff = self.moving.get(session)
+            if handoff is not None:
+                handoff.waiting.append(message)  # delivered once the new worker has it
+                return
+            self._route(message)
+            if op in ("start", "pause", "close"):
+                self._rebalance()
+
+    def _track(self, message: dict) -> None:
+        """Keep what a move needs: the latest `open` and which sessions are running."""
+        session, op = message["session"], message["op"]
+        if op == "open":
+            self.opened[session] = message
+        if op == "start":
+            self.running[session] = next(self.starts)
+        elif op in ("open", "pause", "step", "close"):
+            self.running.pop(session, None)
+        if op == "close":
+            self.opened.pop(session, None)
+
+    def _route(self, message: dict) -> None:
+        """Put a message on its session's worker's queue (callers hold the lock)."""
+        session = message["session"]
+        index = self.placement.get(session)
+        if index is None:
+            index = self._least_loaded()
+            self.placement[session] = index
+        if message["op"] == "close":
+            del self.placement[session]
+        queues = self.query_queues if message["op"] in worker.QUERIES else self.queues
+        queues[index].put(message)
+
+    def running_per_worker(self) -> list[int]:
+        """How many running sessions each worker trains (a moving one counts where it goes)."""
+        with self.lock:
+            return self._running_load()
+
+    def _running_load(self) -> list[int]:
+        load = [0] * self.count
+        for session in self.running:
+            handoff = self.moving.get(session)
+            load[handoff.target if handoff else self.placement[session]] += 1
+        return load
+
+    def _rebalance(self) -> None:
+        """Move running sessions off the busiest worker while it has 2 or more than another."""
+        while True:
+            load = self._running_load()
+            busiest, idlest = load.index(max(load)), load.index(min(load))
+            if load[busiest] - load[idlest] < 2:
+                return
+            # The session that started there last has the least training to interrupt.
+            candidates = [
+                (started, s)
+                for s, started in self.running.items()
+                if s not in self.moving and self.placement.get(s) == busiest
+            ]
+            if not candidates:
+                return
+            _, session = max(candidates)
+            self.moving[session] = Handoff(idlest, self.opened.get(session))
+            self.queues[busiest].put({"op": "handoff", "session": session})
+
+    def _take_over(self, session: str) -> None:
+        """Step 3 of a move: the new worker opens the session, starts it, gets what waited."""
+        with self.lock:
+            handoff = self.moving.pop(session, None)
+            if handoff is None or session not in self.placement:
+                return
+            self.placement[session] = handoff.target
+            opened = handoff.opened
+            if opened is not None:
+                # From the checkpoint just written; imported weights are in it already.
+                self.queues[handoff.target].put({**opened, "resume": True, "weights": None})
+                if session in self.running:
+                    self.queues[handoff.target].put({"op": "start", "session": session})
+            for message in handoff.waiting:
+                self._route(message)
 
     def _least_loaded(self) -> int:
         load = [0] * self.count

@@ -265,6 +265,22 @@ class Worker:
         """Checkpoint now, whatever the step (for exports and forks)."""
         self.save(cmd["session"], self.slots[cmd["session"]], force=True)
 
+    def op_handoff(self, cmd: dict) -> None:
+        """Checkpoint a session and let it go: another worker takes it over from the file.
+
+        `handed_off` is sent whatever happens, or the session's commands would wait forever;
+        if the save failed the new worker resumes from the previous checkpoint.
+        """
+        sid = cmd["session"]
+        slot = self.slots.get(sid)
+        try:
+            if slot is not None:
+                self.save(sid, slot, force=True)
+        finally:
+            self.emit("handed_off", sid)
+            self.slots.pop(sid, None)
+            self.classifiers.pop(sid, None)
+
     def op_close(self, cmd: dict) -> None:
         """Forget a session (its checkpoint stays on disk for when it comes back)."""
         slot = self.slots.get(cmd["session"])
