@@ -98,6 +98,7 @@ def summary(results: dict[str, Any]) -> None:
         "aggregate_ratio_vs_cores",
         "aggregate_ratio_per_cpu_second",
         "fairness_7_running",
+        "pair_on_one_worker_vs_single",
         "fairness_after_resume",
         "train_ratio_per_cpu_second",
         "rss_mb_per_trained_session",

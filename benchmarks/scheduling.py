@@ -9,11 +9,13 @@ model train at once, each with its owner's client joined. Over a steady window:
   the ideal is min(workers, C), not 1: `aggregate_ratio_vs_cores` divides by that.
 
 "Alone" and "all 8" rounds alternate and the medians are reported. Afterwards one of the 8
-pauses and the window is measured again: 7 sessions cannot be split evenly over 2 workers,
-and sessions never move between workers, which `fairness_7_running` shows. Finally the
-paused one resumes while the 7 keep training and a window opens at once:
+pauses and the window is measured again: 7 sessions cannot be split evenly over 2 workers
+(4 + 3; a session moves only when two workers differ by 2), which `fairness_7_running` shows.
+Then the paused one resumes while the 7 keep training and a window opens at once:
 `fairness_after_resume` shows whether a session coming back is levelled with those that kept
 training, or takes its worker to itself until its compute time has caught up with theirs.
+Last, two sessions that were placed on the same worker start: `pair_on_one_worker_vs_single`
+is their total over one alone, 2 when one of them moves to the idle worker, 1 if they share.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class SchedulingResult:
     fairness_7: float = float("nan")
     rates_7: list[float] = field(default_factory=list)
     rates_resumed: list[float] = field(default_factory=list)  # the resumed session first
+    rates_pair: list[float] = field(default_factory=list)  # two placed on one worker
 
     def per_cpu_ratio(self) -> float:
         """Characters per worker CPU second, 8 together over one alone: the cost of sharing."""
@@ -77,6 +80,10 @@ class SchedulingResult:
             "seven_sessions_rates": [rounded(r) for r in self.rates_7],
             "fairness_after_resume": rounded(spread(self.rates_resumed), 3),
             "after_resume_rates": [rounded(r) for r in self.rates_resumed],
+            "pair_on_one_worker_vs_single": rounded(sum(self.rates_pair) / single, 3)
+            if self.rates_pair
+            else None,
+            "pair_on_one_worker_rates": [rounded(r) for r in self.rates_pair],
             "workers_cpu_share_single": rounded(median(self.cpu_single), 3),
             "workers_cpu_share_eight": rounded(median(self.cpu_eight), 3),
             "workers_cpu_min_over_max_eight": rounded(median(self.worker_spread), 3),
@@ -146,6 +153,11 @@ def measure_scheduling(server: Server, mode: Mode) -> SchedulingResult:
             f"the 8th resumed while they train: {result.rates_resumed[0]:,.0f} chars/s, "
             f"the others {', '.join(f'{r:,.0f}' for r in result.rates_resumed[1:])} chars/s"
         )
+        if server.workers >= 2:
+            # Placement alternates (the lone session first), so sessions 1 and 3 share a worker.
+            pair = run_together(server, [group[1], group[3]], mode)
+            result.rates_pair = pair.rates
+            log(f"two placed on one worker: {', '.join(f'{r:,.0f}' for r in pair.rates)} chars/s")
     finally:
         close_all([alone, *group])
     return result
