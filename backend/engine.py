@@ -188,7 +188,9 @@ class Engine:
         load = [0] * self.count
         for session in self.running:
             handoff = self.moving.get(session)
-            load[handoff.target if handoff else self.placement[session]] += 1
+            where = handoff.target if handoff else self.placement.get(session)
+            if where is not None:
+                load[where] += 1
         return load
 
     def _rebalance(self) -> None:
