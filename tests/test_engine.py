@@ -147,3 +147,28 @@ def test_a_gpu_gets_one_worker_so_its_sessions_can_meet_in_one_cohort():
     assert not may_have_gpu("cpu")
     assert Engine(lambda e: None, device="cuda").count == 1
     assert Engine(lambda e: None, workers=3, device="cuda").count == 3  # as asked
+
+
+def test_a_hand_off_delivers_what_was_sent_meanwhile_to_the_new_worker(tmp_path: Path) -> None:
+    events = Events()
+    eng = Engine(events, workers=2, device="cpu")
+    eng.start()
+    try:
+        for name in "abc":  # placed in turn on workers 0, 1, 0
+            checkpoint = str(tmp_path / f"{name}.safetensors")
+            opened = dict(text=TEXT, config=TINY.to_dict(), checkpoint=checkpoint, resume=False)
+            eng.send(name, "open", gen=1, **opened)
+            events.wait(lambda e, n=name: e["type"] == "opened" and e["session"] == n)
+        assert eng.placement == {"a": 0, "b": 1, "c": 0}
+        eng.send("a", "start")
+        eng.send("c", "start")  # two on worker 0, none on 1: c moves
+        assert "c" in eng.moving and eng.running_per_worker() == [1, 1]
+        eng.send("c", "predict", client="q", seq=1, text="the", k=2, temperature=1.0, length=0)
+        reopened = events.wait(lambda e: e["type"] == "opened" and e["session"] == "c")
+        assert reopened["resumed"], "the new worker took it over from the old one's checkpoint"
+        assert eng.placement["c"] == 1 and not eng.moving
+        answer = events.wait(lambda e: e.get("client") == "q")
+        assert answer["type"] == "answered" and answer["seq"] == 1
+        events.wait(lambda e: e["type"] == "progress" and e["session"] == "c")  # and trains it
+    finally:
+        eng.stop()
