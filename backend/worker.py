@@ -80,7 +80,13 @@ class Worker:
     """The loop of one worker process; `commands`/`events` are multiprocessing queues."""
 
     def __init__(
-        self, commands: Any, queries: Any, events: Any, device: str, checkpoint_s: float
+        self,
+        commands: Any,
+        queries: Any,
+        events: Any,
+        device: str,
+        checkpoint_s: float,
+        batching: bool = False,
     ) -> None:
         self.commands, self.queries, self.events, self.device = commands, queries, events, device
         self.checkpoint_s = checkpoint_s  # how often a running session's weights are saved
@@ -93,7 +99,7 @@ class Worker:
         self.parent = os.getppid()
         # On a GPU a small model's step is mostly launch overhead: compatible running sessions
         # train together as one cohort (`backend.cohort`), one batched step for all of them.
-        self.batching = device.startswith("cuda")  # main() applies PLAYGROUND_BATCH_SESSIONS
+        self.batching = batching
         self.groups: dict[tuple, Group] = {}  # cohort key -> the running sessions that share it
 
     # -- loop ------------------------------------------------------------------------------
@@ -385,8 +391,7 @@ class Worker:
             self.step_slot(slot)
             self.periodic(sid, slot)
         except Exception as exc:  # noqa: BLE001 - a diverging model pauses, it does not crash
-            slot.running = False
-            self.emit("failed", sid, op="train", message=f"{type(exc).__name__}: {exc}")
+            self.stop_training(sid, slot, exc)
         spent = time.perf_counter() - started
         slot.used_s += time.thread_time() - started_cpu
         slot.run_s_since_val += spent
@@ -450,8 +455,7 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - pause them and say why, as for one session
             self.release(members[0])
             for sid, slot in zip(members, slots, strict=True):
-                slot.running = False
-                self.emit("failed", sid, op="train", message=f"{type(exc).__name__}: {exc}")
+                self.stop_training(sid, slot, exc)
             return
         spent = time.perf_counter() - started
         share_cpu = (time.thread_time() - started_cpu) / len(members)
@@ -470,8 +474,7 @@ class Worker:
                 self.periodic(sid, slot, sample=False)
             except Exception as exc:  # noqa: BLE001
                 self.release(sid)
-                slot.running = False
-                self.emit("failed", sid, op="train", message=f"{type(exc).__name__}: {exc}")
+                self.stop_training(sid, slot, exc)
             slot.used_s += time.thread_time() - before
 
     def sample_cohort(self, cohort: Any, members: list[str]) -> None:
@@ -479,15 +482,19 @@ class Worker:
         slots = [self.slots[sid] for sid in members]
         texts = cohort.sample(SAMPLE_LENGTH, [s.trainer.cfg.temperature for s in slots])
         for sid, slot, text in zip(members, slots, texts, strict=True):
-            trainer = slot.trainer
-            self.emit(
-                "sample",
-                sid,
-                step=trainer.step_count,
-                temperature=trainer.cfg.temperature,
-                text=text,
-            )
-            slot.run_s_since_sample = 0.0
+            self.send_sample(sid, slot, text)
+
+    def send_sample(self, sid: str, slot: Slot, text: str) -> None:
+        trainer = slot.trainer
+        self.emit(
+            "sample", sid, step=trainer.step_count, temperature=trainer.cfg.temperature, text=text
+        )
+        slot.run_s_since_sample = 0.0
+
+    def stop_training(self, sid: str, slot: Slot, exc: Exception) -> None:
+        """A diverging or broken model pauses and says why; the worker goes on."""
+        slot.running = False
+        self.emit("failed", sid, op="train", message=f"{type(exc).__name__}: {exc}")
 
     def step_slot(self, slot: Slot) -> None:
         """One step of one session on its own."""
@@ -509,14 +516,7 @@ class Worker:
             slot.run_s_since_val = 0.0
         if sample and slot.run_s_since_sample >= SAMPLE_EVERY_S:
             text = slot.trainer.sample(SAMPLE_LENGTH, slot.trainer.cfg.temperature)
-            self.emit(
-                "sample",
-                sid,
-                step=slot.trainer.step_count,
-                temperature=slot.trainer.cfg.temperature,
-                text=text,
-            )
-            slot.run_s_since_sample = 0.0
+            self.send_sample(sid, slot, text)
         if slot.run_s_since_diag >= DIAGNOSE_EVERY_S and slot.trainer.model.kind in (
             "rnn",
             "lstm",
@@ -626,6 +626,5 @@ def main(
         device = "cuda" if torch.cuda.is_available() else "cpu"
     events.put({"type": "ready", "session": None, "pid": os.getpid(), "device": device})
     sys.setswitchinterval(0.001)  # hand the GIL to a waiting query within a millisecond
-    worker = Worker(commands, queries, events, device, checkpoint_s)
-    worker.batching = batching == "on" or (batching == "auto" and device.startswith("cuda"))
-    worker.run()
+    batch = batching == "on" or (batching == "auto" and device.startswith("cuda"))
+    Worker(commands, queries, events, device, checkpoint_s, batching=batch).run()
