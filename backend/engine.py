@@ -11,6 +11,8 @@ command is lost or applied to the wrong copy:
   1. the old worker checkpoints the session and lets it go (`handoff`, then `handed_off`);
   2. meanwhile every command and query for the session waits here, in order;
   3. the new worker opens it from that checkpoint and starts it, then gets what waited.
+A query already queued at the old worker when the move began comes back (`misrouted`) and
+is routed again.
 """
 
 from __future__ import annotations
@@ -134,6 +136,9 @@ class Engine:
             if event["type"] == "handed_off":
                 self._take_over(event["session"])
                 continue
+            if event["type"] == "misrouted":
+                self._resend(event["query"])
+                continue
             if event["type"] == "failed" and event.get("op") == "train":
                 with self.lock:  # the worker stopped training it
                     self.running.pop(event["session"], None)
@@ -226,6 +231,16 @@ class Engine:
                 if session in self.running:
                     self.queues[handoff.target].put({"op": "start", "session": session})
             for message in handoff.waiting:
+                self._route(message)
+
+    def _resend(self, message: dict) -> None:
+        """A query that reached the old worker after its session had moved: route it again."""
+        session = message["session"]
+        with self.lock:
+            handoff = self.moving.get(session)
+            if handoff is not None:
+                handoff.waiting.append(message)
+            elif session in self.placement:  # not closed meanwhile
                 self._route(message)
 
     def _least_loaded(self) -> int:

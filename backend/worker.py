@@ -91,6 +91,7 @@ class Worker:
         self.commands, self.queries, self.events, self.device = commands, queries, events, device
         self.checkpoint_s = checkpoint_s  # how often a running session's weights are saved
         self.slots: dict[str, Slot] = {}
+        self.gone: set[str] = set()  # sessions handed to another worker: late queries go back
         # Held while the query thread answers: the training thread waits for it before each
         # step, so a query does not trade the GIL back and forth with training op by op.
         self.answering = threading.Lock()
@@ -211,6 +212,7 @@ class Worker:
         slot = Slot(trainer, cmd["gen"], used_s=self.fair_start(old), checkpoint=path)
         trainer.write_lock = slot.lock
         self.slots[cmd["session"]] = slot
+        self.gone.discard(cmd["session"])  # back here after a move away
         self.emit(
             "opened",
             cmd["session"],
@@ -283,9 +285,10 @@ class Worker:
             if slot is not None:
                 self.save(sid, slot, force=True)
         finally:
-            self.emit("handed_off", sid)
+            self.gone.add(sid)
             self.slots.pop(sid, None)
             self.classifiers.pop(sid, None)
+            self.emit("handed_off", sid)
 
     def op_close(self, cmd: dict) -> None:
         """Forget a session (its checkpoint stays on disk for when it comes back)."""
@@ -302,6 +305,9 @@ class Worker:
         sid, client = cmd["session"], cmd["client"]
         try:
             slot = self.wait_for_slot(sid)
+            if slot is None:  # queued here before the session moved: the engine sends it on
+                self.emit("misrouted", sid, query=cmd)
+                return
             trainer = slot.trainer
             with contextlib.nullcontext() if cmd["op"] in SLOW_QUERIES else slot.lock:
                 result = getattr(self, "query_" + cmd["op"])(trainer, cmd)
@@ -315,10 +321,15 @@ class Worker:
         result["step"] = trainer.step_count
         self.emit("answered", sid, client=client, op=cmd["op"], seq=cmd["seq"], result=result)
 
-    def wait_for_slot(self, sid: str, timeout: float = 10.0) -> Slot:
-        """The session's slot; a query can overtake the `open` of a session just loaded."""
+    def wait_for_slot(self, sid: str, timeout: float = 10.0) -> Slot | None:
+        """The session's slot, or None if it was handed to another worker.
+
+        A query can overtake the `open` of a session just loaded: it waits for it.
+        """
         deadline = time.monotonic() + timeout
         while sid not in self.slots and time.monotonic() < deadline:
+            if sid in self.gone:
+                return None
             time.sleep(0.02)
         return self.slots[sid]
 

@@ -172,3 +172,27 @@ def test_a_hand_off_delivers_what_was_sent_meanwhile_to_the_new_worker(tmp_path:
         events.wait(lambda e: e["type"] == "progress" and e["session"] == "c")  # and trains it
     finally:
         eng.stop()
+
+
+def test_a_query_queued_at_the_old_worker_before_a_move_is_answered_by_the_new_one(
+    tmp_path: Path,
+) -> None:
+    events = Events()
+    eng = Engine(events, workers=2, device="cpu")
+    eng.start()
+    try:
+        for name in "abc":  # placed in turn on workers 0, 1, 0
+            checkpoint = str(tmp_path / f"{name}.safetensors")
+            opened = dict(text=TEXT, config=TINY.to_dict(), checkpoint=checkpoint, resume=False)
+            eng.send(name, "open", gen=1, **opened)
+            events.wait(lambda e, n=name: e["type"] == "opened" and e["session"] == n)
+        eng.send("a", "start")
+        eng.send("c", "start")  # c moves from worker 0 to worker 1
+        events.wait(lambda e: e["type"] == "opened" and e["session"] == "c")
+        # As if the query had been routed to worker 0 just before the move began.
+        late = {**PREDICT, "session": "c", "client": "late", "seq": 1, "length": 0}
+        eng.query_queues[0].put(late)
+        answer = events.wait(lambda e: e.get("client") == "late", timeout=5.0)
+        assert answer["type"] == "answered", answer
+    finally:
+        eng.stop()

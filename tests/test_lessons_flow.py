@@ -65,7 +65,9 @@ def test_starting_a_lesson_trains_every_run_side_by_side(server: Server, connect
 
 def test_long_range_lesson_measures_accuracy_against_the_gap(server: Server, connect) -> None:
     lesson = post(server, "/api/lessons/long-range/start").json()
-    curves = get(server, f"/api/sessions/{lesson['id']}/gaps", lesson["view_token"]).json()
+    response = get(server, f"/api/sessions/{lesson['id']}/gaps", lesson["view_token"])
+    assert response.status_code == 200, response.text
+    curves = response.json()
     assert curves["chance"] == 0.25 and curves["gaps"][0] < curves["gaps"][-1]
     assert [run["label"] for run in curves["runs"]] == [r["label"] for r in lesson["runs"]]
     for run in curves["runs"]:
