@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from backend.cohort import Cohort
+from backend.cohort import Cohort, rnn_uses_tf32
 from backend.config import TrainConfig
 from backend.data import TextDataset
 from backend.training import Trainer
@@ -41,7 +41,7 @@ from benchmarks.server import (
 CPU_COHORT = 4  # members in the in-process comparison on a CPU (32 on a GPU)
 
 
-def _rate(step: object, chars_per_call: int, seconds: float, sync: object) -> float:
+def rate(step: object, chars_per_call: int, seconds: float, sync: object) -> float:
     """Characters/s of calling `step` repeatedly for about `seconds` (after one warm-up call)."""
     step()
     sync()
@@ -73,13 +73,15 @@ def measure_cohort(mode: Mode) -> dict:
 
     rates: dict[str, list[float]] = {"separate": [], "cohort": []}
     for _ in range(mode.rounds):
-        rates["separate"].append(_rate(one_by_one, chars, seconds, sync))
-        rates["cohort"].append(_rate(cohort.step, chars, seconds, sync))
+        rates["separate"].append(rate(one_by_one, chars, seconds, sync))
+        rates["cohort"].append(rate(cohort.step, chars, seconds, sync))
     sep, coh = median(rates["separate"]), median(rates["cohort"])
     log(f"cohort of {S} on {device}: {coh:,.0f} chars/s vs {sep:,.0f} stepped one by one")
     return {
         "cohort_device": device,
         "cohort_sessions": S,
+        "cohort_tf32": device == "cuda" and rnn_uses_tf32(),
+        "cohort_graphed": cohort.graphed,
         "cohort_chars_per_s": rounded(coh),
         "separate_chars_per_s": rounded(sep),
         "cohort_vs_separate": rounded(coh / sep, 3),

@@ -153,6 +153,31 @@ def test_a_checkpoint_of_a_member_resumes_exactly(tmp_path):
     assert_same_weights(resumed, together[2])
 
 
+def test_batches_drawn_ahead_leave_each_members_stream_where_training_alone_leaves_it():
+    alone, together = pairs()
+    cohort = Cohort(together)
+    for _ in range(3):
+        cohort.step()  # each step also draws the next step's batches, from copies
+        for a, b in zip(alone, together, strict=True):
+            a.step()
+            assert torch.equal(a.generator.get_state(), b.generator.get_state())
+
+
+def test_a_stream_moved_between_steps_is_drawn_from_where_it_now_is():
+    """A batch drawn ahead from a stream that has since changed is not used."""
+    alone, together = pairs()
+    cohort = Cohort(together)
+    cohort.step()
+    for t in alone:
+        t.step()
+    for t in (alone[1], together[1]):
+        t.generator.manual_seed(99)
+    for e, g in zip([t.step() for t in alone], cohort.step(), strict=True):
+        assert math.isclose(g.loss_bits, e.loss_bits, rel_tol=1e-4)
+    for a, b in zip(alone, together, strict=True):
+        assert_same_weights(a, b)
+
+
 def test_members_answer_predictions_from_the_weights_the_cohort_trains():
     alone, together = pairs()
     cohort = Cohort(together)
@@ -212,16 +237,27 @@ def test_the_cpu_runs_the_written_out_equations():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cohort_on_cuda_equals_training_each_alone_on_the_cpu():
+@pytest.mark.parametrize(
+    ("model", "tf32", "graphs", "tol"),
+    [
+        ("lstm", False, False, 1e-4),  # float32 products, launched one by one
+        ("lstm", False, True, 1e-4),  # the same replayed as a captured graph
+        ("rnn", False, True, 1e-4),
+        ("gru", False, True, 1e-4),
+        ("lstm", None, True, 1e-2),  # TF32 products, as cuDNN's LSTM uses for a session alone
+    ],
+)
+def test_cohort_on_cuda_equals_training_each_alone_on_the_cpu(model, tf32, graphs, tol):
     dataset = TextDataset.from_text(TEXT)
-    alone = [make(dataset, **m) for m in MEMBERS]
-    together = [Trainer(dataset, TINY.replace(**m), device="cuda") for m in MEMBERS]
-    cohort = Cohort(together)
+    alone = [make(dataset, model=model, **m) for m in MEMBERS]
+    together = [Trainer(dataset, TINY.replace(model=model, **m), device="cuda") for m in MEMBERS]
+    cohort = Cohort(together, tf32=tf32, graphs=graphs)
     for _ in range(4):
         expected = [t.step() for t in alone]
         for e, g in zip(expected, cohort.step(), strict=True):
-            assert math.isclose(g.loss_bits, e.loss_bits, rel_tol=1e-4)
+            assert math.isclose(g.loss_bits, e.loss_bits, rel_tol=tol)
+    assert cohort.graphed == graphs
     cohort.dissolve()
     for a, b in zip(alone, together, strict=True):
         for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
-            assert torch.allclose(p, q.cpu(), atol=1e-4)
+            assert torch.allclose(p, q.cpu(), atol=tol)

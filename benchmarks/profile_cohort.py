@@ -1,0 +1,117 @@
+"""Where a cohort step's time goes on this device: `python -m benchmarks.profile_cohort [S]`.
+
+Variants of one training step for S sessions of `BENCH_MODEL`, each timed for a few seconds:
+  cohort          Cohort.step as the worker runs it (on CUDA: forward and backward replayed
+                  as a CUDA graph, TF32 products as cuDNN uses them)
+  cohort_eager    the same launched kernel by kernel (CUDA only)
+  cohort_fp32     the same with float32 products (CUDA only)
+  one_model       plain PyTorch: one nn.LSTM (cuDNN) with batch S*B, Adam and clipping, the
+                  ceiling a single big model reaches on the same characters
+then the operators that take the most device and host time in a few cohort steps.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from backend.cohort import Cohort
+from backend.config import TrainConfig
+from backend.data import TextDataset
+from backend.training import Trainer
+from benchmarks.common import BENCH_MODEL, CLIP_NORM, CORPUS_FILE, LEARNING_RATE
+from benchmarks.gpu import rate
+
+SECONDS = 3.0  # each variant's timing window
+
+
+def report(name: str, chars_per_s: float, chars_per_step: int) -> None:
+    ms = 1e3 * chars_per_step / chars_per_s
+    print(f"{name:16s} {chars_per_s / 1e6:8.2f} M chars/s  {ms:8.2f} ms/step", flush=True)
+
+
+def one_model(S: int, V: int, device: str) -> tuple[Callable[[], None], int]:
+    """Plain PyTorch: one LSTM with batch S*B on random ids; its step and chars per step."""
+    cfg = BENCH_MODEL
+    B, T, H = S * cfg["batch_size"], cfg["seq_len"], cfg["hidden_size"]
+    emb = torch.eye(V, device=device)
+    rnn = nn.LSTM(V, H, batch_first=True).to(device)
+    head = nn.Linear(H, V).to(device)
+    params = [*rnn.parameters(), *head.parameters()]
+    opt = torch.optim.Adam(params, lr=LEARNING_RATE)
+    x = torch.randint(V, (B, T), device=device)
+    y = torch.randint(V, (B, T), device=device)
+
+    def step() -> None:
+        out, _ = rnn(emb[x])
+        loss = F.cross_entropy(head(out).reshape(-1, V), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, CLIP_NORM)
+        opt.step()
+        loss.item()
+
+    return step, B * T
+
+
+def main() -> None:
+    S = int(sys.argv[1]) if len(sys.argv) > 1 else 32
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    cuda = device == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    dataset = TextDataset.from_text(CORPUS_FILE.read_text())
+    cfg = TrainConfig(**BENCH_MODEL)
+    chars = S * cfg.batch_size * cfg.seq_len
+    print(f"device {torch.cuda.get_device_name(0) if cuda else 'cpu'}, torch {torch.__version__}")
+    print(f"S={S}, V={dataset.vocab.size}, chars per cohort step {chars}")
+
+    def fresh(**options: bool) -> Cohort:
+        trainers = [Trainer(dataset, cfg.replace(seed=s), device=device) for s in range(S)]
+        return Cohort(trainers, **options)
+
+    variants: dict[str, Callable[[], Callable[[], object]]] = {"cohort": lambda: fresh().step}
+    if cuda:
+        variants["cohort_eager"] = lambda: fresh(graphs=False).step
+        variants["cohort_fp32"] = lambda: fresh(tf32=False).step
+    for name, build in variants.items():
+        try:
+            report(name, rate(build(), chars, SECONDS, sync), chars)
+        except Exception as exc:  # noqa: BLE001 - report and go on to the next variant
+            print(f"{name:16s} failed: {type(exc).__name__}: {exc}", flush=True)
+    step, big = one_model(S, dataset.vocab.size, device)
+    report("one_model", rate(step, big, SECONDS, sync), big)
+
+    cohort = fresh(graphs=False)  # kernel by kernel, so the profile names them
+    for _ in range(2):
+        cohort.step()
+    sync()
+    first = cohort.trainers[0]
+    B, T = first.cfg.batch_size, first.cfg.seq_len
+    draws = [first.dataset.batch(B, T, first.generator) for _ in range(S)]
+    started = time.perf_counter()
+    for t in cohort.trainers:
+        t.dataset.batch(B, T, t.generator)
+    print(f"drawing {S} batches on the host: {1e3 * (time.perf_counter() - started):.2f} ms")
+    x = torch.stack([d[0] for d in draws]).to(device)
+    y = torch.stack([d[1] for d in draws]).to(device)
+    cps = rate(lambda: cohort.gradients(x, y), chars, SECONDS, sync)
+    print(f"forward + backward alone: {1e3 * chars / cps:.2f} ms")
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if cuda:
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
+        for _ in range(3):
+            cohort.step()
+        sync()
+    sort = "cuda_time_total" if cuda else "cpu_time_total"
+    print(prof.key_averages().table(sort_by=sort, row_limit=18))
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
+if __name__ == "__main__":
+    main()
