@@ -567,6 +567,8 @@ class Sessions:
 
     def on_event(self, event: dict) -> None:
         """Fold one worker event into session state and pass it on to the watchers."""
+        if event["type"] in ("answered", "rejected") and self._reply(event):
+            return  # the server's own question (`ask`): its unique key needs no build check
         with self.lock:
             session = self.sessions.get(event["session"] or "")
             if session is None or event["gen"] != session.gen:
@@ -651,8 +653,6 @@ class Sessions:
 
     def _on_answered(self, session: Session, event: dict) -> None:
         op = event["op"]
-        if self._reply(event["client"], result=event["result"]):
-            return
         with self.lock:
             joined = self.clients.get(event["client"])
             if joined is None or event["seq"] < joined.latest.get(op, -1):
@@ -660,19 +660,18 @@ class Sessions:
         result = {"seq": event["seq"], **event["result"]}
         self.publisher.to_client(event["client"], f"{op}:result", result)
 
-    def _reply(self, key: str, **reply: Any) -> bool:
-        """Hand an answer to the `ask` waiting for it; False if none is (a client's query)."""
+    def _reply(self, event: dict) -> bool:
+        """Hand an answer or refusal to the `ask` waiting for it; False if none is (a client's)."""
         with self.lock:
-            waiting = self.waiting.get(key)
+            waiting = self.waiting.get(event["client"])
         if waiting is None:
             return False
+        reply = {"result": event["result"]} if "result" in event else {"error": event["error"]}
         waiting[0].update(reply)
         waiting[1].set()
         return True
 
     def _on_rejected(self, session: Session, event: dict) -> None:
-        if self._reply(event["client"], error=event["error"]):
-            return
         error = {**event["error"], "event": f"{event['op']}:query"}
         self.publisher.to_client(event["client"], "error", error)
 

@@ -15,7 +15,9 @@ Two threads, so a keystroke never waits for a training step:
      a sample and a gradient-through-time pass every few seconds of its own running time.
 - the query thread answers queries as they come, newest per client only, at normal
   priority: the OS preempts training for it. It reads the weights under the session's lock,
-  which the training thread takes only while the optimizer writes them.
+  which the training thread takes only while the optimizer writes them. A query that
+  overtakes its session's `open` is set aside until the open has run, so it holds up no
+  other query; one for a session handed to another worker goes back to the engine.
 """
 
 from __future__ import annotations
@@ -92,6 +94,11 @@ class Worker:
         self.checkpoint_s = checkpoint_s  # how often a running session's weights are saved
         self.slots: dict[str, Slot] = {}
         self.gone: set[str] = set()  # sessions handed to another worker: late queries go back
+        # Queries that overtook their session's `open` (queries and commands travel on
+        # separate queues): they are queued again once it has run. The lock orders a query's
+        # look for its slot against the training thread placing or removing one.
+        self.early: dict[str, list[dict]] = {}
+        self.placing = threading.Lock()
         # Held while the query thread answers: the training thread waits for it before each
         # step, so a query does not trade the GIL back and forth with training op by op.
         self.answering = threading.Lock()
@@ -177,8 +184,11 @@ class Worker:
                 self.slots[sid].running = False
             self.emit("failed", sid, op=cmd["op"], message=f"{type(exc).__name__}: {exc}")
 
-    def emit(self, kind: str, session: str | None, **payload: Any) -> None:
-        slot = self.slots.get(session) if session else None
+    def emit(
+        self, kind: str, session: str | None, slot: Slot | None = None, **payload: Any
+    ) -> None:
+        """Send an event, tagged with the model build (`gen`) of `slot` or the session's own."""
+        slot = slot or (self.slots.get(session) if session else None)
         gen = slot.gen if slot else None
         self.events.put({"type": kind, "session": session, "gen": gen, **payload})
 
@@ -211,8 +221,12 @@ class Worker:
         old = self.slots.get(cmd["session"])
         slot = Slot(trainer, cmd["gen"], used_s=self.fair_start(old), checkpoint=path)
         trainer.write_lock = slot.lock
-        self.slots[cmd["session"]] = slot
-        self.gone.discard(cmd["session"])  # back here after a move away
+        with self.placing:
+            self.slots[cmd["session"]] = slot
+            self.gone.discard(cmd["session"])  # back here after a move away
+            early = self.early.pop(cmd["session"], [])
+        for query in early:
+            self.queries.put(query)
         self.emit(
             "opened",
             cmd["session"],
@@ -285,8 +299,9 @@ class Worker:
             if slot is not None:
                 self.save(sid, slot, force=True)
         finally:
-            self.gone.add(sid)
-            self.slots.pop(sid, None)
+            with self.placing:
+                self.gone.add(sid)
+                self.slots.pop(sid, None)
             self.classifiers.pop(sid, None)
             self.emit("handed_off", sid)
 
@@ -295,43 +310,44 @@ class Worker:
         slot = self.slots.get(cmd["session"])
         if slot is not None and slot.running:
             self.save(cmd["session"], slot)
-        self.slots.pop(cmd["session"], None)
+        with self.placing:
+            self.slots.pop(cmd["session"], None)
+            early = self.early.pop(cmd["session"], [])
         self.classifiers.pop(cmd["session"], None)
+        for query in early:
+            error = {"code": "not_found", "message": "this session was closed"}
+            self.emit(
+                "rejected", cmd["session"], client=query["client"], op=query["op"], error=error
+            )
 
     def answer(self, cmd: dict) -> None:
         """Answer one client's query; a bad query is refused to that client, training goes on."""
         from backend.errors import UserError
 
         sid, client = cmd["session"], cmd["client"]
-        try:
-            slot = self.wait_for_slot(sid)
-            if slot is None:  # queued here before the session moved: the engine sends it on
-                self.emit("misrouted", sid, query=cmd)
+        # The slot answering is named in the reply: the session may move to another worker
+        # while a slow query runs, and its answer still belongs to that model build.
+        with self.placing:
+            slot = self.slots.get(sid)
+            if slot is None and sid not in self.gone:
+                self.early.setdefault(sid, []).append(cmd)  # asked again once it is open
                 return
+        if slot is None:  # queued here before the session moved: the engine sends it on
+            self.emit("misrouted", sid, query=cmd)
+            return
+        try:
             trainer = slot.trainer
             with contextlib.nullcontext() if cmd["op"] in SLOW_QUERIES else slot.lock:
                 result = getattr(self, "query_" + cmd["op"])(trainer, cmd)
         except UserError as exc:
-            self.emit("rejected", sid, client=client, op=cmd["op"], error=exc.to_dict())
+            self.emit("rejected", sid, slot, client=client, op=cmd["op"], error=exc.to_dict())
             return
         except Exception as exc:  # noqa: BLE001 - one odd query must not stop the worker
             error = {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}
-            self.emit("rejected", sid, client=client, op=cmd["op"], error=error)
+            self.emit("rejected", sid, slot, client=client, op=cmd["op"], error=error)
             return
         result["step"] = trainer.step_count
-        self.emit("answered", sid, client=client, op=cmd["op"], seq=cmd["seq"], result=result)
-
-    def wait_for_slot(self, sid: str, timeout: float = 10.0) -> Slot | None:
-        """The session's slot, or None if it was handed to another worker.
-
-        A query can overtake the `open` of a session just loaded: it waits for it.
-        """
-        deadline = time.monotonic() + timeout
-        while sid not in self.slots and time.monotonic() < deadline:
-            if sid in self.gone:
-                return None
-            time.sleep(0.02)
-        return self.slots[sid]
+        self.emit("answered", sid, slot, client=client, op=cmd["op"], seq=cmd["seq"], result=result)
 
     @staticmethod
     def query_predict(trainer: Any, cmd: dict) -> dict:
