@@ -5,8 +5,8 @@ Variants of one training step for S sessions of `BENCH_MODEL`, each timed for a 
                   as a CUDA graph, TF32 products as cuDNN uses them)
   cohort_eager    the same launched kernel by kernel (CUDA only)
   cohort_fp32     the same with float32 products (CUDA only)
-  one_model       plain PyTorch: one nn.LSTM (cuDNN) with batch S*B, Adam and clipping, the
-                  ceiling a single big model reaches on the same characters
+  one_model       the plain PyTorch loop (`training.PlainLoop`) with batch S*B: one nn.LSTM
+                  (cuDNN on CUDA), the ceiling a single big model reaches on these characters
 then the operators that take the most device and host time in a few cohort steps.
 """
 
@@ -17,15 +17,14 @@ import time
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from backend.cohort import Cohort
 from backend.config import TrainConfig
 from backend.data import TextDataset
 from backend.training import Trainer
-from benchmarks.common import BENCH_MODEL, CLIP_NORM, CORPUS_FILE, LEARNING_RATE
+from benchmarks.common import BENCH_MODEL, CORPUS_FILE
 from benchmarks.gpu import rate
+from benchmarks.training import PlainLoop
 
 SECONDS = 3.0  # each variant's timing window
 
@@ -33,30 +32,6 @@ SECONDS = 3.0  # each variant's timing window
 def report(name: str, chars_per_s: float, chars_per_step: int) -> None:
     ms = 1e3 * chars_per_step / chars_per_s
     print(f"{name:16s} {chars_per_s / 1e6:8.2f} M chars/s  {ms:8.2f} ms/step", flush=True)
-
-
-def one_model(S: int, V: int, device: str) -> tuple[Callable[[], None], int]:
-    """Plain PyTorch: one LSTM with batch S*B on random ids; its step and chars per step."""
-    cfg = BENCH_MODEL
-    B, T, H = S * cfg["batch_size"], cfg["seq_len"], cfg["hidden_size"]
-    emb = torch.eye(V, device=device)
-    rnn = nn.LSTM(V, H, batch_first=True).to(device)
-    head = nn.Linear(H, V).to(device)
-    params = [*rnn.parameters(), *head.parameters()]
-    opt = torch.optim.Adam(params, lr=LEARNING_RATE)
-    x = torch.randint(V, (B, T), device=device)
-    y = torch.randint(V, (B, T), device=device)
-
-    def step() -> None:
-        out, _ = rnn(emb[x])
-        loss = F.cross_entropy(head(out).reshape(-1, V), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(params, CLIP_NORM)
-        opt.step()
-        loss.item()
-
-    return step, B * T
 
 
 def main() -> None:
@@ -83,8 +58,8 @@ def main() -> None:
             report(name, rate(build(), chars, SECONDS, sync), chars)
         except Exception as exc:  # noqa: BLE001 - report and go on to the next variant
             print(f"{name:16s} failed: {type(exc).__name__}: {exc}", flush=True)
-    step, big = one_model(S, dataset.vocab.size, device)
-    report("one_model", rate(step, big, SECONDS, sync), big)
+    big = PlainLoop(dataset.text, {**BENCH_MODEL, "batch_size": S * cfg.batch_size}, device=device)
+    report("one_model", big.rate(SECONDS)[0], S * cfg.batch_size * cfg.seq_len)
 
     cohort = fresh(graphs=False)  # kernel by kernel, so the profile names them
     for _ in range(2):

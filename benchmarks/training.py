@@ -46,9 +46,14 @@ from benchmarks.server import (
 
 
 class PlainLoop:
-    """The reference: one-hot input, nn.LSTM, a linear head, Adam, gradient clipping."""
+    """The reference: one-hot input, nn.LSTM, a linear head, Adam, gradient clipping.
 
-    def __init__(self, text: str, cfg: dict = BENCH_MODEL, seed: int = 0) -> None:
+    On CUDA (`device`), batches are cut on the host and copied over, as the playground does.
+    """
+
+    def __init__(
+        self, text: str, cfg: dict = BENCH_MODEL, seed: int = 0, device: str = "cpu"
+    ) -> None:
         chars = sorted(set(text))
         stoi = {ch: i for i, ch in enumerate(chars)}
         ids = torch.tensor([stoi[ch] for ch in text], dtype=torch.long)
@@ -57,8 +62,9 @@ class PlainLoop:
         self.batch, self.seq = cfg["batch_size"], cfg["seq_len"]
         torch.manual_seed(seed)
         hidden = cfg["hidden_size"]
-        self.rnn = nn.LSTM(self.vocab, hidden, cfg["num_layers"], batch_first=True)
-        self.head = nn.Linear(hidden, self.vocab)
+        self.device = device
+        self.rnn = nn.LSTM(self.vocab, hidden, cfg["num_layers"], batch_first=True).to(device)
+        self.head = nn.Linear(hidden, self.vocab).to(device)
         self.params = [*self.rnn.parameters(), *self.head.parameters()]
         self.optimizer = torch.optim.Adam(self.params, lr=LEARNING_RATE)
         self.generator = torch.Generator().manual_seed(seed)
@@ -68,6 +74,7 @@ class PlainLoop:
         high = len(self.train) - self.seq
         starts = torch.randint(0, high, (self.batch,), generator=self.generator)
         chunk = self.train[starts[:, None] + torch.arange(self.seq + 1)]  # (B, T+1)
+        chunk = chunk.to(self.device)
         x, y = chunk[:, :-1], chunk[:, 1:]
         h, _ = self.rnn(F.one_hot(x, self.vocab).float())
         loss = F.cross_entropy(self.head(h).flatten(0, 1), y.flatten())
