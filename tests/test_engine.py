@@ -1,10 +1,13 @@
-"""The engine and a real worker process: answers, refusals, newest-first, shutdown, death."""
+"""The engine and real worker processes: answers, refusals, newest-first, shutdown, death,
+and answers that reach whoever asked while a session moves between workers."""
 
 from __future__ import annotations
 
 import queue
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -12,6 +15,8 @@ from backend import worker
 from backend.config import TrainConfig
 from backend.data import TextDataset
 from backend.engine import Engine, may_have_gpu
+from backend.errors import UserError
+from backend.sessions import Sessions
 from backend.training import Trainer
 
 TEXT = "the cat sat on the mat. " * 20
@@ -149,7 +154,9 @@ def test_a_gpu_gets_one_worker_so_its_sessions_can_meet_in_one_cohort():
     assert Engine(lambda e: None, workers=3, device="cuda").count == 3  # as asked
 
 
-def test_a_hand_off_delivers_what_was_sent_meanwhile_to_the_new_worker(tmp_path: Path) -> None:
+@contextmanager
+def moving_c(tmp_path: Path) -> Iterator[tuple[Engine, Events]]:
+    """Two workers; sessions a, b, c opened (on workers 0, 1, 0); a and c started, so c moves."""
     events = Events()
     eng = Engine(events, workers=2, device="cpu")
     eng.start()
@@ -162,6 +169,13 @@ def test_a_hand_off_delivers_what_was_sent_meanwhile_to_the_new_worker(tmp_path:
         assert eng.placement == {"a": 0, "b": 1, "c": 0}
         eng.send("a", "start")
         eng.send("c", "start")  # two on worker 0, none on 1: c moves
+        yield eng, events
+    finally:
+        eng.stop()
+
+
+def test_a_hand_off_delivers_what_was_sent_meanwhile_to_the_new_worker(tmp_path: Path) -> None:
+    with moving_c(tmp_path) as (eng, events):
         assert "c" in eng.moving and eng.running_per_worker() == [1, 1]
         eng.send("c", "predict", client="q", seq=1, text="the", k=2, temperature=1.0, length=0)
         reopened = events.wait(lambda e: e["type"] == "opened" and e["session"] == "c")
@@ -170,29 +184,62 @@ def test_a_hand_off_delivers_what_was_sent_meanwhile_to_the_new_worker(tmp_path:
         answer = events.wait(lambda e: e.get("client") == "q")
         assert answer["type"] == "answered" and answer["seq"] == 1
         events.wait(lambda e: e["type"] == "progress" and e["session"] == "c")  # and trains it
-    finally:
-        eng.stop()
 
 
 def test_a_query_queued_at_the_old_worker_before_a_move_is_answered_by_the_new_one(
     tmp_path: Path,
 ) -> None:
-    events = Events()
-    eng = Engine(events, workers=2, device="cpu")
-    eng.start()
-    try:
-        for name in "abc":  # placed in turn on workers 0, 1, 0
-            checkpoint = str(tmp_path / f"{name}.safetensors")
-            opened = dict(text=TEXT, config=TINY.to_dict(), checkpoint=checkpoint, resume=False)
-            eng.send(name, "open", gen=1, **opened)
-            events.wait(lambda e, n=name: e["type"] == "opened" and e["session"] == n)
-        eng.send("a", "start")
-        eng.send("c", "start")  # c moves from worker 0 to worker 1
+    with moving_c(tmp_path) as (eng, events):
         events.wait(lambda e: e["type"] == "opened" and e["session"] == "c")
         # As if the query had been routed to worker 0 just before the move began.
         late = {**PREDICT, "session": "c", "client": "late", "seq": 1, "length": 0}
         eng.query_queues[0].put(late)
         answer = events.wait(lambda e: e.get("client") == "late", timeout=5.0)
         assert answer["type"] == "answered", answer
-    finally:
-        eng.stop()
+
+
+def test_a_query_answered_while_its_session_is_handed_off_names_the_build_it_came_from():
+    events = Outbox()
+    w = worker.Worker(commands=None, queries=None, events=events, device="cpu", checkpoint_s=15)
+    w.slots["s"] = worker.Slot(Trainer(TextDataset.from_text(TEXT), TINY), gen=3)
+    predict = w.query_predict
+
+    def slow_predict(trainer, cmd):  # the training thread hands the session off meanwhile
+        w.op_handoff({"op": "handoff", "session": "s"})
+        return predict(trainer, cmd)
+
+    w.query_predict = slow_predict
+    query = {"op": "predict", "session": "s", "client": "c", "seq": 1, "text": "the ca"}
+    w.answer({**query, "k": 3, "temperature": 0.8, "length": 0})
+    answered = [e for e in events.sent if e["type"] == "answered"]
+    assert len(answered) == 1 and answered[0]["gen"] == 3, events.sent
+    assert "s" not in w.slots and "s" in w.gone
+
+
+def test_a_server_question_gets_its_reply_even_without_a_model_build():
+    """A worker that no longer holds the session refuses without a build (gen None)."""
+    sessions = Sessions(storage=None, publisher=None)
+
+    class Engine:
+        def send(self, session: str, op: str, client: str, **_: object) -> None:
+            error = {"code": "internal", "message": "KeyError: 's'"}
+            refusal = {"type": "rejected", "session": session, "gen": None, "op": op}
+            sessions.on_event({**refusal, "client": client, "error": error})
+
+    sessions.engine = Engine()
+    with pytest.raises(UserError, match="KeyError"):
+        sessions.ask(SimpleNamespace(id="s"), "gaps", timeout=5.0)
+
+
+def test_a_query_that_overtakes_its_sessions_open_is_answered_once_the_open_has_run(tmp_path):
+    """Commands and queries travel on separate queues: a busy worker may see the query first."""
+    queries, events = queue.Queue(), Outbox()
+    w = worker.Worker(commands=None, queries=queries, events=events, device="cpu", checkpoint_s=15)
+    query = {"op": "predict", "session": "s", "client": "c", "seq": 1, "text": "the ca"}
+    w.answer({**query, "k": 3, "temperature": 0.8, "length": 0})
+    assert events.sent == [], "set aside, neither refused nor blocking the query thread"
+    opened = dict(text=TEXT, config=TINY.to_dict(), checkpoint=str(tmp_path / "s.safetensors"))
+    w.op_open({"op": "open", "session": "s", "gen": 1, "resume": False, **opened})
+    w.answer(queries.get_nowait())  # queued again by the open
+    answered = [e for e in events.sent if e["type"] == "answered"]
+    assert len(answered) == 1 and answered[0]["client"] == "c" and answered[0]["gen"] == 1
