@@ -1,21 +1,26 @@
 """Every lesson is a valid preset in both languages, and its claim holds when trained from it.
 
 The claim tests train exactly what the lesson's one click trains (its data, its runs'
-settings, its seed) for the lesson's number of steps, on one CPU thread.
+settings) on one CPU thread per process, over several seeds, within the lesson's budget of
+steps; how they are made to hold on any machine is written below and in docs/lessons.md.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from backend import config, lessons
-from backend.config import LIMITS, TrainConfig
+from backend.config import LIMITS
 from backend.data import TextDataset
 from backend.errors import InvalidInput, NotFound
 from backend.internals import Clamp, Surgery, gradient_through_time, trace
@@ -26,6 +31,7 @@ from backend.tasks.long_range import accuracy, make_task
 from backend.training import Trainer
 
 LONG_GAPS = (40, 50, 60)
+WINDOW_GAPS = (3, 5, 8, 10, 20, 40, 60)  # the window lesson: three inside its width, four out
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -80,22 +86,172 @@ def test_unknown_language_is_refused():
     assert len(lessons.describe("fr")) == len(lessons.list_lessons())
 
 
+# ------------------------------------------------------------------ how a claim is tested
+#
+# A claim must hold on any machine. CPUs round differently in their kernels, so a run
+# that just clears a threshold at a fixed step on one processor can land on the other
+# side of it on another (issue 11: three claims failed on an AMD EPYC that passed on an
+# Intel Xeon). Every claim test here therefore
+#   1. trains until the claim is reached, checking every CHECK_EVERY steps, up to the
+#      lesson's budget (`lesson.steps`), instead of judging one fixed step;
+#   2. uses settings where the effect is large, with thresholds far from the figures
+#      measured (the measured figures are written next to each threshold);
+#   3. holds on at least NEED of SEEDS, and prints every seed's figures when it fails.
+# Seeds are tried in order and the test stops as soon as the verdict is known.
+
+SEEDS = (0, 1, 2, 3, 4)
+NEED = 4
+CHECK_EVERY = 125
+
+
+def over_seeds(claim: Callable[[int], tuple[bool, str]]) -> None:
+    """Assert that `claim(seed)` holds on at least NEED of SEEDS, with every figure on failure."""
+    results: list[tuple[int, bool, str]] = []
+    for seed in SEEDS:
+        results.append((seed, *claim(seed)))
+        passed = sum(ok for _, ok, _ in results)
+        if passed >= NEED or len(results) - passed > len(SEEDS) - NEED:
+            break
+    report = "\n".join(f"seed {s}: {'ok' if ok else 'MISSED'} - {why}" for s, ok, why in results)
+    assert passed >= NEED, f"the claim held on {passed} of {len(results)} seeds:\n{report}"
+
+
+@dataclass
+class RaceRun:
+    """One run of a memory lesson with its accuracies at each gap, measured every CHECK_EVERY."""
+
+    lesson: Lesson
+    trainer: Trainer
+    gaps: tuple[int, ...]
+    checks: dict[int, list[float]] = field(default_factory=dict)
+
+    def at(self, step: int) -> list[float]:
+        """Accuracy at each of `gaps` after `step` steps (trains on as far as needed)."""
+        if step not in self.checks:
+            assert self.trainer.step_count <= step, f"step {step} was passed unmeasured"
+            while self.trainer.step_count < step:
+                self.trainer.step()
+            self.checks[step] = gap_accuracy(self.lesson, self.trainer, self.gaps)
+        return self.checks[step]
+
+
+def race_run(lesson: Lesson, label: str, seed: int) -> RaceRun:
+    """A fresh run of `label` of `lesson` with `seed`."""
+    cfg = lesson.config(label).replace(seed=seed)
+    text = lessons.training_text(lesson.data)
+    gaps = WINDOW_GAPS if cfg.model == "window" else LONG_GAPS
+    return RaceRun(lesson, Trainer(TextDataset.from_text(text), cfg), gaps)
+
+
+def memory_figures(seed: int) -> dict[str, Any]:
+    """Every memory claim's figures for one seed (runs in a worker process, see `measure`).
+
+    Each run trains until it recalls the key at least 90% of the time at every gap it
+    is judged on, checked every CHECK_EVERY steps up to its lesson's budget; the tanh
+    RNN trains alongside and is measured at the same steps.
+    """
+    torch.set_num_threads(1)
+    long_range, vanishing = lessons.get("long-range"), lessons.get("vanishing-gradients")
+    tanh = race_run(long_range, "tanh RNN", seed)
+    out: dict[str, Any] = {}
+    for lesson, label, judged in (
+        (long_range, "window 8", slice(0, 3)),  # gaps 3, 5 and 8: inside its width
+        (vanishing, "ReLU + identity", slice(None)),
+        (long_range, "LSTM", slice(None)),
+    ):
+        run, step = race_run(lesson, label, seed), None
+        for at in range(CHECK_EVERY, lesson.steps + 1, CHECK_EVERY):
+            if label != "window 8":
+                tanh.at(at)  # every checkpoint, in order, so any step can be compared
+            if min(run.at(at)[judged]) >= 0.9:
+                step = at
+                break
+        out[label] = {"step": step, "accuracy": run.at(step or lesson.steps)}
+        if label != "window 8" and step is not None:
+            out[label]["tanh"] = tanh.at(step)
+    return out
+
+
+def stories_figures(seed: int) -> dict[str, float]:
+    """The next-character, window-vs-rnn and lstm-gates claims' figures for one seed."""
+    torch.set_num_threads(1)
+    lstm = train(lessons.get("next-character"), "LSTM", seed)
+    ids = lstm.dataset.val[:1000].long()  # stored as int16
+
+    def bits(*clamps: Clamp) -> float:
+        logits = trace(lstm.model, ids, Surgery(clamps=clamps)).logits  # (T, V)
+        return F.cross_entropy(logits[:-1], ids[1:]).item() / math.log(2)
+
+    window = lessons.get("window-vs-rnn")
+    runs = {k: train(window, k, seed) for k in ("window 1", "window 8", "bag of characters")}
+    return {
+        "LSTM": lstm.evaluate(),
+        "unigram": unigram_bits(lstm),
+        "plain": bits(),
+        "f=0": bits(Clamp(0, "f", 0.0)),
+        "f=1": bits(Clamp(0, "f", 1.0)),
+        "i=0": bits(Clamp(0, "i", 0.0)),
+        **{k: run.evaluate() for k, run in runs.items()},
+    }
+
+
+def sentiment_figures(seed: int) -> dict[str, float]:
+    """The order-matters claim's figures for one seed: accuracy on order-flipped pairs."""
+    torch.set_num_threads(1)
+    lesson = lessons.get("order-matters")
+    train_set, test_set = sentiment.split()
+    pairs = sentiment.flipped_pairs(test_set)
+    scores = {}
+    for label in ("bag of characters", "LSTM"):
+        cfg = lesson.config(label).replace(seed=seed)
+        model = sentiment.SentimentClassifier.from_config(cfg, sentiment.vocabulary())
+        sentiment.train_classifier(model, train_set, steps=lesson.steps)
+        scores[label] = sentiment.accuracy(model, pairs)
+    return scores
+
+
+FIGURES: dict[str, Callable[[int], dict[str, Any]]] = {
+    "memory": memory_figures,
+    "stories": stories_figures,
+    "sentiment": sentiment_figures,
+}
+_measured: dict[tuple[str, int], dict[str, Any]] = {}
+
+
+def measure(family: str, seed: int) -> dict[str, Any]:
+    """`FIGURES[family](seed)`, computed with the first NEED seeds on both cores at once.
+
+    pytest runs one test at a time, so the second core would idle; these runs are the
+    suite's longest training, and two processes halve their wall time.
+    """
+    if (family, seed) not in _measured:
+        batch = [s for s in SEEDS[:NEED] if (family, s) not in _measured] if seed < NEED else [seed]
+        spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
+            for s, figures in zip(batch, pool.map(FIGURES[family], batch), strict=True):
+                _measured[family, s] = figures
+    return _measured[family, seed]
+
+
+def race(label: str, seed: int) -> tuple[bool, str]:
+    """Did `label` recall the key >= 90% at gaps 40-60 within budget, with tanh still < 70%?"""
+    fig = measure("memory", seed)[label]
+    if fig["step"] is None:
+        return False, f"{label} stayed below 90% within its budget: {fig['accuracy']}"
+    why = f"{label} {fig['accuracy']} at step {fig['step']}, tanh RNN {fig['tanh']} then"
+    return max(fig["tanh"]) < 0.7, why
+
+
 # ------------------------------------------------------------------ the claims
 
-_trained: dict[tuple[str, TrainConfig, int], Trainer] = {}
 
-
-def train(lesson: Lesson, label: str, lang: str = "en") -> Trainer:
-    """Run `label` of `lesson` after `lesson.steps` steps; runs with equal settings are shared."""
-    cfg = lesson.config(label)
-    text = lessons.training_text(lesson.data, lang)
-    key = (text, cfg, lesson.steps)
-    if key not in _trained:
-        trainer = Trainer(TextDataset.from_text(text), cfg)
-        for _ in range(lesson.steps):
-            trainer.step()
-        _trained[key] = trainer
-    return _trained[key]
+def train(lesson: Lesson, label: str, seed: int) -> Trainer:
+    """Run `label` of `lesson` with `seed`, after the lesson's `steps` steps."""
+    cfg = lesson.config(label).replace(seed=seed)
+    trainer = Trainer(TextDataset.from_text(lessons.training_text(lesson.data)), cfg)
+    for _ in range(lesson.steps):
+        trainer.step()
+    return trainer
 
 
 def unigram_bits(trainer: Trainer) -> float:
@@ -111,9 +267,19 @@ def gap_accuracy(lesson: Lesson, trainer: Trainer, gaps: tuple[int, ...]) -> lis
     return [accuracy(trainer.model, vocab, task.examples(gap, 100, seed=1)) for gap in gaps]
 
 
+def claim(family: str, holds: Callable[[dict[str, Any]], bool]) -> None:
+    """Assert that `holds(figures)` on at least NEED seeds of `family`'s measured figures."""
+
+    def one(seed: int) -> tuple[bool, str]:
+        figures = measure(family, seed)
+        shown = {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}
+        return holds(figures), str(shown)
+
+    over_seeds(one)
+
+
 def test_next_character_beats_letter_frequencies():
-    trainer = train(lessons.get("next-character"), "LSTM")
-    assert trainer.evaluate() < unigram_bits(trainer)  # measured: 3.01 < 4.39
+    claim("stories", lambda f: f["LSTM"] < f["unigram"])  # measured: 3.01 < 4.39
 
 
 def test_window_parameters_grow_with_width_and_context_helps():
@@ -125,58 +291,68 @@ def test_window_parameters_grow_with_width_and_context_helps():
     rnn = lesson.config("RNN")
     counts = {build_model(rnn.replace(seq_len=T), V).num_params() for T in (16, 64, 256)}
     assert len(counts) == 1
-    one, eight = train(lesson, "window 1").evaluate(), train(lesson, "window 8").evaluate()
-    assert eight < one - 0.4  # measured: 2.86 against 3.46
-    bag = train(lesson, "bag of characters")
-    assert abs(bag.evaluate() - unigram_bits(bag)) < 0.2  # measured: 4.32 against 4.39
+    # measured: window 8 at 2.86 against 3.46 for window 1; the bag 4.32 against 4.39
+    claim("stories", lambda f: f["window 8"] < f["window 1"] - 0.4)
+    claim("stories", lambda f: abs(f["bag of characters"] - f["unigram"]) < 0.2)
 
 
 def test_order_flipped_pairs_defeat_the_bag_but_not_the_lstm():
-    lesson = lessons.get("order-matters")
-    train_set, test_set = sentiment.split()
-    pairs = sentiment.flipped_pairs(test_set)
-    vocab = sentiment.vocabulary()
-    scores = {}
-    for label in ("bag of characters", "LSTM"):
-        model = sentiment.SentimentClassifier.from_config(lesson.config(label), vocab)
-        sentiment.train_classifier(model, train_set, steps=lesson.steps)
-        scores[label] = sentiment.accuracy(model, pairs)
-    assert scores["bag of characters"] == 0.5  # exactly: a pair has the same counts
-    assert scores["LSTM"] >= 0.8  # measured: 1.00
+    # exactly 0.5 for the bag: the two sentences of a pair have the same counts
+    claim("sentiment", lambda f: f["bag of characters"] == 0.5)
+    claim("sentiment", lambda f: f["LSTM"] >= 0.8)  # measured: 1.00
 
 
 def test_long_range_window_is_blind_past_its_width():
     lesson = lessons.get("long-range")
-    trainer = train(lesson, "window 8")
-    inside = gap_accuracy(lesson, trainer, (3, 5, 8))
-    outside = gap_accuracy(lesson, trainer, (10, 20, 40, 60))
     chance = make_task(lesson.data.task, **lesson.data.params).chance
-    assert min(inside) >= 0.9
-    assert all(abs(a - chance) <= 0.15 for a in outside)
+
+    def window(seed: int) -> tuple[bool, str]:
+        fig = measure("memory", seed)["window 8"]
+        outside = fig["accuracy"][3:]  # gaps 10 to 60
+        ok = fig["step"] is not None and all(abs(a - chance) <= 0.15 for a in outside)
+        return ok, f"step {fig['step']}: {dict(zip(WINDOW_GAPS, fig['accuracy'], strict=True))}"
+
+    over_seeds(window)  # measured: >= 0.97 inside by step 125-250, 0.18-0.32 outside
 
 
-def test_long_range_lstm_remembers_across_long_gaps():
-    lesson = lessons.get("long-range")
-    assert min(gap_accuracy(lesson, train(lesson, "LSTM"), LONG_GAPS)) >= 0.9
+def test_long_range_lstm_remembers_long_before_the_tanh_rnn():
+    # measured: the LSTM at 1.00 by step 750-1250; the tanh RNN at 0.20-0.31 then
+    over_seeds(lambda seed: race("LSTM", seed))
 
 
-def test_long_range_tanh_rnn_does_not():
-    lesson = lessons.get("long-range")
-    assert max(gap_accuracy(lesson, train(lesson, "tanh RNN"), LONG_GAPS)) < 0.7
+def test_vanishing_gradient_fixes_remember_across_long_gaps():
+    # measured: ReLU + identity at >= 0.96 by step 500-750; the tanh RNN at 0.19-0.29 then
+    over_seeds(lambda seed: race("ReLU + identity", seed))
+    # The LSTM and tanh RNN runs are the long-range lesson's: same data, same settings.
+    lesson, long_range = lessons.get("vanishing-gradients"), lessons.get("long-range")
+    assert lesson.data == long_range.data
+    assert all(lesson.config(k) == long_range.config(k) for k in ("LSTM", "tanh RNN"))
 
 
 def test_exploding_gradients_are_tamed_by_clipping():
     lesson = lessons.get("exploding-gradients")
-    free, clipped = (
-        Trainer(TextDataset.from_text(lessons.training_text(lesson.data)), lesson.config(label))
-        for label in ("no clipping", "clipping at 1")
-    )
-    start = free.evaluate()
-    free_norms = [free.step().grad_norm for _ in range(lesson.steps)]
-    for _ in range(lesson.steps):
-        clipped.step()
-    assert max(free_norms) > 1000 and free.evaluate() > start
-    assert clipped.evaluate() < 4.0
+    data = TextDataset.from_text(lessons.training_text(lesson.data))
+
+    def explodes(seed: int) -> tuple[bool, str]:
+        free = Trainer(data, lesson.config("no clipping").replace(seed=seed))
+        start, peak, end = free.evaluate(), 0.0, None
+        while free.step_count < 100 and end is None:
+            norm = free.step().grad_norm
+            peak = max(peak, norm if math.isfinite(norm) else math.inf)
+            if peak > 1000 and free.step_count % 10 == 0:
+                loss = free.evaluate()
+                end = loss if not math.isfinite(loss) or loss > start + 1 else None
+        clipped = Trainer(data, lesson.config("clipping at 1").replace(seed=seed))
+        for _ in range(lesson.steps):
+            clipped.step()
+        learnt = clipped.evaluate()
+        why = (
+            f"no clipping: norm {peak:.3g}, loss {start:.2f} -> {end} by step "
+            f"{free.step_count}; clipping: {start:.2f} -> {learnt:.2f} bits at {lesson.steps}"
+        )
+        return end is not None and learnt < start - 1.5, why
+
+    over_seeds(explodes)  # measured: norms 4e3-6e10 and NaN by step 10-40; clipped 1.9 down
 
 
 def test_vanishing_gradients_at_initialisation():
@@ -193,24 +369,9 @@ def test_vanishing_gradients_at_initialisation():
     assert ratios["ReLU + identity"] > 1e-2
 
 
-def test_vanishing_gradient_fixes_remember_across_long_gaps():
-    lesson = lessons.get("vanishing-gradients")
-    assert min(gap_accuracy(lesson, train(lesson, "ReLU + identity"), LONG_GAPS)) >= 0.9
-    # The LSTM and tanh RNN runs are the long-range lesson's: same data, same settings.
-    assert min(gap_accuracy(lesson, train(lesson, "LSTM"), LONG_GAPS)) >= 0.9
-    assert max(gap_accuracy(lesson, train(lesson, "tanh RNN"), LONG_GAPS)) < 0.7
-
-
 def test_lstm_gates_matter():
-    lesson = lessons.get("lstm-gates")
-    trainer = train(lesson, "LSTM")  # the same run as the next-character lesson
-    ids = trainer.dataset.val[:1000].long()  # stored as int16
-
-    def bits(*clamps: Clamp) -> float:
-        logits = trace(trainer.model, ids, Surgery(clamps=clamps)).logits  # (T, V)
-        return F.cross_entropy(logits[:-1], ids[1:]).item() / math.log(2)
-
-    plain = bits()
-    assert bits(Clamp(0, "f", 0.0)) > plain + 0.2
-    assert bits(Clamp(0, "f", 1.0)) > plain + 1.0
-    assert bits(Clamp(0, "i", 0.0)) > plain + 2.0
+    # The lesson's run is the next-character lesson's: the same settings on the same text.
+    assert lessons.get("lstm-gates").config("LSTM") == lessons.get("next-character").config("LSTM")
+    claim("stories", lambda f: f["f=0"] > f["plain"] + 0.2)
+    claim("stories", lambda f: f["f=1"] > f["plain"] + 1.0)
+    claim("stories", lambda f: f["i=0"] > f["plain"] + 2.0)
