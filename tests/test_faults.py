@@ -12,6 +12,7 @@ import json
 import math
 import os
 import queue
+import signal
 import struct
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import sqlalchemy as sa
 import torch
 
@@ -30,6 +32,8 @@ from backend.errors import StorageFailed, WorkerRestarted
 from backend.sessions import Sessions
 from backend.storage import DirectoryInUse, Storage, lock_directory
 from backend.training import Trainer
+from benchmarks.procs import training_workers
+from tests.conftest import Client, start_server, stop_server
 from tests.test_engine import TEXT, TINY, Events, Outbox
 
 TINY_SETTINGS = {"hidden_size": 8, "num_layers": 1, "seq_len": 8, "batch_size": 4}
@@ -133,6 +137,36 @@ def wait_for_send(engine: Recorder, op: str) -> None:
             return
         threading.Event().wait(0.05)
     raise AssertionError(f"{op} was never sent")
+
+
+def test_a_real_server_survives_a_killed_worker_and_its_owner_is_told(tmp_path: Path) -> None:
+    srv = start_server(tmp_path, WORKERS="1", CHECKPOINT_S="0.3")
+    try:
+        s = srv.create(config={"learning_rate": 0.01})
+        owner = Client(srv.url)
+        owner.join(s["id"], s["owner_token"])
+        owner.emit("train:start")
+        checkpoint = tmp_path / "checkpoints" / f"{s['id']}.safetensors"
+        while not checkpoint.exists():
+            owner.wait("train:progress")
+        (dead,) = training_workers(srv.proc.pid)
+        os.kill(dead, signal.SIGKILL)
+        notice = owner.wait("session:notice")
+        assert notice["code"] == "worker_restarted" and "checkpoint" in notice["message"]
+        # A new worker imports torch before it reopens the session: seconds on a busy machine.
+        state = owner.wait("session:state", lambda d: d["status"] == "running", timeout=120)
+        owner.wait("train:progress", lambda d: d["step"] > state["step"])
+        assert training_workers(srv.proc.pid) not in ([], [dead])
+        health = requests.get(f"{srv.url}/api/health", timeout=5).json()
+        assert health["restarts"] == 1 and health["status"] == "ok"
+        export = f"{srv.url}/api/sessions/{s['id']}/export?t={s['owner_token']}"
+        assert requests.get(export, timeout=30).status_code == 200
+        assert "training worker 0" in srv.log.read_text(), "and the log says what happened"
+        owner.close()
+        with pytest.raises(RuntimeError, match="in use by another server"):
+            start_server(tmp_path)
+    finally:
+        stop_server(srv)
 
 
 def test_an_export_waiting_on_a_worker_that_dies_gets_a_clear_error_at_once(layer) -> None:
