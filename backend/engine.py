@@ -22,6 +22,8 @@ out of memory), a supervisor thread notices at once, through the process's senti
      last checkpoint (and started again if it was running);
   3. every query, and every server question, still waiting for the dead worker is refused
      with `worker_restarted`, and each session's owner is told (a `worker_lost` event).
+A session whose worker dies twice in a row within `REPEAT_S` (a model that runs out of
+memory whenever it trains) is reopened paused, so it cannot take its worker down forever.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from backend import worker
 log = logging.getLogger(__name__)
 
 RESTARTED = "the training process stopped unexpectedly and was restarted; ask again"
+REPEAT_S = 120.0  # a session whose worker dies twice within this is reopened paused
 
 
 def default_workers() -> int:
@@ -100,6 +103,7 @@ class Engine:
         self.moving: dict[str, Handoff] = {}
         self.pending: dict[tuple[str, str], dict] = {}  # unanswered queries, by (client, op)
         self.restarts = 0  # workers replaced since start
+        self.lost_at: dict[str, float] = {}  # when each session last lost its worker
         self.starts = count()
         self.lock = threading.Lock()
         self.stopping = False
@@ -234,6 +238,10 @@ class Engine:
         if handoff is not None:  # it was leaving the dead worker: no `handed_off` will come
             self.placement[session] = handoff.target
         opened = self.opened.get(session)
+        now = time.monotonic()
+        again = now - self.lost_at.get(session, -REPEAT_S) < REPEAT_S
+        self.lost_at[session] = now
+        paused = again and self.running.pop(session, None) is not None
         if opened is not None:
             target = self.queues[self.placement[session]]
             weights = opened.get("weights")
@@ -246,13 +254,15 @@ class Engine:
             self._route(message)
         if opened is None:
             return None
+        message = "the training process stopped unexpectedly; the model was reopened from its "
+        message += "last checkpoint" + (" and paused, as this happened twice" if paused else "")
         return {
             "type": "worker_lost",
             "session": session,
             "gen": opened["gen"],
             "code": "worker_restarted",
-            "message": "the training process stopped unexpectedly; the model was reopened from "
-            "its last checkpoint",
+            "message": message,
+            "paused": paused,
             "worker": index,
         }
 

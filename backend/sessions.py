@@ -628,9 +628,22 @@ class Sessions:
         self.notify(session, event["code"], event["message"])
 
     def _on_worker_lost(self, session: Session, event: dict) -> None:
-        """Its worker died: it is reopened from its checkpoint; a save waited for will not come."""
+        """Its worker died: it is reopened from its checkpoint; a save waited for will not come.
+
+        The engine reopens it paused when this keeps happening: the page must say so too.
+        """
         self._fail_save(session, WorkerRestarted(event["message"] + "; try again"))
         self.notify(session, event["code"], event["message"])
+        if not event.get("paused"):
+            return
+        with self.lock:
+            changed: list[Session] = []
+            if session.status == "running":
+                session.status, session.pause_reason = "paused", "error"
+                session.chars_per_sec = 0.0
+                changed = self._promote()
+                self._save_state(session)
+        self._publish(session, *changed)
 
     def _fail_save(self, session: Session, error: UserError) -> None:
         with self.lock:
@@ -650,6 +663,8 @@ class Sessions:
             self.waiting.pop(key, None)
         if not answered:
             raise Busy("the server is too busy to answer that right now; try again")
+        if "error" in reply and reply["error"]["code"] == WorkerRestarted.code:
+            raise WorkerRestarted(reply["error"]["message"])
         if "error" in reply:
             error = UserError(reply["error"]["message"], field=reply["error"].get("field"))
             error.code = reply["error"]["code"]

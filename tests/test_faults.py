@@ -79,6 +79,12 @@ def test_a_killed_worker_is_replaced_its_sessions_reopened_and_waiting_queries_r
         assert events.wait(lambda e: e.get("client") == "r")["type"] == "answered"
         eng.send("t", "open", gen=1, checkpoint=str(tmp_path / "t.safetensors"), **opened)
         assert events.wait(lambda e: e["type"] == "opened" and e["session"] == "t")
+        assert not lost["paused"]
+
+        eng.procs[0].kill()  # again, soon after: a session that keeps killing it stays paused
+        again = events.wait(lambda e: e["type"] == "worker_lost" and e["session"] == "s")
+        assert again["paused"] and "paused" in again["message"]
+        assert "s" not in eng.running and eng.restarts == 2
     finally:
         eng.stop()
 
@@ -179,6 +185,15 @@ def test_an_export_waiting_on_a_worker_that_dies_gets_a_clear_error_at_once(laye
     error = out.get(timeout=10)
     assert isinstance(error, WorkerRestarted) and error.code == "worker_restarted"
     assert [n["code"] for n in publisher.notices()] == ["worker_restarted"]
+
+
+def test_a_session_that_keeps_losing_its_worker_is_shown_paused(layer) -> None:
+    sessions, engine, publisher, session = layer
+    sessions.start(session)
+    lost = {"type": "worker_lost", "session": session.id, "gen": session.gen, "paused": True}
+    sessions.on_event({**lost, "code": "worker_restarted", "message": "… and paused"})
+    assert (session.status, session.pause_reason) == ("paused", "error")
+    assert publisher.names()[-1] == "state"
 
 
 # -- a checkpoint is damaged ------------------------------------------------------------------
