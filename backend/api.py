@@ -23,7 +23,7 @@ def sessions() -> Sessions:
 def health():
     """Liveness, the training device and how busy the server is."""
     engine = sessions().engine
-    problems = sessions().storage.problems
+    problems = dict(sessions().storage.problems)  # a copy: other threads change it
     return {
         "ok": engine.alive(),
         "status": "degraded" if problems or not engine.alive() else "ok",

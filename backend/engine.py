@@ -220,8 +220,11 @@ class Engine:
             dead.pid,
             dead.exitcode,
         )
-        self.event_queues[index].put(None)
+        dead_queues = (self.queues[index], self.query_queues[index], self.event_queues[index])
+        dead_queues[2].put(None)
         self.readers[index].join(timeout=5.0)
+        for dead_queue in dead_queues:  # nothing reads them any more: free their pipes
+            dead_queue.close()
         with self.lock:
             self._spawn(index)
             self.restarts += 1
