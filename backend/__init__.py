@@ -22,7 +22,7 @@ from backend.engine import Engine
 from backend.experiments import Experiments
 from backend.publisher import SocketPublisher
 from backend.sessions import Sessions
-from backend.storage import Storage
+from backend.storage import Storage, lock_directory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +53,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         raise ValueError("PLAYGROUND_BATCH_SESSIONS must be auto, on or off")
 
     # Socket messages are small (texts go over HTTP), so cap them well below the text limit.
+    # First, before any worker starts: a second server on this directory stops here.
+    app.extensions["data_lock"] = lock_directory(app.config["DATA_DIR"])
     socketio = SocketIO(app, async_mode="threading", max_http_buffer_size=256 * 1024)
     storage = Storage.in_directory(app.config["DATA_DIR"])
     manager = Sessions(

@@ -23,8 +23,12 @@ def sessions() -> Sessions:
 def health():
     """Liveness, the training device and how busy the server is."""
     engine = sessions().engine
+    problems = dict(sessions().storage.problems)  # a copy: other threads change it
     return {
         "ok": engine.alive(),
+        "status": "degraded" if problems or not engine.alive() else "ok",
+        "problems": problems,
+        "restarts": engine.restarts,
         "device": engine.device,
         "workers": engine.count,
         "running_per_worker": engine.running_per_worker(),

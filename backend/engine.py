@@ -13,6 +13,17 @@ command is lost or applied to the wrong copy:
   3. the new worker opens it from that checkpoint and starts it, then gets what waited.
 A query already queued at the old worker when the move began comes back (`misrouted`) and
 is routed again.
+
+Workers are supervised. Each sends its events on a queue of its own (a process killed
+mid-write cannot jam the others'), read by a thread of its own. When a worker dies (killed,
+out of memory), a supervisor thread notices at once, through the process's sentinel:
+  1. the dead worker's reader hands on what it sent before dying, then stops;
+  2. a new worker takes its place, and every session it held is reopened there from its
+     last checkpoint (and started again if it was running);
+  3. every query, and every server question, still waiting for the dead worker is refused
+     with `worker_restarted`, and each session's owner is told (a `worker_lost` event).
+A session whose worker dies twice in a row within `REPEAT_S` (a model that runs out of
+memory whenever it trains) is reopened paused, so it cannot take its worker down forever.
 """
 
 from __future__ import annotations
@@ -21,14 +32,20 @@ import logging
 import multiprocessing as mp
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
+from multiprocessing.connection import wait
+from pathlib import Path
 from typing import Any
 
 from backend import worker
 
 log = logging.getLogger(__name__)
+
+RESTARTED = "the training process stopped unexpectedly and was restarted; ask again"
+REPEAT_S = 120.0  # a session whose worker dies twice within this is reopened paused
 
 
 def default_workers() -> int:
@@ -75,77 +92,204 @@ class Engine:
         self.device = device  # "auto" until the workers report what they found
         self.ready = threading.Semaphore(0)
         self.ctx = mp.get_context("spawn")  # fork would copy the web process's threads and locks
-        self.events: Any = self.ctx.Queue()
         self.queues: list[Any] = []  # control commands, per worker
         self.query_queues: list[Any] = []  # predictions and looks inside, per worker
+        self.event_queues: list[Any] = []  # what each worker sends back
         self.procs: list[Any] = []
+        self.readers: list[threading.Thread] = []
         self.placement: dict[str, int] = {}
         self.opened: dict[str, dict] = {}  # each session's latest `open`, to reopen it elsewhere
         self.running: dict[str, int] = {}  # running sessions, by when they started
         self.moving: dict[str, Handoff] = {}
+        self.pending: dict[tuple[str, str], dict] = {}  # unanswered queries, by (client, op)
+        self.restarts = 0  # workers replaced since start
+        self.lost_at: dict[str, float] = {}  # when each session last lost its worker
         self.starts = count()
         self.lock = threading.Lock()
-        self.reader: threading.Thread | None = None
+        self.stopping = False
 
     def start(self) -> None:
-        for _ in range(self.count):
-            commands, queries = self.ctx.Queue(), self.ctx.Queue()
-            proc = self.ctx.Process(
-                target=worker.main,
-                args=(
-                    commands,
-                    queries,
-                    self.events,
-                    self.device,
-                    self.checkpoint_s,
-                    self.batching,
-                ),
-                daemon=True,
-            )
-            proc.start()
-            self.queues.append(commands)
-            self.query_queues.append(queries)
-            self.procs.append(proc)
-        self.reader = threading.Thread(target=self._read, name="engine-reader", daemon=True)
-        self.reader.start()
+        for index in range(self.count):
+            self._spawn(index)
+        threading.Thread(target=self._supervise, name="engine-supervisor", daemon=True).start()
         for _ in range(self.count):  # workers import torch and report their device: wait for it
             if not self.ready.acquire(timeout=120):
                 raise RuntimeError("training workers did not start")
 
+    def _spawn(self, index: int) -> None:
+        """Start worker `index` (in a dead one's place if there was one) and its reader."""
+        commands, queries, events = self.ctx.Queue(), self.ctx.Queue(), self.ctx.Queue()
+        args = (commands, queries, events, self.device, self.checkpoint_s, self.batching)
+        proc = self.ctx.Process(target=worker.main, args=args, daemon=True)
+        proc.start()
+        reader = threading.Thread(
+            target=self._read, args=(events,), name=f"engine-reader-{index}", daemon=True
+        )
+        reader.start()
+        for row, item in (
+            (self.queues, commands),
+            (self.query_queues, queries),
+            (self.event_queues, events),
+            (self.procs, proc),
+            (self.readers, reader),
+        ):
+            if index < len(row):
+                row[index] = item
+            else:
+                row.append(item)
+
     def stop(self) -> None:
+        self.stopping = True
         for commands in self.queues:
             commands.put({"op": "shutdown"})
         for proc in self.procs:
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
-        self.events.put(None)
+        for events in self.event_queues:
+            events.put(None)
 
-    def _read(self) -> None:
+    def _read(self, events: Any) -> None:
+        """One worker's reader: hand each of its events on, in order, until told to stop."""
         while True:
             try:
-                event = self.events.get()
+                event = events.get()
             except Exception:  # the queue breaks when the process shuts down
                 return
             if event is None:
                 return
-            if event["type"] == "ready":
-                self.device = event["device"]
-                self.ready.release()
+            self._dispatch(event)
+
+    def _dispatch(self, event: dict) -> None:
+        if event["type"] == "ready":
+            self.device = event["device"]
+            self.ready.release()
+            return
+        if event["type"] == "handed_off":
+            self._take_over(event["session"])
+            return
+        if event["type"] == "misrouted":
+            self._resend(event["query"])
+            return
+        self._note(event)
+        self._deliver(event)
+
+    def _deliver(self, event: dict) -> None:
+        try:
+            self.on_event(event)
+        except Exception:  # one bad event must not stop every session's updates
+            log.exception("handling worker event %s failed", event.get("type"))
+
+    def _note(self, event: dict) -> None:
+        """Keep what a restart needs from an event: answered queries, steps, stopped runs."""
+        kind, session = event["type"], event["session"]
+        with self.lock:
+            if kind in ("answered", "rejected"):
+                asked = self.pending.get((event["client"], event["op"]))
+                if asked is not None and asked.get("seq", 0) <= event.get("seq", asked.get("seq")):
+                    del self.pending[(event["client"], event["op"])]
+            elif kind in ("progress", "opened"):
+                opened = self.opened.get(session)
+                if opened is not None and opened["gen"] == event["gen"]:
+                    step = {"step": event["step"], "chars_seen": event["chars_seen"]}
+                    self.opened[session] = {**opened, **step}  # a copy: the old may be in flight
+            elif kind == "failed" and event.get("op") == "train":
+                self.running.pop(session, None)  # the worker stopped training it
+
+    # -- supervision ---------------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        """Wait for a worker to die; replace it, reopen its sessions and tell who waited."""
+        while not self.stopping:
+            procs = list(self.procs)
+            wait([proc.sentinel for proc in procs], timeout=1.0)
+            for index, proc in enumerate(procs):
+                if proc.exitcode is None or self.stopping:
+                    continue
+                try:
+                    self._replace(index, proc)
+                except Exception:  # could not start one (out of memory?): try again shortly
+                    log.exception("replacing training worker %d failed", index)
+                    time.sleep(1.0)
+
+    def _replace(self, index: int, dead: Any) -> None:
+        """Step 1 to 3 of a restart (see the module docstring)."""
+        log.error(
+            "training worker %d (pid %s) died (exit code %s); starting a new one",
+            index,
+            dead.pid,
+            dead.exitcode,
+        )
+        dead_queues = (self.queues[index], self.query_queues[index], self.event_queues[index])
+        dead_queues[2].put(None)
+        self.readers[index].join(timeout=5.0)
+        for dead_queue in dead_queues:  # nothing reads them any more: free their pipes
+            dead_queue.close()
+        with self.lock:
+            self._spawn(index)
+            self.restarts += 1
+            lost = [s for s, where in self.placement.items() if where == index]
+            refusals = self._refuse_pending(set(lost))
+            notices = [self._reopen(session, index) for session in lost]
+            self._rebalance()
+        for event in refusals + [n for n in notices if n is not None]:
+            self._deliver(event)
+
+    def _reopen(self, session: str, index: int) -> dict | None:
+        """Open a lost session again from its checkpoint; return the event for its owner."""
+        handoff = self.moving.pop(session, None)
+        if handoff is not None:  # it was leaving the dead worker: no `handed_off` will come
+            self.placement[session] = handoff.target
+        opened = self.opened.get(session)
+        now = time.monotonic()
+        again = now - self.lost_at.get(session, -REPEAT_S) < REPEAT_S
+        self.lost_at[session] = now
+        paused = again and self.running.pop(session, None) is not None
+        if opened is not None:
+            target = self.queues[self.placement[session]]
+            weights = opened.get("weights")
+            if weights and Path(opened["checkpoint"]).exists():
+                weights = None  # imported weights are in its checkpoint by now
+            target.put({**opened, "resume": True, "weights": weights})
+            if session in self.running:
+                target.put({"op": "start", "session": session})
+        for message in handoff.waiting if handoff else []:
+            self._route(message)
+        if opened is None:
+            return None
+        message = "the training process stopped unexpectedly; the model was reopened from its "
+        message += "last checkpoint" + (" and paused, as this happened twice" if paused else "")
+        return {
+            "type": "worker_lost",
+            "session": session,
+            "gen": opened["gen"],
+            "code": "worker_restarted",
+            "message": message,
+            "paused": paused,
+            "worker": index,
+        }
+
+    def _refuse_pending(self, lost: set[str]) -> list[dict]:
+        """Refusals for every query still waiting for one of the `lost` sessions."""
+        refusals = []
+        for key, message in list(self.pending.items()):
+            session = message["session"]
+            if session not in lost:
                 continue
-            if event["type"] == "handed_off":
-                self._take_over(event["session"])
-                continue
-            if event["type"] == "misrouted":
-                self._resend(event["query"])
-                continue
-            if event["type"] == "failed" and event.get("op") == "train":
-                with self.lock:  # the worker stopped training it
-                    self.running.pop(event["session"], None)
-            try:
-                self.on_event(event)
-            except Exception:  # one bad event must not stop every session's updates
-                log.exception("handling worker event %s failed", event.get("type"))
+            del self.pending[key]
+            opened = self.opened.get(session)
+            refusals.append(
+                {
+                    "type": "rejected",
+                    "session": session,
+                    "gen": opened["gen"] if opened else None,
+                    "client": message["client"],
+                    "op": message["op"],
+                    "seq": message.get("seq"),
+                    "error": {"code": "worker_restarted", "message": RESTARTED},
+                }
+            )
+        return refusals
 
     def send(self, session: str, op: str, **payload: Any) -> None:
         """Queue a command for the worker that holds `session` (placing it if new)."""
@@ -165,12 +309,16 @@ class Engine:
         session, op = message["session"], message["op"]
         if op == "open":
             self.opened[session] = message
+        elif op == "configure" and session in self.opened:  # reopened with today's settings
+            self.opened[session] = {**self.opened[session], "config": message["config"]}
         if op == "start":
             self.running[session] = next(self.starts)
         elif op in ("open", "pause", "step", "close"):
             self.running.pop(session, None)
         if op == "close":
             self.opened.pop(session, None)
+            for key in [k for k, m in self.pending.items() if m["session"] == session]:
+                del self.pending[key]
 
     def _route(self, message: dict) -> None:
         """Put a message on its session's worker's queue (callers hold the lock)."""
@@ -181,8 +329,11 @@ class Engine:
             self.placement[session] = index
         if message["op"] == "close":
             del self.placement[session]
-        queues = self.query_queues if message["op"] in worker.QUERIES else self.queues
-        queues[index].put(message)
+        if message["op"] in worker.QUERIES:
+            self.pending[(message["client"], message["op"])] = message
+            self.query_queues[index].put(message)
+        else:
+            self.queues[index].put(message)
 
     def running_per_worker(self) -> list[int]:
         """How many running sessions each worker trains (a moving one counts where it goes)."""

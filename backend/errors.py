@@ -52,3 +52,13 @@ class Full(UserError):
 class Busy(UserError):
     code = "busy"
     http_status = 503
+
+
+class StorageFailed(UserError):
+    code = "storage_failed"
+    http_status = 503
+
+
+class WorkerRestarted(UserError):
+    code = "worker_restarted"
+    http_status = 503

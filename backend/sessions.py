@@ -8,6 +8,7 @@ into session state and messages for the `publisher`. It never touches torch or F
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import logging
 import secrets
@@ -28,8 +29,10 @@ from backend.errors import (
     InvalidInput,
     NotFound,
     NotJoined,
+    StorageFailed,
     TooLarge,
     UserError,
+    WorkerRestarted,
 )
 from backend.exchange import param_count
 from backend.queries import parse_inspect, parse_query
@@ -121,6 +124,7 @@ class Session:
     status: str = "idle"  # idle | running | queued | paused
     queue_position: int = 0  # 1-based while queued
     saved_step: int = -1  # step of the checkpoint last confirmed by the worker
+    save_error: UserError | None = None  # why the checkpoint asked for will not come
     gradients: dict | None = None  # the latest gradient-through-time profile
     pause_reason: str | None = None
     step: int = 0
@@ -355,11 +359,29 @@ class Sessions:
             config=session.config.to_dict(),
             checkpoint=str(self.storage.checkpoint_path(session.id)),
             resume=resume,
+            step=session.step,
+            chars_seen=session.chars_seen,
             weights=str(weights) if weights else None,
         )
 
-    def _save_state(self, session: Session) -> None:
-        self.storage.save_state(session.id, session.dump_state())
+    def _save_state(self, session: Session, state: dict[str, Any] | None = None) -> None:
+        """Record the run state; a failed write is the owner's to know, not the request's.
+
+        Training, pausing and the queue go on in memory when the disk is full or read-only
+        (refusing a pause would be worse): the owner gets a `storage_failed` notice instead.
+        """
+        try:
+            self.storage.save_state(session.id, state or session.dump_state())
+        except StorageFailed as exc:
+            self.notify(session, exc.code, exc.message)
+
+    def notify(self, session: Session, code: str, message: str) -> None:
+        """A `session:notice` to the session's owners: something happened they should know."""
+        log.warning("session %s: %s: %s", session.id, code, message)
+        with self.lock:
+            owners = [c for c, role in session.clients.items() if role == "owner"]
+        for client in owners:
+            self.publisher.to_client(client, "session:notice", {"code": code, "message": message})
 
     def get(self, session_id: Any) -> Session:
         """The live session, loaded from storage if this process has not seen it yet."""
@@ -433,9 +455,9 @@ class Sessions:
             new = settings.parse(changes, base=session.config)
             check_model_size(new, session.vocab_size)
             rebuild = session.config.needs_rebuild(new)
-            session.config = new
-            session.record.config = new.to_dict()
-            self.storage.save(session.record)
+            record = dataclasses.replace(session.record, config=new.to_dict())
+            self.storage.save(record)  # first: a refused request changes nothing
+            session.config, session.record = new, record
             if rebuild:
                 self._build(session)
                 if session.status == "running":  # keep training, on the new model
@@ -452,9 +474,10 @@ class Sessions:
         vocab = check_text(text)
         check_model_size(session.config, vocab)
         with self.lock:
-            session.record.text_source, session.record.text = source, text
+            record = dataclasses.replace(session.record, text_source=source, text=text)
+            self.storage.save(record)  # first: a refused request changes nothing
+            session.record = record
             session.text_name, session.vocab_size = text_name(source), vocab
-            self.storage.save(session.record)
             self._halt(session, "idle", None)
             self._build(session)
             changed = self._promote()
@@ -588,11 +611,44 @@ class Sessions:
         self.publisher.state(session)
 
     def _on_checkpointed(self, session: Session, event: dict) -> None:
+        self.storage.report("checkpoints", None)
         with self.lock:
             state = session.dump_state()
             session.saved_step = event["step"]
             self.saved.notify_all()
-        self.storage.save_state(session.id, state)
+        self._save_state(session, state)
+
+    def _on_notice(self, session: Session, event: dict) -> None:
+        """Something the owner should know: a damaged checkpoint, a failed save."""
+        if event.get("detail"):
+            log.warning("session %s: %s", session.id, event["detail"])
+        if event["code"] == "storage_failed":
+            self.storage.report("checkpoints", event["message"])
+            self._fail_save(session, StorageFailed(event["message"]))
+        self.notify(session, event["code"], event["message"])
+
+    def _on_worker_lost(self, session: Session, event: dict) -> None:
+        """Its worker died: it is reopened from its checkpoint; a save waited for will not come.
+
+        The engine reopens it paused when this keeps happening: the page must say so too.
+        """
+        self._fail_save(session, WorkerRestarted(event["message"] + "; try again"))
+        self.notify(session, event["code"], event["message"])
+        if not event.get("paused"):
+            return
+        with self.lock:
+            changed: list[Session] = []
+            if session.status == "running":
+                session.status, session.pause_reason = "paused", "error"
+                session.chars_per_sec = 0.0
+                changed = self._promote()
+                self._save_state(session)
+        self._publish(session, *changed)
+
+    def _fail_save(self, session: Session, error: UserError) -> None:
+        with self.lock:
+            session.save_error = error
+            self.saved.notify_all()
 
     def ask(self, session: Session, op: str, timeout: float = 60.0, **payload: Any) -> dict:
         """Ask the session's worker a question on the server's own behalf and wait for it."""
@@ -607,6 +663,8 @@ class Sessions:
             self.waiting.pop(key, None)
         if not answered:
             raise Busy("the server is too busy to answer that right now; try again")
+        if "error" in reply and reply["error"]["code"] == WorkerRestarted.code:
+            raise WorkerRestarted(reply["error"]["message"])
         if "error" in reply:
             error = UserError(reply["error"]["message"], field=reply["error"].get("field"))
             error.code = reply["error"]["code"]
@@ -616,9 +674,14 @@ class Sessions:
     def checkpoint_now(self, session: Session, timeout: float = 20.0) -> Path:
         """Have the worker save the session's current weights; return the checkpoint's path."""
         with self.lock:
-            session.saved_step = -1
+            session.saved_step, session.save_error = -1, None
             self.engine.send(session.id, "save")
-            if not self.saved.wait_for(lambda: session.saved_step >= 0, timeout):
+            done = self.saved.wait_for(
+                lambda: session.saved_step >= 0 or session.save_error is not None, timeout
+            )
+            if session.save_error is not None:
+                raise session.save_error
+            if not done:
                 raise Busy("the server is too busy to save the model right now; try again")
         return self.storage.checkpoint_path(session.id)
 

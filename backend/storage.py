@@ -3,18 +3,33 @@
 Sessions live in an embedded SQLite database through SQLAlchemy Core, so another database
 is a change of URL. By default the data directory is `instance/` under the project; nothing
 needs to be started before the server. Owner tokens are stored only as SHA-256 digests.
+
+A write that fails (a full disk, a read-only database) raises `StorageFailed` and is
+remembered in `problems` until the same kind of write succeeds again, so health can say
+the server is degraded. One server at a time may use a data directory (`lock_directory`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import logging
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
+
+from backend.errors import StorageFailed
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = "server.lock"
 
 metadata = sa.MetaData()
 
@@ -57,13 +72,65 @@ class SessionRecord:
     parent_id: str | None = None
 
 
+class DirectoryInUse(RuntimeError):
+    """Another server already uses this data directory."""
+
+
+def lock_directory(data_dir: str | Path) -> IO[str]:
+    """Take the data directory for this server alone; keep the returned file open to hold it.
+
+    Two servers on one directory would both train the same sessions and write the same files.
+    The lock (`flock`) is released by the kernel when the process ends, even by `kill -9`.
+    """
+    path = Path(data_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    handle = (path / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise DirectoryInUse(
+            f"the data directory {path} is in use by another server ({holder}); "
+            "stop it, or set PLAYGROUND_DATA_DIR to another directory"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 class Storage:
     """Reads and writes session records; one instance per app."""
 
     def __init__(self, url: str, data_dir: str | Path) -> None:
         self.engine = sa.create_engine(url)
         self.data_dir = Path(data_dir)
+        self.problems: dict[str, str] = {}  # what failed, by kind ("database", "checkpoints")
         metadata.create_all(self.engine)
+
+    def report(self, kind: str, problem: str | None) -> None:
+        """Remember that writes of `kind` fail (or, with None, work again)."""
+        if problem is None:
+            self.problems.pop(kind, None)
+        else:
+            self.problems[kind] = problem
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sa.Connection]:
+        """A database transaction whose failure to write becomes `StorageFailed`."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except (sa.exc.OperationalError, OSError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc)
+            log.error("writing to the database failed: %s", reason)
+            self.report("database", reason)
+            raise StorageFailed(
+                f"the server could not save this ({reason}); nothing was changed"
+            ) from exc
+        self.report("database", None)
 
     @classmethod
     def in_directory(cls, data_dir: str | Path) -> Storage:
@@ -86,7 +153,7 @@ class Storage:
             "parent_id": record.parent_id,
             "updated_at": now,
         }
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             done = conn.execute(sessions.update().where(sessions.c.id == record.id).values(**row))
             if done.rowcount == 0:
                 conn.execute(sessions.insert().values(id=record.id, created_at=now, **row))
@@ -110,7 +177,7 @@ class Storage:
 
     def save_state(self, session_id: str, state: dict[str, Any]) -> None:
         """Record the run state alone (cheap: the text is not rewritten)."""
-        with self.engine.begin() as conn:
+        with self.writing() as conn:
             conn.execute(
                 sessions.update()
                 .where(sessions.c.id == session_id)

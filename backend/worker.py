@@ -205,15 +205,10 @@ class Worker:
         trainer = Trainer(TextDataset.from_text(cmd["text"]), cfg, device=self.device)
         path = Path(cmd["checkpoint"])
         resumed = False
-        if cmd["resume"] and path.exists():
-            try:
-                checkpoints.restore(trainer, path)
-                resumed = True
-            except Exception as exc:  # noqa: BLE001 - a bad file means a fresh start, not a crash
-                trainer = Trainer(trainer.dataset, cfg, device=self.device)
-                self.emit("failed", cmd["session"], op="restore", message=str(exc))
-        elif path.exists():
-            path.unlink()  # a new model: the old weights no longer belong to this session
+        if cmd["resume"]:
+            resumed = self.resume(cmd, trainer, path)
+        else:
+            checkpoints.remove(path)  # a new model: the old weights no longer belong to it
         if cmd.get("weights"):  # an imported model, validated by the web process
             from safetensors.torch import load_file
 
@@ -237,8 +232,35 @@ class Worker:
             resumed=resumed,
         )
 
+    def resume(self, cmd: dict, trainer: Any, path: Path) -> bool:
+        """Restore the newest sound checkpoint; tell the owner about any damaged one.
+
+        With none sound, the model starts from fresh weights but keeps the session's step
+        count, so its loss history and samples stay as they were and the curve goes on.
+        """
+        from backend import checkpoints
+
+        used, problems = checkpoints.restore_latest(trainer, path)
+        if used is None:  # the step count goes on: the history up to it is the session's own
+            trainer.step_count, trainer.chars_seen = cmd.get("step", 0), cmd.get("chars_seen", 0)
+        if not problems:
+            return used is not None
+        if used is None:
+            where = "fresh weights"
+        else:
+            where = f"the previous checkpoint (step {trainer.step_count})"
+        notice = {"code": "checkpoint_damaged", "detail": "; ".join(problems)}
+        message = f"a damaged checkpoint was set aside; training goes on from {where}"
+        event = {"type": "notice", "session": cmd["session"], "gen": cmd["gen"], **notice}
+        self.events.put({**event, "message": message})
+        return used is not None
+
     def save(self, sid: str, slot: Slot, force: bool = False) -> None:
-        """Checkpoint a session (after sending its progress, so history and weights agree)."""
+        """Checkpoint a session (after sending its progress, so history and weights agree).
+
+        A failed write (a full disk) keeps the previous checkpoint and is reported to the
+        owner; training goes on and the next checkpoint tries again.
+        """
         from backend import checkpoints
 
         self.flush_slot(sid, slot)
@@ -247,8 +269,13 @@ class Worker:
             if found is not None:  # the moments live in the cohort: hand this member's back
                 group = found[1]
                 group.cohort.store_optimizer(group.members.index(sid))
-            checkpoints.save(slot.trainer, slot.checkpoint)
-            self.emit("checkpointed", sid, step=slot.trainer.step_count)
+            try:
+                checkpoints.save(slot.trainer, slot.checkpoint)
+            except OSError as exc:
+                message = f"the model could not be saved ({exc.strerror or exc})"
+                self.emit("notice", sid, code="storage_failed", message=message)
+            else:
+                self.emit("checkpointed", sid, step=slot.trainer.step_count)
         slot.saved_at = time.perf_counter()
 
     def fair_start(self, old: Slot | None) -> float:

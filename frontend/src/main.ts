@@ -60,6 +60,7 @@ function connect(store: Store, session: SessionRef): Connection {
   connection.on("train:gradients", (gradients) => store.onGradients(gradients));
   connection.on("session:revoked", (payload) => store.onRevoked(payload.message));
   connection.on("session:viewers", (payload) => store.onViewers(payload.viewers));
+  connection.on("session:notice", (notice) => store.onNotice(notice));
   connection.on("class:focus", (focus) => store.onClassFocus(focus));
   connection.on("error", (error) => store.onError(error));
   return connection;

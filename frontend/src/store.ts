@@ -25,6 +25,7 @@ import type {
   Schema,
   SentimentResult,
   ServerError,
+  SessionNotice,
   SessionState,
   Surgery,
   TrainProgress,
@@ -514,7 +515,12 @@ export class Store {
     this.set(patch);
   }
 
-  private withToast(error: ServerError): Toast[] {
+  /** `session:notice` (a worker restarted, a damaged checkpoint, a failed save): a toast. */
+  onNotice(notice: SessionNotice): void {
+    this.set({ toasts: this.withToast(notice) });
+  }
+
+  private withToast(error: ServerError | SessionNotice): Toast[] {
     const now = Date.now();
     const toasts = this.current.toasts;
     const same = toasts.find((t) => t.message === error.message && t.code === error.code);

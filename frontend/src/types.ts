@@ -278,6 +278,8 @@ export type ErrorCode =
   | "too_large"
   | "not_joined"
   | "unknown_event"
+  | "storage_failed"
+  | "worker_restarted"
   | (string & {});
 
 /** The `error` socket event and the `error` object of an HTTP error body. */
@@ -286,6 +288,12 @@ export interface ServerError {
   message: string;
   event?: string;
   field?: string;
+}
+
+/** `session:notice`: something the owner should know happened to the session (a fault). */
+export interface SessionNotice {
+  code: "worker_restarted" | "checkpoint_damaged" | "storage_failed" | (string & {});
+  message: string;
 }
 
 export interface ServerToClientEvents {
@@ -297,6 +305,7 @@ export interface ServerToClientEvents {
   "train:gradients": (gradients: GradientsMessage) => void;
   "session:revoked": (payload: { message: string }) => void;
   "session:viewers": (payload: { viewers: number }) => void;
+  "session:notice": (notice: SessionNotice) => void;
   "class:focus": (focus: ClassFocus) => void;
   "ping:echo": (payload: unknown) => void;
   error: (error: ServerError) => void;

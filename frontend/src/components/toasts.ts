@@ -1,4 +1,7 @@
-/** Error toasts: `error` socket events and failed HTTP requests, one line each, dismissible. */
+/**
+ * Toasts: `error` and `session:notice` socket events and failed HTTP requests, one line each,
+ * dismissible. A fault the page knows (`notice.<code>`) is explained in the page's language.
+ */
 
 import type { Actions } from "../actions";
 import { h, setText } from "../dom";
@@ -11,6 +14,11 @@ const VISIBLE_MS = 8000;
 function title(code: string): string {
   const key = `error.${code}`;
   return t(isMessageKey(key) ? key : "error.other");
+}
+
+function explain(toast: Toast): string {
+  const key = `notice.${toast.code}`;
+  return isMessageKey(key) ? t(key) : toast.message;
 }
 
 export class Toasts implements Component {
@@ -71,7 +79,7 @@ export class Toasts implements Component {
         "div",
         { class: "toast-body" },
         h("strong", { class: "toast-title" }, title(toast.code)),
-        h("span", { class: "toast-message" }, toast.message),
+        h("span", { class: "toast-message" }, explain(toast)),
       ),
       h("span", { class: "toast-count" }),
       close,

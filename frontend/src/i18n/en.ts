@@ -346,6 +346,15 @@ export const en = {
   "error.unknown_event": "Unknown request",
   "error.network": "Network error",
   "error.other": "Error",
+  "error.storage_failed": "Not saved",
+  "error.worker_restarted": "Training restarted",
+  "error.checkpoint_damaged": "Checkpoint damaged",
+  "notice.storage_failed":
+    "The server could not save to its disk (full or read-only). Training goes on, but recent progress may be lost if the server stops.",
+  "notice.worker_restarted":
+    "The training process stopped unexpectedly and was restarted. The model went back to its last checkpoint; its history is kept.",
+  "notice.checkpoint_damaged":
+    "A damaged checkpoint was set aside. Training goes on from the last good one (or fresh weights); the history is kept.",
 
   "fatal.not_found.title": "This session does not exist",
   "fatal.not_found.body": "It may have expired, or the link was mistyped.",

@@ -353,6 +353,15 @@ export const fr: Messages = {
   "error.unknown_event": "Requête inconnue",
   "error.network": "Erreur réseau",
   "error.other": "Erreur",
+  "error.storage_failed": "Non enregistré",
+  "error.worker_restarted": "Entraînement relancé",
+  "error.checkpoint_damaged": "Sauvegarde abîmée",
+  "notice.storage_failed":
+    "Le serveur n'a pas pu écrire sur son disque (plein ou en lecture seule). L'entraînement continue, mais les derniers progrès peuvent être perdus si le serveur s'arrête.",
+  "notice.worker_restarted":
+    "Le processus d'entraînement s'est arrêté de façon inattendue et a été relancé. Le modèle est revenu à sa dernière sauvegarde ; son historique est conservé.",
+  "notice.checkpoint_damaged":
+    "Une sauvegarde abîmée a été écartée. L'entraînement reprend depuis la dernière bonne sauvegarde (ou des poids neufs) ; l'historique est conservé.",
 
   "fatal.not_found.title": "Cette session n'existe pas",
   "fatal.not_found.body": "Elle a peut-être expiré, ou le lien est mal recopié.",
