@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "RATE_FORK": "120 per minute",  # forks, with or without weights
     "RATE_IMPORT": "60 per minute",  # model imports (zips up to 64 MB each)
     "RATE_BAD_TOKEN": "120 per minute",  # requests and joins with a token that opens nothing
-    "RATE_SENTIMENT": "120 per minute",  # per session: sentence classifications
+    "RATE_SENTIMENT": "1200 per minute",  # per session: 30 typists, debounced, stay below
     "GAPS_EVERY_S": 5.0,  # per session: one accuracy-vs-gap measurement at most this often
 }
 
