@@ -766,24 +766,38 @@ class Sessions:
         return [s.id for s in idle]
 
     def delete(self, session: Session) -> None:
-        """Remove a session for good: its watchers are told, its record and files go."""
+        """Remove a session for good, and a lesson's other runs with its main one."""
+        runs = [
+            child
+            for child in self.storage.children(session.id)
+            if (record := self.storage.load(child)) is not None
+            and record.classroom.get("lesson")
+            and record.owner_digest == session.record.owner_digest
+        ]
+        for session_id in [session.id, *runs]:
+            self._delete(session_id)
+
+    def _delete(self, session_id: str) -> None:
+        """Forget one session: its watchers are told, its record and files go."""
+        watchers: list[str] = []
         with self.lock:
-            if session.status == "queued":
-                self.queue.remove(session.id)
-                self._renumber()
-            session.status = "idle"
-            session.gen += 1  # whatever the worker still sends about it is ignored
-            self.engine.send(session.id, "close")
-            self.sessions.pop(session.id, None)
-            watchers = list(session.clients)
-            for client in watchers:
-                self.clients.pop(client, None)
-            self.storage.delete(session.id)
+            session = self.sessions.pop(session_id, None)
+            if session is not None:
+                if session.status == "queued":
+                    self.queue.remove(session_id)
+                    self._renumber()
+                session.status = "idle"
+                session.gen += 1  # whatever the worker still sends about it is ignored
+                self.engine.send(session_id, "close")
+                watchers = list(session.clients)
+                for client in watchers:
+                    self.clients.pop(client, None)
+            self.storage.delete(session_id)
             changed = self._promote()
-        self.remove_files(session.id)
+        self.remove_files(session_id)
         for client in watchers:
-            self.publisher.to_client(client, "session:deleted", {"id": session.id})
-            self.publisher.remove(client, session.id)
+            self.publisher.to_client(client, "session:deleted", {"id": session_id})
+            self.publisher.remove(client, session_id)
         self._publish(*changed)
 
     def remove_files(self, session_id: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from backend.config import TrainConfig
 from backend.errors import Full
 from backend.experiments import Experiments
 from backend.publisher import SocketPublisher
@@ -77,6 +78,15 @@ def test_a_lesson_refused_at_the_cap_leaves_no_session_behind(tmp_path: Path) ->
     with pytest.raises(Full):
         Experiments(reg).start("long-range")  # four runs, two places left
     assert reg.storage.count() == 1 and len(reg.sessions) == 1
+
+
+def test_deleting_a_lessons_main_session_deletes_its_runs(tmp_path: Path) -> None:
+    reg = registry(tmp_path)
+    mine = reg.create(config={"hidden_size": 8})
+    started = Experiments(reg).start("long-range")
+    fork = reg.new_record(TrainConfig(hidden_size=8), "english", "x" * 300, parent_id=started["id"])
+    reg.delete(reg.owned(started["id"], started["owner_token"]))
+    assert reg.storage.ids() == {mine["id"], fork[0].id}, "someone else's fork stays theirs"
 
 
 def test_files_of_deleted_sessions_and_used_imports_are_swept(tmp_path: Path) -> None:
