@@ -195,8 +195,7 @@ class Session:
             "parent": self.record.parent_id,
             "lesson": self.record.classroom.get("lesson"),
         }
-        token = self.view_token()
-        if role == "owner" and token:
+        if role == "owner" and (token := self.view_token()):
             out["view_url"] = view_url(self.id, token)
         return out
 
