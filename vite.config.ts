@@ -10,7 +10,8 @@ export default defineConfig({
     outDir: "../static",
     emptyOutDir: true,
     target: "es2022",
-    sourcemap: true,
+    // No source maps in the build the server serves (it refuses *.map requests as well).
+    sourcemap: false,
     chunkSizeWarningLimit: 600,
   },
   server: {

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 from flask_socketio import SocketIO
 
-from backend import api, pages, sockets
+from backend import api, guards, pages, sockets
 from backend.classroom import Classroom
 from backend.config import LIMITS
 from backend.engine import Engine
@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_RUNNING": 0,  # sessions training at once, more wait in a queue; 0 = 4 a worker, 64 a GPU
     "MAX_SESSIONS": 5000,  # sessions stored in all
     "CHECKPOINT_S": 15.0,  # a running session's weights are saved this often (and on pause)
+    "ABANDON_S": 30 * 24 * 3600.0,  # sessions nobody used for this long are deleted; 0: never
+    **guards.DEFAULTS,  # rate limits (RATE_*) and how often the gaps view measures
     # Largest HTTP body: the text limit plus room for JSON framing.
     "MAX_CONTENT_LENGTH": LIMITS.max_text_bytes + 64 * 1024,
 }
@@ -48,14 +50,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("PLAYGROUND")
     app.config.update(config or {})
+    guards.init_app(app)
 
     if app.config["BATCH_SESSIONS"] not in ("auto", "on", "off"):
         raise ValueError("PLAYGROUND_BATCH_SESSIONS must be auto, on or off")
 
-    # Socket messages are small (texts go over HTTP), so cap them well below the text limit.
     # First, before any worker starts: a second server on this directory stops here.
     app.extensions["data_lock"] = lock_directory(app.config["DATA_DIR"])
-    socketio = SocketIO(app, async_mode="threading", max_http_buffer_size=256 * 1024)
+    socketio = SocketIO(
+        app,
+        async_mode="threading",
+        max_http_buffer_size=sockets.MAX_MESSAGE_BYTES,
+        json=sockets.WireJson,
+    )
     storage = Storage.in_directory(app.config["DATA_DIR"])
     manager = Sessions(
         storage,
@@ -79,10 +86,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     classroom = Classroom(manager)
     app.extensions["playground"] = manager
     app.extensions["classroom"] = classroom
-    app.extensions["experiments"] = Experiments(manager)
+    app.extensions["experiments"] = Experiments(manager, app.config["GAPS_EVERY_S"])
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
-    sockets.register(socketio, manager, classroom)
+    sockets.register(socketio, manager, classroom, app.extensions["token_guard"])
     start_housekeeping(manager, app.config)
     logging.basicConfig(level=logging.INFO)
     return app
@@ -95,6 +102,9 @@ def start_housekeeping(manager: Sessions, config: dict[str, Any]) -> None:
         while not stop.wait(config["HOUSEKEEPING_S"]):
             manager.pause_unwatched(config["IDLE_PAUSE_S"])
             manager.evict_unwatched(config["EVICT_S"])
+            if config["ABANDON_S"]:
+                manager.remove_abandoned(config["ABANDON_S"])
+            manager.sweep_files()
 
     stop = threading.Event()
     threading.Thread(target=loop, name="housekeeping", daemon=True).start()

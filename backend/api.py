@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import tempfile
+
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from backend import config, corpora, exchange, lessons
 from backend.classroom import Classroom
 from backend.config import LIMITS
-from backend.errors import InvalidInput, TooLarge, UserError
+from backend.errors import BadToken, InvalidInput, TooLarge, UserError
 from backend.experiments import Experiments
+from backend.guards import limiter, per_session, rate, token_guard
 from backend.sessions import Session, Sessions
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.before_request
+def refuse_token_guessers() -> None:
+    """An address that sent too many wrong tokens waits, even with a right one."""
+    if token():
+        token_guard().check(request.remote_addr)
 
 
 def sessions() -> Sessions:
@@ -57,6 +67,7 @@ def list_corpora():
 
 
 @bp.post("/sessions")
+@limiter.limit(rate("CREATE"))
 def create_session():
     """Create a session, optionally on a given corpus and settings."""
     body = json_body(required=False)
@@ -84,7 +95,15 @@ def put_text(session_id: str):
     return sessions().set_text(session, "upload", text.replace("\r\n", "\n"))
 
 
+@bp.delete("/sessions/<session_id>")
+def delete_session(session_id: str):
+    """Delete a session for good: record, weights, history (owner only)."""
+    sessions().delete(sessions().owned(session_id, token()))
+    return "", 204
+
+
 @bp.post("/sessions/<session_id>/fork")
+@limiter.limit(rate("FORK"))
 def fork(session_id: str):
     """Fork a session into a new one owned by the caller, optionally with its weights."""
     session, role = authorised(session_id)
@@ -115,13 +134,17 @@ def export(session_id: str):
 
 
 @bp.post("/sessions/import")
+@limiter.limit(rate("IMPORT"))
 def import_model():
     """Start a session from an exported zip (validated; nothing in it is executed)."""
     # A model with its text is larger than the app-wide body cap (sized for texts).
     request.max_content_length = exchange.MAX_IMPORT_BYTES
     upload = request.files.get("file")
-    blob = upload.read() if upload else request.get_data(cache=False)
-    return classroom().import_model(blob), 201
+    if upload is not None:  # Werkzeug spooled it to a temporary file
+        return classroom().import_model(upload.stream), 201
+    with tempfile.TemporaryFile() as spooled:  # the raw body, never whole in memory
+        exchange.copy_upload(request.stream, spooled)
+        return classroom().import_model(spooled), 201
 
 
 @bp.get("/lessons")
@@ -134,6 +157,7 @@ def list_lessons():
 
 
 @bp.post("/lessons/<lesson_id>/start")
+@limiter.limit(rate("LESSON"))
 def start_lesson(lesson_id: str):
     """Create and start one session per run of a lesson, owned by the caller."""
     return experiments().start(lesson_id, json_body(required=False).get("lang", "en")), 201
@@ -154,6 +178,7 @@ def gaps(session_id: str):
 
 
 @bp.post("/sessions/<session_id>/sentiment")
+@limiter.limit(rate("SENTIMENT"), key_func=per_session)
 def sentiment(session_id: str):
     """Running P(positive) of each lesson run's classifier for a typed sentence."""
     session, _ = authorised(session_id)
@@ -179,7 +204,10 @@ def authorised(session_id: str) -> tuple[Session, str]:
 
 
 def json_body(required: bool = True) -> dict:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError as exc:  # JSON nested thousands deep
+        raise InvalidInput("the body is nested too deeply") from exc
     if data is None and not required and not request.get_data():
         return {}
     if not isinstance(data, dict):
@@ -189,6 +217,8 @@ def json_body(required: bool = True) -> dict:
 
 @bp.app_errorhandler(UserError)
 def user_error(exc: UserError):
+    if isinstance(exc, BadToken):
+        token_guard().failed(request.remote_addr)
     return jsonify(error=exc.to_dict()), exc.http_status
 
 
@@ -204,5 +234,6 @@ def http_error(exc: HTTPException):
     """JSON errors under /api (404 for unknown routes, 405 for wrong methods, ...)."""
     if not request.path.startswith("/api/"):
         return exc
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.code or 400, "bad_request")
+    codes = {404: "not_found", 405: "method_not_allowed", 429: "rate_limited", 500: "internal"}
+    code = codes.get(exc.code or 400, "bad_request")
     return jsonify(error={"code": code, "message": exc.description}), exc.code

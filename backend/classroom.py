@@ -16,12 +16,19 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from typing import Any
+from typing import IO, Any
 
 from backend import exchange
 from backend.config import LIMITS
-from backend.errors import InvalidInput
-from backend.sessions import Session, Sessions, check_model_size, classroom_view
+from backend.errors import Busy, Forbidden, InvalidInput
+from backend.sessions import (
+    Session,
+    Sessions,
+    check_model_size,
+    classroom_view,
+    derive_view_token,
+)
+from backend.storage import digest
 
 LOCKABLE = ("predict", "fork", "export", "inspect")
 HIDEABLE = ("settings", "samples", "chart", "predict", "inspect", "lessons")
@@ -40,8 +47,13 @@ class Classroom:
         """New view token; everyone watching through the old one is dropped."""
         reg = self.sessions
         with reg.lock:
-            session.record.view_token = secrets.token_urlsafe(16)
+            if session.owner_token is None:  # renewed by an owner, so never the case
+                raise Forbidden("only the session's owner can do that")
+            session.view_version += 1
+            token = derive_view_token(session.owner_token, session.id, session.view_version)
+            session.record.view_token = digest(token)
             reg.storage.save(session.record)
+            reg.storage.save_state(session.id, session.dump_state())
             dropped = [c for c, role in session.clients.items() if role == "viewer"]
         for client in dropped:
             reg.publisher.to_client(
@@ -68,9 +80,10 @@ class Classroom:
         unknown = sorted(set(data) - {"locks", "hidden", "follow"})
         if unknown:
             raise InvalidInput(f"unknown class setting: {unknown[0]}", field=unknown[0])
-        with self.sessions.lock:
-            session.record.classroom = current
+        with self.sessions.lock:  # keep what class mode does not own (lesson, sealed)
+            session.record.classroom = {**session.record.classroom, **current}
             self.sessions.storage.save(session.record)
+            self.sessions.storage.save_state(session.id, session.dump_state())
         self.sessions.publisher.state(session)
 
     def focus(self, session: Session, data: dict[str, Any]) -> None:
@@ -118,6 +131,7 @@ class Classroom:
                 session.record.text,
                 parent_id=session.id,
                 state={**state, "status": "paused" if state else "idle", "pause_reason": None},
+                classroom={"sealed": True} if with_weights and sealed(session, role) else {},
             )
             if source is not None:
                 target = reg.storage.checkpoint_path(record.id)
@@ -151,6 +165,8 @@ class Classroom:
     def export(self, session: Session, role: str) -> bytes:
         """The session's model as a zip: weights, settings, vocabulary, text, sample script."""
         session.refuse_locked(role, "export")
+        if session.record.classroom.get("sealed"):
+            raise Forbidden("this fork carries weights whose export the original's owner locked")
         if session.config.model not in exchange.GATES:
             raise InvalidInput("export covers the recurrent models (RNN, LSTM, GRU) only")
         checkpoint = self.sessions.checkpoint_now(session).read_bytes()
@@ -162,21 +178,35 @@ class Classroom:
             session.step,
         )
 
-    def import_model(self, blob: bytes) -> dict[str, str]:
+    def import_model(self, upload: IO[bytes]) -> dict[str, str]:
         """A new session from an exported zip, validated before anything loads it."""
-        model = exchange.parse_import(blob)
-        check_model_size(model.config, len(model.vocab))
         reg = self.sessions
-        with reg.lock:
-            record, links = reg.new_record(
-                model.config, "upload", model.text, state={"status": "paused"}
-            )
-            weights = reg.storage.data_dir / "imports" / f"{record.id}.safetensors"
-            weights.parent.mkdir(parents=True, exist_ok=True)
-            weights.write_bytes(model.weights)
-            reg.open_record(record, weights=weights)
-            reg.engine.send(record.id, "save")  # from now on its checkpoint holds the weights
+        imports = reg.storage.data_dir / "imports"
+        imports.mkdir(parents=True, exist_ok=True)
+        part = imports / f"upload-{secrets.token_hex(8)}.part"
+        try:
+            model = exchange.parse_import(upload, part)
+            check_model_size(model.config, len(model.vocab))
+            with reg.lock:
+                record, links = reg.new_record(
+                    model.config, "upload", model.text, state={"status": "paused"}
+                )
+                weights = part.rename(imports / f"{record.id}.safetensors")
+                session = reg.open_record(record, weights=weights)
+        finally:
+            part.unlink(missing_ok=True)
+        try:
+            reg.checkpoint_now(session)  # from now on its checkpoint holds the weights
+        except Busy:
+            return links  # the housekeeping sweep removes the file once a checkpoint exists
+        weights.unlink(missing_ok=True)
         return links
+
+
+def sealed(session: Session, role: str) -> bool:
+    """Whether weights forked by `role` must stay unexported: the lock travels with them."""
+    locked = role != "owner" and "export" in session.record.classroom.get("locks", ())
+    return locked or bool(session.record.classroom.get("sealed"))
 
 
 def choose(values: Any, allowed: tuple[str, ...], field: str) -> list[str]:

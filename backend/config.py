@@ -168,20 +168,20 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
             )
         return value
     # Numbers: JSON has no int/float split, so accept 3.0 for an int but not 3.5.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    if isinstance(value, bool) or not finite:
         raise InvalidInput(f"{f.name} must be a number", field=f.name)
+    if not meta["min"] <= value <= meta["max"]:  # exact even for a 400-digit integer
+        shown = f"{value:g}" if abs(value) < 1e15 else "a number that large"
+        raise InvalidInput(
+            f"{f.name} must be between {meta['min']:g} and {meta['max']:g} (got {shown})",
+            field=f.name,
+        )
     if kind in ("int", int):
         if value != int(value):
             raise InvalidInput(f"{f.name} must be a whole number", field=f.name)
-        value = int(value)
-    else:
-        value = float(value)
-    if not meta["min"] <= value <= meta["max"]:
-        raise InvalidInput(
-            f"{f.name} must be between {meta['min']:g} and {meta['max']:g} (got {value:g})",
-            field=f.name,
-        )
-    return value
+        return int(value)
+    return float(value)
 
 
 def parse(data: Any, base: TrainConfig | None = None) -> TrainConfig:

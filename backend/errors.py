@@ -62,3 +62,17 @@ class StorageFailed(UserError):
 class WorkerRestarted(UserError):
     code = "worker_restarted"
     http_status = 503
+class RateLimited(UserError):
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "retry_after": self.retry_after}
+
+
+class BadToken(Forbidden):
+    """A token that opens nothing: counted against the caller's address (token guessing)."""

@@ -21,7 +21,7 @@ import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -32,17 +32,21 @@ from backend.errors import InvalidInput, TooLarge
 FORMAT = 1
 SAMPLE_SCRIPT = Path(__file__).with_name("sample_script.py")
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
+MAX_MEMBERS = 16  # an export holds 4 files; thousands of entries is an attack, not a model
+MAX_SETTINGS_BYTES = 1024 * 1024
+MAX_WEIGHTS_BYTES = 4 * LIMITS.max_params + 1024 * 1024  # float32 weights and their header
+CHUNK = 1024 * 1024  # members are copied this much at a time, never held whole
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 @dataclass
 class Imported:
-    """A validated upload: settings, vocabulary, training text and weights (safetensors bytes)."""
+    """A validated upload: settings, vocabulary, training text and weights (a safetensors file)."""
 
     config: TrainConfig
     vocab: list[str]
     text: str
-    weights: bytes
+    weights: Path
 
 
 def expected_shapes(cfg: TrainConfig, vocab_size: int) -> dict[str, tuple[int, ...]]:
@@ -82,7 +86,7 @@ def read_header(data: bytes) -> tuple[dict[str, Any], int]:
         raise InvalidInput("model.safetensors has a malformed header")
     try:
         header = json.loads(data[8 : 8 + size])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidInput("model.safetensors has a malformed header") from exc
     if not isinstance(header, dict):
         raise InvalidInput("model.safetensors has a malformed header")
@@ -98,9 +102,9 @@ def tensors(data: bytes) -> dict[str, np.ndarray]:
         if not isinstance(info, dict) or info.get("dtype") != "F32":
             raise InvalidInput(f"tensor {name} must be float32")
         shape, (lo, hi) = info.get("shape"), _offsets((name, info))
-        if not (isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape)):
+        if not (isinstance(shape, list) and all(_dimension(n) for n in shape)):
             raise InvalidInput(f"tensor {name} has a malformed shape")
-        if start + lo != end or hi - lo != 4 * int(np.prod(shape)) or start + hi > len(data):
+        if start + lo != end or hi - lo != 4 * math.prod(shape) or start + hi > len(data):
             raise InvalidInput(f"tensor {name} has inconsistent byte offsets")
         out[name] = np.frombuffer(data, dtype="<f4", count=(hi - lo) // 4, offset=start + lo)
         out[name] = out[name].reshape(shape)
@@ -108,6 +112,11 @@ def tensors(data: bytes) -> dict[str, np.ndarray]:
     if end != len(data):
         raise InvalidInput("model.safetensors has trailing bytes")
     return out
+
+
+def _dimension(n: Any) -> bool:
+    """A plausible tensor dimension (huge ones would overflow numpy's sizes)."""
+    return isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31
 
 
 def _offsets(item: tuple[str, Any]) -> tuple[int, int]:
@@ -185,33 +194,82 @@ def export(weights: bytes, cfg: TrainConfig, vocab: list[str], text: str, step: 
     return out.getvalue()
 
 
-def parse_import(blob: bytes) -> Imported:
-    """Validate an uploaded export zip; raise InvalidInput/TooLarge with a clear message."""
-    if len(blob) > MAX_IMPORT_BYTES:
-        raise TooLarge(f"model files are limited to {MAX_IMPORT_BYTES // 1024 // 1024} MB")
+def parse_import(upload: bytes | IO[bytes], weights: Path) -> Imported:
+    """Validate an uploaded export zip, its weights streamed to `weights`; raise a clear error.
+
+    Members are read a chunk at a time against their own caps (whatever sizes the zip
+    declares), so a zip bomb or a parade of parallel uploads never sits in memory.
+    """
+    source = io.BytesIO(upload) if isinstance(upload, bytes) else upload
     try:
-        z = zipfile.ZipFile(io.BytesIO(blob))
-        members = {i.filename: i for i in z.infolist()}
-    except zipfile.BadZipFile as exc:
+        z = zipfile.ZipFile(source)
+        infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise InvalidInput("upload the .zip that Export produced") from exc
+    with z:
+        members = _members(infos)
+        settings = _settings(_read(z, members["settings.json"], MAX_SETTINGS_BYTES))
+        cfg = config.parse(settings["config"])
+        vocab = _vocab(settings["vocab"])
+        text = _text(_read(z, members["text.txt"], LIMITS.max_text_bytes), vocab)
+        _copy(z, members["model.safetensors"], weights, MAX_WEIGHTS_BYTES)
+    check_weights(weights.read_bytes(), cfg, len(vocab))  # at most MAX_WEIGHTS_BYTES
+    return Imported(cfg, vocab, text, weights)
+
+
+def _members(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
+    """The export's members by name, once the zip's size and member count look like one."""
+    if len(infos) > MAX_MEMBERS:
+        raise InvalidInput(f"the zip holds {len(infos)} files; an export holds 4")
+    if sum(i.file_size for i in infos) > MAX_IMPORT_BYTES:
+        raise TooLarge(f"the zip unpacks to more than {MAX_IMPORT_BYTES // 1024 // 1024} MB")
+    members = {i.filename: i for i in infos}
     for name in ("model.safetensors", "settings.json", "text.txt"):
         if name not in members:
             raise InvalidInput(f"the zip has no {name}")
-        if members[name].file_size > MAX_IMPORT_BYTES:  # a zip bomb stops here
-            raise TooLarge(f"{name} is too large")
-    settings = _settings(z.read("settings.json"))
-    cfg = config.parse(settings["config"])
-    vocab = _vocab(settings["vocab"])
-    text = _text(z.read("text.txt"), vocab)
-    weights = z.read("model.safetensors")
-    check_weights(weights, cfg, len(vocab))
-    return Imported(cfg, vocab, text, weights)
+    return members
+
+
+def _read(z: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """A member's bytes, refused as soon as they pass `limit`."""
+    out = io.BytesIO()
+    _stream(z, info, out, limit)
+    return out.getvalue()
+
+
+def _copy(z: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, limit: int) -> None:
+    with target.open("wb") as out:
+        _stream(z, info, out, limit)
+
+
+def _stream(z: zipfile.ZipFile, info: zipfile.ZipInfo, out: IO[bytes], limit: int) -> None:
+    if info.file_size > limit:
+        raise TooLarge(f"{info.filename} is too large")
+    try:
+        with z.open(info) as member:
+            while chunk := member.read(CHUNK):
+                if out.tell() + len(chunk) > limit:  # a size the zip lied about
+                    raise TooLarge(f"{info.filename} is too large")
+                out.write(chunk)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
+        raise InvalidInput(f"{info.filename} cannot be unpacked: the zip is damaged") from exc
+
+
+def copy_upload(stream: IO[bytes], target: IO[bytes]) -> None:
+    """Spool a raw request body to a file, refusing it past MAX_IMPORT_BYTES."""
+    copied = 0
+    while chunk := stream.read(CHUNK):
+        copied += len(chunk)
+        if copied > MAX_IMPORT_BYTES:
+            raise TooLarge(f"model files are limited to {MAX_IMPORT_BYTES // 1024 // 1024} MB")
+        target.write(chunk)
+    target.seek(0)
 
 
 def _settings(raw: bytes) -> dict[str, Any]:
     try:
         settings = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidInput("settings.json is not valid JSON") from exc
     if not isinstance(settings, dict) or settings.get("format") != FORMAT:
         raise InvalidInput(f"settings.json must be format {FORMAT}")

@@ -8,6 +8,8 @@ curves and the sentiment classifiers are all read from the main session.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from backend import lessons
@@ -21,8 +23,12 @@ GAP_EXAMPLES = 100  # fresh examples per gap when measuring accuracy
 class Experiments:
     """Lesson verbs over a `Sessions` registry."""
 
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(self, sessions: Sessions, gaps_every_s: float = 5.0) -> None:
         self.sessions = sessions
+        self.gaps_every_s = gaps_every_s  # per session: the views polled share one measurement
+        self.measured: dict[str, tuple[float, dict[str, Any]]] = {}  # main id -> (when, result)
+        self.measuring: dict[str, threading.Lock] = {}  # one measurement per session at a time
+        self.guard = threading.Lock()
 
     def start(self, lesson_id: str, lang: Any = "en") -> dict[str, Any]:
         """Create and start a session per run of the lesson; return the main one's links."""
@@ -35,6 +41,7 @@ class Experiments:
         for cfg in configs.values():
             check_model_size(cfg, vocab)
         reg, main, runs = self.sessions, None, []
+        reg.check_room(len(configs))  # all runs or none: never a lesson cut short at the cap
         for label, cfg in configs.items():
             extra = {"classroom": {"lesson": {"id": lesson.id, "lang": lang, "run": label}}}
             if main is not None:
@@ -65,11 +72,27 @@ class Experiments:
         return [session] + [self.sessions.get(child) for child in children]
 
     def gaps(self, session: Session) -> dict[str, Any]:
-        """Each run's accuracy on the dependent character against the gap, measured now."""
+        """Each run's accuracy against the gap: one fresh measurement per session and period.
+
+        However many watchers poll, a lesson's workers measure at most once every
+        `gaps_every_s` seconds; the others get that measurement.
+        """
         lesson = self._lesson(session)
         if lesson.data.task in (None, "sentiment"):
             raise InvalidInput("this lesson has no long-range task to measure")
         family = self._family(session)
+        key = family[0].id
+        with self.guard:
+            lock = self.measuring.setdefault(key, threading.Lock())
+        with lock:
+            when, result = self.measured.get(key, (-float("inf"), {}))
+            if time.monotonic() - when < self.gaps_every_s:
+                return result
+            result = self._measure_gaps(lesson, family)
+            self.measured[key] = (time.monotonic(), result)
+            return result
+
+    def _measure_gaps(self, lesson: lessons.Lesson, family: list[Session]) -> dict[str, Any]:
         task = {
             "task": lesson.data.task,
             "params": dict(lesson.data.params),

@@ -51,6 +51,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -511,22 +512,31 @@ def gradient_through_time(
 # ---------------------------------------------------------------- payload
 
 
-def quantize(tensor: torch.Tensor, lo: float, hi: float) -> tuple[bytes, float, float]:
-    """Map [lo, hi] onto 0..255: q = round(255 (v - lo) / (hi - lo)), one byte per value.
+# The LSTM cell state is unbounded (often ±20): a byte would read it in steps of 0.2.
+BITS = {"c": 16}
 
-    Decoding v ~ lo + q (hi - lo) / 255 is off by at most (hi - lo) / 510. Values
-    outside [lo, hi] are clipped to it (and nan reads as lo).
+
+def quantize(
+    tensor: torch.Tensor, lo: float, hi: float, bits: int = 8
+) -> tuple[bytes, float, float]:
+    """Map [lo, hi] onto 0..top (top = 2^bits - 1): q = round(top (v - lo) / (hi - lo)).
+
+    Decoding v ~ lo + q (hi - lo) / top is off by at most (hi - lo) / (2 top). Values
+    outside [lo, hi] are clipped to it (and nan reads as lo). 16 bits go little-endian.
     """
-    v = tensor.detach().float().cpu()
-    scale = 255.0 / (hi - lo) if hi > lo else 0.0
-    q = ((v - lo) * scale).nan_to_num(0.0).round().clamp(0, 255).to(torch.uint8)
-    return q.numpy().tobytes(), lo, hi
+    top = 2**bits - 1
+    v = tensor.detach().double().cpu()
+    scale = top / (hi - lo) if hi > lo else 0.0
+    q = ((v - lo) * scale).nan_to_num(0.0).round().clamp(0, top).to(torch.int32)
+    return q.numpy().astype("<u2" if bits == 16 else "u1").tobytes(), lo, hi
 
 
-def dequantize(data: bytes, lo: float, hi: float, shape: tuple[int, ...]) -> torch.Tensor:
+def dequantize(
+    data: bytes, lo: float, hi: float, shape: tuple[int, ...], bits: int = 8
+) -> torch.Tensor:
     """The inverse of `quantize`, up to its rounding: float32 values of `shape`."""
-    q = torch.frombuffer(bytearray(data), dtype=torch.uint8).float()
-    return (lo + q * ((hi - lo) / 255.0)).reshape(shape)
+    q = torch.from_numpy(np.frombuffer(data, dtype="<u2" if bits == 16 else "u1").astype("f4"))
+    return (lo + q * ((hi - lo) / (2**bits - 1))).reshape(shape)
 
 
 def _value_range(name: str, v: torch.Tensor, activation: str) -> tuple[float, float]:
@@ -541,10 +551,10 @@ def _value_range(name: str, v: torch.Tensor, activation: str) -> tuple[float, fl
     return finite.min().item(), finite.max().item()
 
 
-def _packed(v: torch.Tensor, lo: float, hi: float, binary: bool) -> dict[str, Any]:
-    data, lo, hi = quantize(v, lo, hi)
+def _packed(v: torch.Tensor, lo: float, hi: float, binary: bool, bits: int = 8) -> dict[str, Any]:
+    data, lo, hi = quantize(v, lo, hi, bits)
     encoded = data if binary else base64.b64encode(data).decode("ascii")
-    return {"data": encoded, "lo": lo, "hi": hi, "shape": list(v.shape)}
+    return {"data": encoded, "lo": lo, "hi": hi, "shape": list(v.shape), "bits": bits}
 
 
 def pack(tr: Trace, names: tuple[str, ...] | None = None, binary: bool = False) -> dict[str, Any]:
@@ -559,7 +569,10 @@ def pack(tr: Trace, names: tuple[str, ...] | None = None, binary: bool = False) 
     """
     names = names or QUANTITIES[tr.kind]
     layers = [
-        {n: _packed(layer[n], *_value_range(n, layer[n], tr.activation), binary) for n in names}
+        {
+            n: _packed(layer[n], *_value_range(n, layer[n], tr.activation), binary, BITS.get(n, 8))
+            for n in names
+        }
         for layer in tr.layers
     ]
     return {

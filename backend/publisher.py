@@ -41,16 +41,11 @@ class SocketPublisher:
         with self.lock:
             pending = self.pending.get(session_id)
             if pending is None:
-                self.pending[session_id] = {
-                    **update,
-                    "train": list(update["train"]),
-                    "val": list(update["val"]),
-                }
+                self.pending[session_id] = {**update, **{k: list(update[k]) for k in POINTS}}
                 return
-            train, val = pending["train"], pending["val"]
+            points = {k: pending[k] + update[k] for k in POINTS}
             pending.update(update)
-            pending["train"] = train + update["train"]
-            pending["val"] = val + update["val"]
+            pending.update(points)
 
     def to_room(self, session_id: str, event: str, data: dict) -> None:
         self.socketio.emit(event, data, to=session_id)

@@ -8,6 +8,7 @@ into session state and messages for the `publisher`. It never touches torch or F
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hmac
 import logging
@@ -23,6 +24,7 @@ from backend import config as settings
 from backend import corpora
 from backend.config import LIMITS, TrainConfig
 from backend.errors import (
+    BadToken,
     Busy,
     Forbidden,
     Full,
@@ -136,6 +138,8 @@ class Session:
     device: str = "cpu"  # where its model trains
     clients: dict[str, str] = field(default_factory=dict)  # socket id -> role
     last_watched: float = field(default_factory=time.monotonic)
+    view_version: int = 0  # how often the view link was renewed (the view token derives from it)
+    owner_token: str | None = None  # seen on an owner's request (memory only): gives view_url
 
     @property
     def id(self) -> str:
@@ -155,6 +159,7 @@ class Session:
             "chars_seen": self.chars_seen,
             "history": self.history.dump(),
             "samples": list(self.samples),
+            "view_version": self.view_version,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -163,6 +168,7 @@ class Session:
         self.step, self.chars_seen = state.get("step", 0), state.get("chars_seen", 0)
         self.history = History.load(state.get("history", {}))
         self.samples.extend(state.get("samples", []))
+        self.view_version = state.get("view_version", 0)
 
     def snapshot(self, role: str) -> dict[str, Any]:
         """Everything a client needs to draw the session, as seen by `role`."""
@@ -193,9 +199,17 @@ class Session:
             "parent": self.record.parent_id,
             "lesson": self.record.classroom.get("lesson"),
         }
-        if role == "owner":
-            out["view_url"] = view_url(self.id, self.record.view_token)
+        if role == "owner" and (token := self.view_token()):
+            out["view_url"] = view_url(self.id, token)
         return out
+
+    def view_token(self) -> str | None:
+        """The current view token, once an owner's token has been seen (only a digest is kept)."""
+        if not is_digest(self.record.view_token):  # stored in the clear before digests
+            return self.record.view_token
+        if self.owner_token is None:
+            return None
+        return derive_view_token(self.owner_token, self.id, self.view_version)
 
     def visible_samples(self, role: str) -> list[dict]:
         hidden = role != "owner" and "samples" in self.record.classroom.get("hidden", ())
@@ -214,6 +228,16 @@ def classroom_view(classroom: dict[str, Any]) -> dict[str, Any]:
 
 def view_url(session_id: str, token: str) -> str:
     return f"/s/{session_id}?t={token}"
+
+
+def derive_view_token(owner_token: str, session_id: str, version: int) -> str:
+    """A view token computed from the owner's, so the server stores digests of both only."""
+    mac = hmac.new(owner_token.encode(), f"view:{session_id}:{version}".encode(), "sha256")
+    return base64.urlsafe_b64encode(mac.digest()[:16]).rstrip(b"=").decode()
+
+
+def is_digest(stored: str) -> bool:
+    return len(stored) == 64 and all(c in "0123456789abcdef" for c in stored)
 
 
 def check_model_size(cfg: TrainConfig, vocab_size: int) -> None:
@@ -248,6 +272,7 @@ class Client:
     session: str
     role: str
     latest: dict[str, int] = field(default_factory=dict)  # newest seq asked, per query kind
+    text_len: dict[str, int] = field(default_factory=dict)  # length of that query's text
 
 
 class Sessions:
@@ -297,16 +322,15 @@ class Sessions:
 
         `owner_token` lets one owner hold several sessions (a lesson's runs) with one link.
         """
-        if self.storage.count() >= self.max_sessions:
-            raise Full(
-                "this server holds as many sessions as it can; ask its admin to raise the cap"
-            )
+        self.check_room(1)
         owner_token = owner_token or secrets.token_urlsafe(32)
-        view_token = secrets.token_urlsafe(16)
+        session_id = secrets.token_urlsafe(16)
+        view_token = derive_view_token(owner_token, session_id, 0)
+        extra["state"] = {**extra.get("state", {}), "view_version": 0}
         record = SessionRecord(
-            id=secrets.token_urlsafe(16),
+            id=session_id,
             owner_digest=digest(owner_token),
-            view_token=view_token,
+            view_token=digest(view_token),
             config=cfg.to_dict(),
             text_source=source,
             text=text,
@@ -321,6 +345,13 @@ class Sessions:
             "view_url": view_url(record.id, view_token),
         }
         return record, links
+
+    def check_room(self, count: int) -> None:
+        """Full unless `count` more sessions fit under the cap (checked before creating any)."""
+        if self.storage.count() + count > self.max_sessions:
+            raise Full(
+                "this server holds as many sessions as it can; ask its admin to raise the cap"
+            )
 
     def open_record(self, record: SessionRecord, weights: Path | None = None) -> Session:
         """Bring a stored session into memory; its model resumes from its last checkpoint.
@@ -397,13 +428,17 @@ class Sessions:
             return session
 
     def role(self, session: Session, token: Any) -> str:
-        """'owner' or 'viewer' for this token; Forbidden for anything else."""
-        if isinstance(token, str) and token:
-            if hmac.compare_digest(digest(token), session.record.owner_digest):
-                return "owner"
-            if hmac.compare_digest(token, session.record.view_token):
-                return "viewer"
-        raise Forbidden("this link's token is not valid for the session")
+        """'owner' or 'viewer' for this token; Invalid without one, BadToken for a wrong one."""
+        if not isinstance(token, str) or not token:
+            raise InvalidInput("a session link's token is needed", field="token")
+        stored = session.record.view_token
+        if hmac.compare_digest(digest(token), session.record.owner_digest):
+            session.owner_token = token
+            return "owner"
+        presented = digest(token) if is_digest(stored) else token
+        if hmac.compare_digest(presented.encode(), stored.encode()):
+            return "viewer"
+        raise BadToken("this link's token is not valid for the session")
 
     def owned(self, session_id: str, token: Any) -> Session:
         """The session if `token` is its owner's; Forbidden otherwise."""
@@ -467,7 +502,8 @@ class Sessions:
             else:
                 self.engine.send(session.id, "configure", config=new.to_dict())
             self._save_state(session)
-        self.publisher.state(session)
+        if not rebuild:  # a rebuilt model's state goes out once the worker has opened it
+            self.publisher.state(session)
 
     def set_text(self, session: Session, source: str, text: str) -> dict[str, Any]:
         """Replace the training text (a corpus id or 'upload'); the model starts afresh."""
@@ -584,6 +620,7 @@ class Sessions:
             if query["seq"] <= joined.latest.get(op, -1):
                 return  # older than one already asked
             joined.latest[op] = query["seq"]
+            joined.text_len[op] = len(query["text"])
             self.engine.send(session.id, op, client=client, **query)
 
     # -- engine events (one reader thread) -------------------------------------------------
@@ -700,7 +737,10 @@ class Sessions:
                 "grad": event["grad"],
                 "val": event["val"],
             }
+            stopped = session.status != "running"  # steps the worker took before it paused
         self.publisher.progress(session.id, update)
+        if stopped:  # the paused state already sent named an earlier step: correct it
+            self.publisher.state(session)
 
     def _on_sample(self, session: Session, event: dict) -> None:
         sample = {k: event[k] for k in ("step", "temperature", "text")}
@@ -720,7 +760,8 @@ class Sessions:
             joined = self.clients.get(event["client"])
             if joined is None or event["seq"] < joined.latest.get(op, -1):
                 return  # the client left, or typed again: this answer is stale
-        result = {"seq": event["seq"], **event["result"]}
+            text_len = joined.text_len.get(op, 0)
+        result = {"seq": event["seq"], "text_len": text_len, **event["result"]}
         self.publisher.to_client(event["client"], f"{op}:result", result)
 
     def _reply(self, event: dict) -> bool:
@@ -783,7 +824,82 @@ class Sessions:
             for session in idle:
                 self.engine.send(session.id, "close")
                 del self.sessions[session.id]
+                self._save_state(session)  # its last use, for `remove_abandoned`
         return [s.id for s in idle]
+
+    def delete(self, session: Session) -> None:
+        """Remove a session for good, and a lesson's other runs with its main one."""
+        runs = [
+            child
+            for child in self.storage.children(session.id)
+            if (record := self.storage.load(child)) is not None
+            and record.classroom.get("lesson")
+            and record.owner_digest == session.record.owner_digest
+        ]
+        for session_id in [session.id, *runs]:
+            self._delete(session_id)
+
+    def _delete(self, session_id: str) -> None:
+        """Forget one session: its watchers are told, its record and files go."""
+        watchers: list[str] = []
+        with self.lock:
+            session = self.sessions.pop(session_id, None)
+            if session is not None:
+                if session.status == "queued":
+                    self.queue.remove(session_id)
+                    self._renumber()
+                session.status = "idle"
+                session.gen += 1  # whatever the worker still sends about it is ignored
+                self.engine.send(session_id, "close")
+                watchers = list(session.clients)
+                for client in watchers:
+                    self.clients.pop(client, None)
+            self.storage.delete(session_id)
+            changed = self._promote()
+        self.remove_files(session_id)
+        for client in watchers:
+            self.publisher.to_client(client, "session:deleted", {"id": session_id})
+            self.publisher.remove(client, session_id)
+        self._publish(*changed)
+
+    def remove_files(self, session_id: str) -> None:
+        """A session's checkpoints and imported weights (a late save is swept later)."""
+        checkpoint = self.storage.checkpoint_path(session_id)
+        for folder in (checkpoint.parent, self.storage.data_dir / "imports"):
+            for path in folder.glob(f"{session_id}.*"):
+                path.unlink(missing_ok=True)
+
+    def remove_abandoned(self, idle_s: float) -> list[str]:
+        """Delete sessions nobody changed or watched for `idle_s` seconds; return their ids."""
+        removed = []
+        for session_id in self.storage.untouched_since(time.time() - idle_s):
+            with self.lock:
+                if session_id in self.sessions:  # in memory: watched lately, or training
+                    continue
+                self.storage.delete(session_id)
+            self.remove_files(session_id)
+            removed.append(session_id)
+        if removed:
+            log.info("removed %d abandoned sessions", len(removed))
+        return removed
+
+    def sweep_files(self, grace_s: float = 3600.0) -> None:
+        """Remove files of deleted sessions, and imported weights a checkpoint now holds.
+
+        Only files untouched for `grace_s` go: none that an upload or a save is writing.
+        """
+        known = self.storage.ids()
+        checkpoints = self.storage.checkpoint_path("x").parent
+        saved = {p.name.split(".")[0] for p in checkpoints.glob("*.*")}
+        for folder in (checkpoints, self.storage.data_dir / "imports"):
+            for path in folder.glob("*.*"):
+                session_id = path.name.split(".")[0]
+                used = session_id in known and (folder == checkpoints or session_id not in saved)
+                try:
+                    if not used and time.time() - path.stat().st_mtime > grace_s:
+                        path.unlink()
+                except FileNotFoundError:
+                    pass  # removed meanwhile
 
     def stats(self) -> dict[str, int]:
         with self.lock:

@@ -7,6 +7,7 @@ a stable `code` (see docs/protocol.md); nothing a client sends can crash the ser
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -15,13 +16,41 @@ from flask import request
 from flask_socketio import SocketIO, join_room, leave_room
 
 from backend.classroom import Classroom
-from backend.errors import InvalidInput, UserError
+from backend.errors import BadToken, InvalidInput, UserError
+from backend.guards import TokenGuard
 from backend.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
+# Socket messages are small (texts go over HTTP), so cap them well below the text limit.
+MAX_MESSAGE_BYTES = 256 * 1024
+MAX_DIGITS = 100  # longer integers are no number a handler takes (and slow to convert)
 
-def register(socketio: SocketIO, sessions: Sessions, classroom: Classroom) -> None:
+
+class WireJson:
+    """JSON for socket packets: an integer too long to be a number reads as infinity.
+
+    The handler's validation then refuses it with an `error` reply, where the default
+    decoder would drop the whole packet with a traceback and answer nothing.
+    """
+
+    dumps = staticmethod(json.dumps)
+
+    @staticmethod
+    def loads(data: str | bytes, **kwargs: Any) -> Any:
+        return json.loads(data, parse_int=parse_int, **kwargs)
+
+
+def parse_int(digits: str) -> int | float:
+    if len(digits) <= MAX_DIGITS:
+        return int(digits)
+    log.warning("socket message with a %d-digit integer: read as infinity", len(digits))
+    return float("inf") if not digits.startswith("-") else float("-inf")
+
+
+def register(
+    socketio: SocketIO, sessions: Sessions, classroom: Classroom, tokens: TokenGuard
+) -> None:
     """Attach every handler to `socketio`."""
 
     def reply(event: str, data: Any) -> None:
@@ -57,7 +86,12 @@ def register(socketio: SocketIO, sessions: Sessions, classroom: Classroom) -> No
     def join(data: dict) -> None:
         """Join a session's room in the role the token grants, then send its state."""
         previous = sessions.clients.get(request.sid)
-        session, role = sessions.join(request.sid, data.get("session"), data.get("token"))
+        tokens.check(request.remote_addr)
+        try:
+            session, role = sessions.join(request.sid, data.get("session"), data.get("token"))
+        except BadToken:
+            tokens.failed(request.remote_addr)
+            raise
         if previous and previous.session != session.id:
             leave_room(previous.session)
         join_room(session.id)

@@ -2,7 +2,7 @@
 
 Sessions live in an embedded SQLite database through SQLAlchemy Core, so another database
 is a change of URL. By default the data directory is `instance/` under the project; nothing
-needs to be started before the server. Owner tokens are stored only as SHA-256 digests.
+needs to be started before the server. Owner and view tokens are stored only as SHA-256 digests.
 
 A write that fails (a full disk, a read-only database) raises `StorageFailed` and is
 remembered in `problems` until the same kind of write succeeds again, so health can say
@@ -63,7 +63,7 @@ class SessionRecord:
 
     id: str
     owner_digest: str
-    view_token: str
+    view_token: str  # its digest (in the clear in databases from before digests)
     config: dict[str, Any]
     text_source: str
     text: str
@@ -201,3 +201,17 @@ class Storage:
     def count(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(sessions)).scalar_one()
+
+    def delete(self, session_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sessions.delete().where(sessions.c.id == session_id))
+
+    def untouched_since(self, moment: float) -> list[str]:
+        """Ids of the sessions last changed before `moment` (a time.time())."""
+        query = sa.select(sessions.c.id).where(sessions.c.updated_at < moment)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def ids(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(sessions.c.id)).scalars())

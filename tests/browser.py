@@ -37,3 +37,14 @@ def open_page(browser, url: str, width: int = 1366, height: int = 768):
     page.set_default_timeout(30_000)
     page.goto(url)
     return page
+
+
+OWNER_KEY = "rnn-playground:owner:"  # where the page keeps owner tokens (frontend/src/route.ts)
+
+
+def owner_link(page) -> str:
+    """The page's owner link: its address plus the token the page moved into storage."""
+    address = page.url.split("?")[0]
+    session = address.rsplit("/s/", 1)[1]
+    token = page.evaluate("key => localStorage.getItem(key)", OWNER_KEY + session)
+    return f"{address}?t={token}"

@@ -52,6 +52,7 @@ def start_server(data_dir: Path, **env: str) -> Server:
         **os.environ,
         "PLAYGROUND_DATA_DIR": str(data_dir),
         "PLAYGROUND_WORKERS": "2",
+        "PLAYGROUND_RATE_LIMITS": "false",  # one address runs every test; test_guards turns it on
         **{f"PLAYGROUND_{k}": v for k, v in env.items()},
     }
     cmd = [

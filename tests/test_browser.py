@@ -33,7 +33,7 @@ def top_predictions(page: Page) -> list[str]:
 def test_train_type_and_share(browser: Browser, server: Server) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page = open_page(browser, server.url + "/")
-    page.wait_for_url(re.compile(r"/s/[\w-]+\?t=[\w-]+$"))
+    page.wait_for_url(re.compile(r"/s/[\w-]+$"))  # the owner token stays out of sight
     expect(page.get_by_test_id("role-badge")).to_have_attribute("data-role", "owner")
     expect(page.get_by_test_id("device-badge")).to_contain_text(re.compile("CPU", re.I))
 
@@ -79,3 +79,38 @@ def test_train_type_and_share(browser: Browser, server: Server) -> None:
     viewer.screenshot(path=str(ARTIFACTS / "viewer-laptop.png"))
     page.get_by_test_id("pause-button").click()
     expect(page.get_by_test_id("status")).to_have_attribute("data-status", "paused")
+
+
+def test_the_page_keeps_its_csp_hides_the_owner_token_and_deletes(
+    browser: Browser, server: Server
+) -> None:
+    session = server.create(config={"model": "lstm"})
+    page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    page.set_default_timeout(30_000)
+    violations: list[str] = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
+    page.goto(server.url + session["owner_url"])
+
+    # The owner link works, then its token leaves the address bar (a projector shows it).
+    page.wait_for_url(re.compile(r"/s/[\w-]+$"))
+    expect(page.get_by_test_id("role-badge")).to_have_attribute("data-role", "owner")
+    assert session["owner_token"] not in page.url
+    page.get_by_test_id("train-button").click()
+    page.wait_for_function(STEP_ABOVE, arg=10)
+    page.get_by_test_id("predict-input").fill("The sea")
+    expect(page.get_by_test_id("predict-item").first).to_be_visible()
+    page.get_by_test_id("tab-inspect").click()
+    expect(page.get_by_test_id("heatmap-canvas")).to_have_attribute("data-kind", "lstm")
+    page.reload()  # the bare address still opens the session as its owner
+    expect(page.get_by_test_id("role-badge")).to_have_attribute("data-role", "owner")
+
+    # Delete, after a confirmation: watchers are told, the owner lands on a new session.
+    viewer = open_page(browser, server.url + session["view_url"])
+    expect(viewer.get_by_test_id("role-badge")).to_have_attribute("data-role", "viewer")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("delete-button").click()
+    page.wait_for_url(re.compile(r"/s/(?!" + re.escape(session["id"]) + r")[\w-]+$"))
+    expect(viewer.get_by_test_id("fatal")).to_contain_text("deleted")
+    assert violations == [], violations
+    page.context.close()
+    viewer.context.close()

@@ -101,7 +101,7 @@ def test_fork_lands_on_the_class_board(browser: Browser, server: Server) -> None
 
     # A student forks with the trained weights: their own session, owned, at the same step.
     student.get_by_test_id("fork-weights-button").click()
-    student.wait_for_url(re.compile(r"/s/(?!" + re.escape(session["id"]) + r")[\w-]+\?t=[\w-]+$"))
+    student.wait_for_url(re.compile(r"/s/(?!" + re.escape(session["id"]) + r")[\w-]+$"))
     expect(student.get_by_test_id("role-badge")).to_have_attribute("data-role", "owner")
     expect(student.get_by_test_id("step-count")).to_have_attribute("data-value", str(parent_step))
     fork_id = re.search(r"/s/([\w-]+)", student.url).group(1)  # type: ignore[union-attr]
@@ -143,7 +143,7 @@ def test_export_then_import(browser: Browser, server: Server, tmp_path) -> None:
     # Anyone may open an export: a new session they own, with the same weights (so the same
     # next-character guesses as the original), paused.
     other.get_by_test_id("import-input").set_input_files(str(archive))
-    other.wait_for_url(re.compile(r"/s/(?!" + re.escape(session["id"]) + r")[\w-]+\?t=[\w-]+$"))
+    other.wait_for_url(re.compile(r"/s/(?!" + re.escape(session["id"]) + r")[\w-]+$"))
     expect(other.get_by_test_id("role-badge")).to_have_attribute("data-role", "owner")
     expect(other.get_by_test_id("status")).to_have_attribute("data-status", "paused")
     for page in (owner, other):

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from tests.browser import ARTIFACTS, open_page, require_chromium
+from tests.browser import ARTIFACTS, open_page, owner_link, require_chromium
 from tests.conftest import Client, Server
 
 require_chromium()
@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-OWNER_URL = re.compile(r"/s/[\w-]+\?t=[\w-]+$")
+OWNER_URL = re.compile(r"/s/[\w-]+$")  # the token moves to storage
 SIZES = {"1366": (1366, 768), "1920": (1920, 1080)}
 
 
@@ -32,7 +32,7 @@ def started(server: Server, connect: Callable[[], Client]) -> Iterator[list[Page
     pages: list[Page] = []
     yield pages
     for page in pages:
-        url = urlparse(page.url)
+        url = urlparse(owner_link(page))
         main, token = url.path.rsplit("/", 1)[-1], parse_qs(url.query)["t"][0]
         runs = requests.get(
             f"{server.url}/api/sessions/{main}/runs",
@@ -121,7 +121,7 @@ def test_bag_of_characters_cannot_tell_flipped_sentences_apart(
     assert good_shown == bad_shown
     assert 0 <= good <= 1
 
-    wide = open_page(browser, page.url, *SIZES["1920"])
+    wide = open_page(browser, owner_link(page), *SIZES["1920"])
     answered(wide, "I thought the film would be awful, but it was lovely.")
     wide.screenshot(path=str(ARTIFACTS / "lessons-sentiment-1920.png"))
     wide.context.close()
@@ -160,7 +160,7 @@ def test_lesson_link_lands_on_its_card_and_comparison(
     assert len(counts) >= 3 and counts == sorted(set(counts)), windows
     assert dict(table)["RNN"] < counts[-1]
     expect(page.get_by_test_id("compare-chart")).to_be_attached()
-    shoot(browser, page.url, "compare", "compare-row")
+    shoot(browser, owner_link(page), "compare", "compare-row")
 
     # In French the card reads French (the lesson list is fetched again in that language).
     french = lessons(server, "fr")["window-vs-rnn"]
@@ -235,4 +235,4 @@ def test_gap_view_measures_every_run(browser: Browser, server: Server, started: 
     assert [run["label"] for run in result["runs"]] == [run["label"] for run in lesson["runs"]]
     assert all(0 <= a <= 1 for run in result["runs"] for a in run["accuracy"])
     expect(chart.locator("canvas").first).to_be_visible()
-    shoot(browser, page.url, "gap", "gap-chart")
+    shoot(browser, owner_link(page), "gap", "gap-chart")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import numpy as np
 import pytest
 from safetensors.numpy import load as load_numpy
 
 from backend import exchange
 from backend.config import TrainConfig
-from backend.errors import InvalidInput
+from backend.errors import InvalidInput, TooLarge
 from backend.models import build_model
 
 
@@ -41,3 +44,32 @@ def test_weights_that_do_not_fit_are_refused() -> None:
     truncated = exchange.write(weights)[:-8]
     with pytest.raises(InvalidInput, match="offsets"):
         exchange.check_weights(truncated, cfg, 5)
+
+
+def small_export(extra: dict[str, bytes]) -> bytes:
+    """A valid export of a tiny GRU, with `extra` members added."""
+    text = "the cat sat on the mat. " * 20
+    vocab = sorted(set(text))
+    cfg = TrainConfig(model="gru", hidden_size=8, num_layers=1)
+    weights = {k: v.numpy() for k, v in build_model(cfg, len(vocab)).state_dict().items()}
+    blob = exchange.export(exchange.write(weights), cfg, vocab, text, 0)
+    out = io.BytesIO(blob)
+    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as z:
+        for name, data in extra.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def test_an_import_streams_its_weights_to_disk(tmp_path) -> None:
+    model = exchange.parse_import(small_export({}), tmp_path / "w.safetensors")
+    assert model.weights == tmp_path / "w.safetensors" and model.weights.stat().st_size > 0
+
+
+def test_zips_with_many_members_or_a_huge_unpacked_size_are_refused(tmp_path) -> None:
+    many = small_export({f"junk/{i}.txt": b"" for i in range(2000)})
+    with pytest.raises(InvalidInput, match="2004 files"):
+        exchange.parse_import(many, tmp_path / "w.safetensors")
+    bomb = small_export({"padding.bin": bytes(exchange.MAX_IMPORT_BYTES)})  # deflates to ~64 KB
+    assert len(bomb) < 1024 * 1024
+    with pytest.raises(TooLarge, match="unpacks"):
+        exchange.parse_import(bomb, tmp_path / "w.safetensors")

@@ -320,10 +320,9 @@ def test_pack_round_trips_and_stays_small():
         for name, entry in layer.items():
             original = tr.layers[k][name]
             assert entry["shape"] == [200, 256]
-            decoded = dequantize(
-                base64.b64decode(entry["data"]), entry["lo"], entry["hi"], (200, 256)
-            )
-            assert (decoded - original).abs().max() <= (entry["hi"] - entry["lo"]) / 255 + 1e-6
+            data, top = base64.b64decode(entry["data"]), 2 ** entry["bits"] - 1
+            decoded = dequantize(data, entry["lo"], entry["hi"], (200, 256), entry["bits"])
+            assert (decoded - original).abs().max() <= (entry["hi"] - entry["lo"]) / top + 1e-5
     assert (payload["layers"][0]["f"]["lo"], payload["layers"][0]["f"]["hi"]) == (0.0, 1.0)
 
 
@@ -334,3 +333,14 @@ def test_pack_survives_an_exploding_relu_rnn():
     payload = pack(tr, names=("h",))
     json.dumps(payload, allow_nan=False)
     assert list(payload["layers"][0]) == ["h"]
+
+
+def test_the_cell_state_is_sent_precise_enough_for_two_decimals():
+    torch.manual_seed(0)
+    model = CharRNN("lstm", 65, 64, 1)
+    tr = trace(model, torch.randint(0, 65, (100,)))
+    tr.layers[0]["c"] = tr.layers[0]["c"] * 40  # a well-trained cell's range, about ±30
+    entry = pack(tr)["layers"][0]["c"]
+    data = base64.b64decode(entry["data"])
+    decoded = dequantize(data, entry["lo"], entry["hi"], (100, 64), entry["bits"])
+    assert (decoded - tr.layers[0]["c"]).abs().max() < 0.005

@@ -2,6 +2,7 @@
 
 import {
   ApiError,
+  deleteSession,
   exportUrl,
   forkSession,
   importModel,
@@ -12,7 +13,7 @@ import {
 import type { GapMeter } from "./gapMeter";
 import { getLang, setLang, type Lang } from "./i18n";
 import type { PredictOptions, Predictor } from "./predictor";
-import { rememberOwnerToken, sessionPath } from "./route";
+import { forgetOwnerToken, rememberOwnerToken, sessionPath } from "./route";
 import type { Connection } from "./socket";
 import type { SentimentClient } from "./sentimentClient";
 import { viewPatch, type Store, type UiState } from "./store";
@@ -47,6 +48,8 @@ export interface Actions {
   /** Import an exported zip and open it; resolves to the server's refusal, or null. */
   importZip(file: File): Promise<string | null>;
   exportHref(): string;
+  /** Delete the session for good (owner only) and go to a new one; resolves to a refusal. */
+  deleteSession(): Promise<string | null>;
   dismissToast(id: number): void;
   setLang(lang: Lang): void;
   /** Open (true) or close the lessons drawer. */
@@ -160,6 +163,16 @@ export function createActions({
     fork: (weights) => openOwned(() => forkSession(session.id, session.token, weights)),
     importZip: (file) => openOwned(() => importModel(file, file.name)),
     exportHref: () => exportUrl(session.id, session.token),
+    async deleteSession() {
+      try {
+        await deleteSession(session.id, session.token);
+        forgetOwnerToken(session.id);
+        location.assign("/");
+        return null;
+      } catch (err) {
+        return message(err);
+      }
+    },
     dismissToast: (id) => store.dismissToast(id),
     setLang,
     showLessons: (open) => store.setUi({ lessonsOpen: open }),

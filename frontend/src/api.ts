@@ -113,6 +113,14 @@ export function forkSession(
   });
 }
 
+/** `DELETE /api/sessions/<id>`: remove the session for good (owner only). */
+export async function deleteSession(session: string, token: string): Promise<void> {
+  await request<null>(`/api/sessions/${encodeURIComponent(session)}`, {
+    method: "DELETE",
+    headers: { "X-Session-Token": token },
+  });
+}
+
 /** `GET /api/sessions/<id>/forks`: the class board (owner only). */
 export async function getForks(session: string, token: string): Promise<ForkRow[]> {
   const body = await request<{ forks: ForkRow[] }>(sessionUrl(session, "forks"), {

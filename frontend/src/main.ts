@@ -11,7 +11,7 @@ import { getLang, isLang, setLang, t } from "./i18n";
 import { Inspector } from "./inspector";
 import { LessonsLoader } from "./lessonsLoader";
 import { Predictor } from "./predictor";
-import { parseRoute, recallOwnerToken, rememberOwnerToken, sessionPath, type Route } from "./route";
+import { hideToken, parseRoute, recallOwnerToken, rememberOwnerToken, type Route } from "./route";
 import { RunsPoller } from "./runsPoller";
 import { SentimentClient } from "./sentimentClient";
 import { Connection } from "./socket";
@@ -23,10 +23,13 @@ interface SessionRef {
   token: string;
 }
 
-/** A session this page just created: remember its owner token, and become its owner link. */
+/**
+ * A session this page just created: remember its owner token, and become its address. The
+ * token stays in this browser's storage, out of the address bar a projector shows.
+ */
 function owned(created: CreatedSession): SessionRef {
   rememberOwnerToken(created.id, created.owner_token);
-  history.replaceState(null, "", created.owner_url || sessionPath(created.id, created.owner_token));
+  history.replaceState(null, "", `/s/${encodeURIComponent(created.id)}${location.hash}`);
   return { id: created.id, token: created.owner_token };
 }
 
@@ -43,7 +46,6 @@ async function resolveSession(route: Route): Promise<SessionRef | null> {
   // A bare /s/<id> reopens a session this browser owns.
   const token = route.token ?? recallOwnerToken(route.id);
   if (!token) return null;
-  if (!route.token) history.replaceState(null, "", sessionPath(route.id, token));
   return { id: route.id, token };
 }
 
@@ -51,7 +53,11 @@ function connect(store: Store, session: SessionRef): Connection {
   const connection = new Connection(session.id, session.token, (s) => store.setConnection(s));
   connection.on("session:state", (state) => {
     store.onSessionState(state);
-    if (state.role === "owner") rememberOwnerToken(session.id, session.token);
+    if (state.role === "owner") {
+      // Owner links still work: the token moves to storage and leaves the address bar.
+      rememberOwnerToken(session.id, session.token);
+      hideToken(location);
+    }
   });
   connection.on("train:progress", (progress) => store.onProgress(progress));
   connection.on("train:sample", (sample) => store.onSample(sample));
@@ -59,6 +65,7 @@ function connect(store: Store, session: SessionRef): Connection {
   connection.on("inspect:result", (result) => store.onInspectResult(result));
   connection.on("train:gradients", (gradients) => store.onGradients(gradients));
   connection.on("session:revoked", (payload) => store.onRevoked(payload.message));
+  connection.on("session:deleted", () => store.onDeleted());
   connection.on("session:viewers", (payload) => store.onViewers(payload.viewers));
   connection.on("session:notice", (notice) => store.onNotice(notice));
   connection.on("class:focus", (focus) => store.onClassFocus(focus));

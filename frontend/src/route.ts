@@ -34,6 +34,23 @@ export function rememberOwnerToken(id: string, token: string): void {
   }
 }
 
+export function forgetOwnerToken(id: string): void {
+  try {
+    localStorage.removeItem(OWNER_KEY + id);
+  } catch {
+    // Nothing was stored.
+  }
+}
+
+/** The address without its token, so a projected screen never shows the owner's secret. */
+export function hideToken(location: Location): void {
+  const params = new URLSearchParams(location.search);
+  if (!params.has("t")) return;
+  params.delete("t");
+  const query = params.toString();
+  history.replaceState(history.state, "", location.pathname + (query ? `?${query}` : ""));
+}
+
 export function recallOwnerToken(id: string): string | null {
   try {
     return localStorage.getItem(OWNER_KEY + id);

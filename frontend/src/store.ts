@@ -124,7 +124,8 @@ export interface FollowState {
   focus: ClassFocus | null;
 }
 
-export type FatalKind = "not_found" | "forbidden" | "missing_token" | "boot" | "revoked" | "lesson";
+export type FatalKind =
+  "not_found" | "forbidden" | "missing_token" | "boot" | "revoked" | "deleted" | "lesson";
 
 /** The lessons, their text in `lang` (the UI language when they were fetched). */
 export interface LessonsState {
@@ -448,6 +449,11 @@ export class Store {
   onViewers(viewers: number): void {
     const session = this.current.session;
     if (session && session.viewers !== viewers) this.set({ session: { ...session, viewers } });
+  }
+
+  /** `session:deleted`: the owner deleted the session; the page can only say so. */
+  onDeleted(): void {
+    this.set({ fatal: { kind: "deleted", message: "" } });
   }
 
   /** `session:revoked`: this view link was replaced; the page can only say so. */

@@ -2,13 +2,18 @@
 
 import type { PackedTensor } from "./types";
 
-/** A (rows × cols) matrix of bytes, `v = lo + byte × (hi − lo) / 255`, row-major. */
+/**
+ * A (rows × cols) matrix of bytes, `v = lo + byte × (hi − lo) / 255`, row-major. A 16-bit
+ * tensor (the LSTM cell state) also keeps its words, `v = lo + word × (hi − lo) / 65535`,
+ * and `bytes` then holds their high bytes (enough for colours).
+ */
 export interface Matrix {
   rows: number;
   cols: number;
   lo: number;
   hi: number;
   bytes: Uint8Array;
+  words?: Uint16Array;
 }
 
 /** Socket.IO hands a binary attachment over as an ArrayBuffer (a view in some transports). */
@@ -20,11 +25,17 @@ export function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
 /** One tensor of a result, as a view into the result's shared buffer (no copy). */
 export function toMatrix(packed: PackedTensor, buffer: Uint8Array): Matrix {
   const [rows = 0, cols = 1] = packed.shape;
-  if (packed.offset + packed.size > buffer.length || packed.size < rows * cols) {
+  const width = packed.bits === 16 ? 2 : 1;
+  if (packed.offset + packed.size > buffer.length || packed.size < rows * cols * width) {
     throw new Error(`tensor of shape ${rows}×${cols} does not fit the result's buffer`);
   }
-  const bytes = buffer.subarray(packed.offset, packed.offset + packed.size);
-  return { rows, cols, lo: packed.lo, hi: packed.hi, bytes };
+  const raw = buffer.subarray(packed.offset, packed.offset + packed.size);
+  if (width === 1) return { rows, cols, lo: packed.lo, hi: packed.hi, bytes: raw };
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength); // maybe unaligned
+  const words = new Uint16Array(rows * cols);
+  for (let i = 0; i < words.length; i++) words[i] = view.getUint16(2 * i, true);
+  const bytes = Uint8Array.from(words, (w) => w >> 8);
+  return { rows, cols, lo: packed.lo, hi: packed.hi, bytes, words };
 }
 
 /** The value one byte stands for. */
@@ -33,7 +44,9 @@ export function byteValue(m: Matrix, byte: number): number {
 }
 
 export function valueAt(m: Matrix, row: number, col: number): number {
-  return byteValue(m, m.bytes[row * m.cols + col] ?? 0);
+  const i = row * m.cols + col;
+  if (m.words) return m.lo + ((m.words[i] ?? 0) * (m.hi - m.lo)) / 65535;
+  return byteValue(m, m.bytes[i] ?? 0);
 }
 
 /** One unit's values over time. */

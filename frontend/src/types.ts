@@ -206,6 +206,8 @@ export interface PackedTensor {
   lo: number;
   hi: number;
   shape: number[];
+  /** 8 (one byte a value), or 16 (two, little-endian) for the LSTM cell state. */
+  bits?: number;
 }
 
 export interface SaliencyResult {
@@ -304,6 +306,7 @@ export interface ServerToClientEvents {
   "inspect:result": (result: InspectResultWire) => void;
   "train:gradients": (gradients: GradientsMessage) => void;
   "session:revoked": (payload: { message: string }) => void;
+  "session:deleted": (payload: { id: string }) => void;
   "session:viewers": (payload: { viewers: number }) => void;
   "session:notice": (notice: SessionNotice) => void;
   "class:focus": (focus: ClassFocus) => void;

@@ -43,6 +43,13 @@ export class SessionTools implements Component {
     i18nTitle: "tools.importTitle",
     attrs: { for: "import-input" },
   });
+  private readonly remove = h("button", {
+    class: "btn btn-small btn-danger-ghost",
+    testid: "delete-button",
+    i18n: "tools.delete",
+    i18nTitle: "tools.deleteTitle",
+    attrs: { type: "button" },
+  });
   private readonly locked = h("p", { class: "note", testid: "tools-locked" });
   private readonly status = h("p", { class: "muted small", testid: "tools-status" });
   private readonly error = h("p", {
@@ -64,6 +71,10 @@ export class SessionTools implements Component {
       this.importInput.value = "";
       if (file) void this.run(() => this.actions.importZip(file));
     });
+    this.remove.addEventListener("click", () => {
+      if (window.confirm(t("tools.deleteConfirm")))
+        void this.run(() => this.actions.deleteSession());
+    });
     this.el = h(
       "section",
       { class: "card session-tools", testid: "session-tools" },
@@ -76,6 +87,7 @@ export class SessionTools implements Component {
         this.importInput,
         this.importLabel,
       ),
+      h("div", { class: "button-row tools-row" }, this.remove),
       this.locked,
       this.status,
       this.error,
@@ -109,6 +121,7 @@ export class SessionTools implements Component {
     const forkLocked = locks.includes("fork");
     this.exportLocked = locks.includes("export");
     const ready = state.joined && state.connection === "connected";
+    show(this.remove, session?.role === "owner");
     this.fork.disabled = forkLocked || !ready;
     this.forkWeights.disabled = forkLocked || !ready;
     this.exportLink.classList.toggle("is-disabled", this.exportLocked);

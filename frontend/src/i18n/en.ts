@@ -317,6 +317,10 @@ export const en = {
   "tools.working": "One moment…",
   "tools.forkLocked": "The teacher has turned forking off.",
   "tools.exportLocked": "The teacher has turned export off.",
+  "tools.delete": "Delete session",
+  "tools.deleteTitle": "Remove this session for good: its model, history and links",
+  "tools.deleteConfirm":
+    "Delete this session for good? Its model, history and both links stop working for everyone.",
 
   "board.title": "Class board",
   "board.summary.one":
@@ -364,6 +368,8 @@ export const en = {
   "fatal.missing_token.body": "A session link ends with ?t=… Ask for the full link.",
   "fatal.boot.title": "The playground could not start",
   "fatal.boot.body": "The server did not answer. Check that it is running, then reload.",
+  "fatal.deleted.title": "This session was deleted",
+  "fatal.deleted.body": "Its owner deleted it; its model and history are gone.",
   "fatal.revoked.title": "This link was replaced",
   "fatal.revoked.body": "The session's owner made a new link. Ask for it to keep watching.",
   "fatal.lesson.title": "This lesson could not be started",

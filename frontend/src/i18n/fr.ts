@@ -324,6 +324,11 @@ export const fr: Messages = {
   "tools.working": "Un instant…",
   "tools.forkLocked": "L'enseignant a désactivé la duplication.",
   "tools.exportLocked": "L'enseignant a désactivé l'export.",
+  "tools.delete": "Supprimer la session",
+  "tools.deleteTitle":
+    "Supprimer définitivement cette session : son modèle, son historique et ses liens",
+  "tools.deleteConfirm":
+    "Supprimer définitivement cette session ? Son modèle, son historique et ses deux liens cesseront de fonctionner pour tous.",
 
   "board.title": "Tableau de classe",
   "board.summary.one":
@@ -371,6 +376,9 @@ export const fr: Messages = {
   "fatal.missing_token.body": "Un lien de session se termine par ?t=… Demandez le lien complet.",
   "fatal.boot.title": "Le playground n'a pas pu démarrer",
   "fatal.boot.body": "Le serveur ne répond pas. Vérifiez qu'il tourne, puis rechargez la page.",
+  "fatal.deleted.title": "Cette session a été supprimée",
+  "fatal.deleted.body":
+    "Son propriétaire l'a supprimée ; son modèle et son historique n'existent plus.",
   "fatal.revoked.title": "Ce lien a été remplacé",
   "fatal.revoked.body":
     "Le propriétaire de la session a créé un nouveau lien. Demandez-le pour continuer à suivre.",
