@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 
 from benchmarks.common import CORPUS_FILE, UI_DEFAULT_MODEL, Mode, log, percentile, rounded
-from benchmarks.procs import cpu_seconds, training_workers
+from benchmarks.procs import cpu_seconds, process_tree, training_workers
 from benchmarks.server import (
     Client,
     Server,
@@ -225,10 +225,15 @@ def measure_classroom(server: Server, mode: Mode) -> dict:
         start_all(sessions)
         time.sleep(mode.warmup_s)
         workers = training_workers(server.proc.pid)
+        web = [pid for pid in process_tree(server.proc.pid) if pid not in workers]
         for name, targets in (("class", sessions[:1]), ("class_spread", sessions)):
-            cpu, started = cpu_seconds(workers), time.perf_counter()
+            cpu, web_cpu, own = cpu_seconds(workers), cpu_seconds(web), time.process_time()
+            started = time.perf_counter()
             latencies, share = class_round(sessions, targets, seconds, text)
-            workers_share = (cpu_seconds(workers) - cpu) / (time.perf_counter() - started)
+            took = time.perf_counter() - started
+            workers_share = (cpu_seconds(workers) - cpu) / took
+            web_share = (cpu_seconds(web) - web_cpu) / took
+            own_share = (time.process_time() - own) / took
             p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
             key = "class_keystroke" if name == "class" else "class_keystroke_spread"
             out[f"{key}_p50_ms"], out[f"{key}_p99_ms"] = rounded(p50, 1), rounded(p99, 1)
@@ -236,7 +241,9 @@ def measure_classroom(server: Server, mode: Mode) -> dict:
             out[f"{name}_keystrokes"] = len(latencies)
             log(
                 f"{name}: {len(latencies)} keys, p50 {p50:.0f} ms, p99 {p99:.0f} ms, "
-                f"training at {share:.2f} of its rate alone, workers {workers_share:.2f} cores"
+                f"training at {share:.2f} of its rate alone; cores used by the workers "
+                f"{workers_share:.2f}, the web process {web_share:.2f}, "
+                f"the clients {own_share:.2f}"
             )
         out["class_training_share"] = min(
             out["class_training_share"], out["class_spread_training_share"]
