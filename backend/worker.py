@@ -180,7 +180,7 @@ class Worker:
             except Exception:  # the queue closes when the process shuts down
                 return
             newest = {(cmd["client"], cmd["op"]): cmd for cmd in waiting}
-            started = time.perf_counter()
+            started = time.thread_time()
             with self.answering:
                 predictions = []
                 for cmd in newest.values():
@@ -193,10 +193,14 @@ class Worker:
                     else:
                         self.answer(cmd)
                 self.answer_predictions(predictions)
-            self.rest(time.perf_counter() - started)
+            self.rest(time.thread_time() - started)
 
     def rest(self, spent: float) -> None:
-        """After a long round, rest in proportion, so training keeps its share of the core."""
+        """After a long round, rest in proportion, so training keeps its share of the core.
+
+        `spent` is the CPU time the round used: on a crowded machine its wall time also
+        counts waiting for a core, and resting that long would only delay the next answers.
+        """
         if spent > REST_FROM_S and self.any_running():
             time.sleep(spent * (1 - QUERY_SHARE) / QUERY_SHARE)
 
@@ -285,7 +289,7 @@ class Worker:
                     self.continued_at[key] = now
                 if len(self.continued_at) > 4096:  # forget clients not heard from for a minute
                     self.continued_at = {k: t for k, t in self.continued_at.items() if t > now - 60}
-            started = time.perf_counter()
+            started = time.thread_time()
             by_session: dict[str, list[dict]] = {}
             for cmd in cmds:
                 by_session.setdefault(cmd["session"], []).append(cmd)
@@ -293,7 +297,7 @@ class Worker:
                 slot = self.slots.get(sid)
                 if slot is not None:  # a session closed or moved meanwhile needs no text
                     self.answer_batch(sid, slot, group, [True] * len(group))
-            self.rest(time.perf_counter() - started)
+            self.rest(time.thread_time() - started)
 
     def answer_slowly(self, cmd: dict) -> None:
         lower_priority(TRAINING_NICE)

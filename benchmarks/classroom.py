@@ -4,7 +4,8 @@ Every student is a real Socket.IO client that types at `KEYS_PER_S` and asks for
 next-character bars the way the page's pacer does (`frontend/src/pacer.ts`): one
 `predict:query` in flight, the latest text wins, sent as soon as the answer to the previous
 one is back. A keystroke's latency is from the key press to the first answer to a query
-sent after it (what the student sees change). While they type, 4 sessions with the default
+sent after it (what the student sees change); a key still unanswered when the window ends
+counts with the time it has waited so far. While they type, 4 sessions with the default
 model train on the server's default workers; their training rate with the class typing is
 compared to the rate just before, with nobody typing (`class_training_share`).
 
@@ -91,6 +92,13 @@ class Student:
         self.presses = []
         self.client.emit("predict:query", {"text": self.typed, "seq": self.seq, "k": 5})
 
+    def unanswered(self) -> list[float]:
+        """Keys still waiting at the end, at the time they have waited so far (never dropped)."""
+        now = time.perf_counter()
+        with self.lock:
+            waiting = self.presses + [t for ts in self.covering.values() for t in ts]
+        return [(now - t) * 1000 for t in waiting]
+
     def on_result(self, data: dict) -> None:
         now = time.perf_counter()
         with self.lock:
@@ -159,9 +167,9 @@ def class_round(
         busy_start = time.perf_counter()
         type_for(students, seconds)
         busy = rates(sessions, busy_start, time.perf_counter())
+        latencies = [x for s in students for x in s.latencies + s.unanswered()]
     finally:
         leave(students, targets)
-    latencies = [x for s in students for x in s.latencies]
     return latencies, busy / quiet if quiet > 0 else float("nan")
 
 
@@ -188,11 +196,12 @@ def flood_round(session: TrainingSession, seconds: float, text: str) -> tuple[li
         thread = threading.Thread(target=flood, daemon=True)
         thread.start()
         type_for(students, seconds)
+        latencies = [x for s in students for x in s.latencies + s.unanswered()]
         stop.set()
         thread.join(timeout=5)
     finally:
         leave(students, [session])
-    return [x for s in students for x in s.latencies], sent[0]
+    return latencies, sent[0]
 
 
 def time_to_bits(sessions: list[TrainingSession], limit_s: float) -> float:
@@ -245,9 +254,8 @@ def measure_classroom(server: Server, mode: Mode) -> dict:
                 f"{workers_share:.2f}, the web process {web_share:.2f}, "
                 f"the clients {own_share:.2f}"
             )
-        out["class_training_share"] = min(
-            out["class_training_share"], out["class_spread_training_share"]
-        )
+        shares = [out["class_training_share"], out["class_spread_training_share"]]
+        out["class_training_share"] = min((x for x in shares if x is not None), default=None)
         latencies, sent = flood_round(sessions[0], seconds, text)
         out["flood_bystander_p50_ms"] = rounded(percentile(latencies, 50), 1)
         out["flood_bystander_p99_ms"] = rounded(percentile(latencies, 99), 1)
