@@ -21,10 +21,13 @@ All traffic is on loopback; every loop is bounded by the mode's window.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
 from dataclasses import dataclass, field
+
+import socketio
 
 from benchmarks.common import CORPUS_FILE, UI_DEFAULT_MODEL, Mode, log, percentile, rounded
 from benchmarks.procs import cpu_seconds, process_tree, training_workers
@@ -90,7 +93,8 @@ class Student:
         self.in_flight, self.dirty = (self.seq, now), False
         self.covering[self.seq] = self.presses
         self.presses = []
-        self.client.emit("predict:query", {"text": self.typed, "seq": self.seq, "k": 5})
+        with contextlib.suppress(socketio.exceptions.BadNamespaceError):  # left the class
+            self.client.emit("predict:query", {"text": self.typed, "seq": self.seq, "k": 5})
 
     def unanswered(self) -> list[float]:
         """Keys still waiting at the end, at the time they have waited so far (never dropped)."""
