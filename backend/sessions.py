@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 MAX_HISTORY = 2000
 MAX_SAMPLES = 10
 PREVIEW_CHARS = 300
+QUERY_RETRY_S = 5.0  # a query unanswered this long is presumed lost: the next one goes out
 
 
 class Publisher(Protocol):
@@ -273,6 +274,10 @@ class Client:
     role: str
     latest: dict[str, int] = field(default_factory=dict)  # newest seq asked, per query kind
     text_len: dict[str, int] = field(default_factory=dict)  # length of that query's text
+    # One query per kind at the worker at a time: when it was sent, and the newest one
+    # that arrived meanwhile (sent when the answer comes), so a flood costs its sender alone.
+    asked_at: dict[str, float] = field(default_factory=dict)
+    parked: dict[str, dict] = field(default_factory=dict)
 
 
 class Sessions:
@@ -621,7 +626,23 @@ class Sessions:
                 return  # older than one already asked
             joined.latest[op] = query["seq"]
             joined.text_len[op] = len(query["text"])
+            if time.monotonic() - joined.asked_at.get(op, -QUERY_RETRY_S) < QUERY_RETRY_S:
+                joined.parked[op] = query  # one is at the worker: this one waits for its answer
+                return
+            joined.asked_at[op] = time.monotonic()
             self.engine.send(session.id, op, client=client, **query)
+
+    def _send_parked(self, session: Session, event: dict) -> None:
+        """A client's query was answered or refused: send the one that waited behind it."""
+        with self.lock:
+            joined = self.clients.get(event["client"])
+            if joined is None or joined.session != session.id:
+                return
+            joined.asked_at.pop(event["op"], None)
+            query = joined.parked.pop(event["op"], None)
+            if query is not None:
+                joined.asked_at[event["op"]] = time.monotonic()
+                self.engine.send(session.id, event["op"], client=event["client"], **query)
 
     # -- engine events (one reader thread) -------------------------------------------------
 
@@ -755,6 +776,7 @@ class Sessions:
             self.publisher.to_room(session.id, "train:sample", sample)
 
     def _on_answered(self, session: Session, event: dict) -> None:
+        self._send_parked(session, event)
         op = event["op"]
         with self.lock:
             joined = self.clients.get(event["client"])
@@ -776,6 +798,7 @@ class Sessions:
         return True
 
     def _on_rejected(self, session: Session, event: dict) -> None:
+        self._send_parked(session, event)
         error = {**event["error"], "event": f"{event['op']}:query"}
         self.publisher.to_client(event["client"], "error", error)
 

@@ -264,31 +264,8 @@ class Trainer:
         return out
 
     def _next(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Logits (B, V) after feeding one character id per row, and the new state.
-
-        For an LSTM the step is written out by hand: one fused nn.LSTM call per character
-        costs about twice as much (measured: 317 vs 141 us for two rows, hidden 128 x 2),
-        which is most of a prediction's time. Other cells are as fast through the module.
-        """
-        if self.model.kind != "lstm":
-            logits, state = self.model(x[:, None], state)  # (B, 1, V)
-            return logits[:, -1], state
-        rnn, inp = self.model.rnn, None
-        h_all, c_all = state if state is not None else (None, None)
-        hs, cs = [], []
-        for k in range(self.model.num_layers):
-            W_ih, W_hh = getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}")
-            b_ih, b_hh = getattr(rnn, f"bias_ih_l{k}"), getattr(rnn, f"bias_hh_l{k}")
-            # W_ih x_t for a one-hot x_t is a column of W_ih: gather instead of multiplying.
-            gx = W_ih.index_select(1, x).T + b_ih if k == 0 else torch.addmm(b_ih, inp, W_ih.T)
-            h = h_all[k] if h_all is not None else torch.zeros_like(gx[:, : W_hh.shape[1]])
-            c = c_all[k] if c_all is not None else torch.zeros_like(h)
-            i, f, g, o = (gx + torch.addmm(b_hh, h, W_hh.T)).chunk(4, dim=1)  # (B, H) each
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-            inp = torch.sigmoid(o) * torch.tanh(c)  # h_t, the next layer's input
-            hs.append(inp)
-            cs.append(c)
-        return self.model.head(inp), (torch.stack(hs), torch.stack(cs))
+        """Logits (B, V) after feeding one character id per row, and the new state."""
+        return next_logits(self.model, x, state)
 
     @staticmethod
     def _choose(
@@ -328,3 +305,31 @@ class Trainer:
         self.step_count = state["step_count"]
         self.chars_seen = state["chars_seen"]
         self.generator.set_state(state["generator"])
+
+
+def next_logits(model: CharRNN, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    """Logits (B, V) after one character id per row of x (B,) from `state`, and the new state.
+
+    For an LSTM the step is written out by hand: one fused nn.LSTM call per character
+    costs about twice as much (measured: 317 vs 141 us for two rows, hidden 128 x 2),
+    which is most of a prediction's time. Other cells are as fast through the module.
+    """
+    if model.kind != "lstm":
+        logits, state = model(x[:, None], state)  # (B, 1, V)
+        return logits[:, -1], state
+    rnn, inp = model.rnn, None
+    h_all, c_all = state if state is not None else (None, None)
+    hs, cs = [], []
+    for k in range(model.num_layers):
+        W_ih, W_hh = getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}")
+        b_ih, b_hh = getattr(rnn, f"bias_ih_l{k}"), getattr(rnn, f"bias_hh_l{k}")
+        # W_ih x_t for a one-hot x_t is a column of W_ih: gather instead of multiplying.
+        gx = W_ih.index_select(1, x).T + b_ih if k == 0 else torch.addmm(b_ih, inp, W_ih.T)
+        h = h_all[k] if h_all is not None else torch.zeros_like(gx[:, : W_hh.shape[1]])
+        c = c_all[k] if c_all is not None else torch.zeros_like(h)
+        i, f, g, o = (gx + torch.addmm(b_hh, h, W_hh.T)).chunk(4, dim=1)  # (B, H) each
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        inp = torch.sigmoid(o) * torch.tanh(c)  # h_t, the next layer's input
+        hs.append(inp)
+        cs.append(c)
+    return model.head(inp), (torch.stack(hs), torch.stack(cs))

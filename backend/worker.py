@@ -43,6 +43,14 @@ DIAGNOSE_BATCH = 4
 QUERIES = ("predict", "inspect", "gaps", "sentiment")  # answered off the training thread
 SLOW_QUERIES = ("sentiment",)  # may train for seconds: each gets a thread of its own
 RATE_WINDOW_S = 2.0
+# A client's continuations are generated at most this often (a text one reads, not a frame):
+# a keystroke in between gets its bars at once and its continuation when this is due.
+CONTINUE_EVERY_S = 1.0
+CONTINUE_TOGETHER_S = 0.25  # owed continuations due this soon are made with one that is due
+PREDICT_FIELDS = {"client", "seq", "text", "k", "temperature", "length"}
+CONTINUATION_NICE = 5  # below the bars, above training
+QUERY_SHARE = 0.5  # when queries keep coming, they rest as long as they ran: training gets half
+REST_FROM_S = 0.004  # rounds shorter than this need no rest
 TRAINING_NICE = 10  # the training thread yields the CPU to queries and the web process
 
 
@@ -68,6 +76,7 @@ class Slot:
     checkpoint: Path | None = None  # where this session's weights are saved
     batched: int = 1  # sessions its last step trained together (1: alone)
     saved_at: float = field(default_factory=time.perf_counter)
+    answerer: Any = None  # a backend.answering.Answerer, made at the first prediction
 
 
 @dataclass
@@ -109,12 +118,18 @@ class Worker:
         # train together as one cohort (`backend.cohort`), one batched step for all of them.
         self.batching = batching
         self.groups: dict[tuple, Group] = {}  # cohort key -> the running sessions that share it
+        # Per (session, client): when its last continuation was made, and the query whose
+        # continuation is still owed (answered without one because the last was too recent).
+        self.continued_at: dict[tuple[str, str], float] = {}
+        self.owed: dict[tuple[str, str], tuple[dict, float]] = {}
+        self.owing = threading.Condition()  # guards both; wakes the continuation thread
 
     # -- loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
         """The training thread's loop (the query thread is started here too)."""
         threading.Thread(target=self.answer_forever, name="queries", daemon=True).start()
+        threading.Thread(target=self.continue_forever, name="continuations", daemon=True).start()
         lower_priority(TRAINING_NICE)
         while True:
             if not self.handle(self.drain(block=not self.any_running())):
@@ -150,7 +165,11 @@ class Worker:
         return True
 
     def answer_forever(self) -> None:
-        """The query thread: answer what waits, only the newest query per client and kind."""
+        """The query thread: answer what waits, only the newest query per client and kind.
+
+        Predictions are answered together, a batch per session (`backend.answering`); when
+        rounds keep coming the thread rests as long as it worked, so training keeps its share.
+        """
         while True:
             try:
                 waiting = [self.queries.get()]
@@ -161,14 +180,124 @@ class Worker:
             except Exception:  # the queue closes when the process shuts down
                 return
             newest = {(cmd["client"], cmd["op"]): cmd for cmd in waiting}
+            started = time.thread_time()
             with self.answering:
+                predictions = []
                 for cmd in newest.values():
                     if cmd["op"] in SLOW_QUERIES:  # never hold up keystrokes behind a long job
                         thread = threading.Thread(target=self.answer_slowly, args=(cmd,))
                         thread.daemon = True
                         thread.start()
+                    elif cmd["op"] == "predict":
+                        predictions.append(cmd)
                     else:
                         self.answer(cmd)
+                self.answer_predictions(predictions)
+            self.rest(time.thread_time() - started)
+
+    def rest(self, spent: float) -> None:
+        """After a long round, rest in proportion, so training keeps its share of the core.
+
+        `spent` is the CPU time the round used: on a crowded machine its wall time also
+        counts waiting for a core, and resting that long would only delay the next answers.
+        """
+        if spent > REST_FROM_S and self.any_running():
+            time.sleep(spent * (1 - QUERY_SHARE) / QUERY_SHARE)
+
+    def answer_predictions(self, cmds: list[dict]) -> None:
+        """Predictions, one batch per session: the bars at once, continuations at reading pace.
+
+        A client that had no continuation for `CONTINUE_EVERY_S` gets it in this answer;
+        one that keeps typing gets the bars now, and the continuations of its newest text
+        from the continuation thread when they are due.
+        """
+        from backend import answering
+
+        by_session: dict[str, list[dict]] = {}
+        for cmd in cmds:
+            by_session.setdefault(cmd["session"], []).append(cmd)
+        for sid, group in by_session.items():
+            slot = self.slots.get(sid)
+            whole = [cmd for cmd in group if PREDICT_FIELDS <= cmd.keys()]
+            if slot is None or not answering.supports(slot.trainer) or len(whole) < len(group):
+                for cmd in group:  # the one-by-one path knows sessions not open here, and errors
+                    self.answer(cmd)
+                continue
+            now = time.perf_counter()
+            with self.owing:
+                now_too = [self.continue_now((sid, cmd["client"]), cmd, now) for cmd in group]
+            self.answer_batch(sid, slot, group, now_too)
+
+    def continue_now(self, key: tuple[str, str], cmd: dict, now: float) -> bool:
+        """Whether this query gets its continuation in its answer; if not, owe the newest one."""
+        if cmd["length"] == 0:
+            return True
+        owed = self.owed.get(key)
+        if owed is None and now - self.continued_at.get(key, -math.inf) >= CONTINUE_EVERY_S:
+            self.continued_at[key] = now
+            return True
+        due = owed[1] if owed else self.continued_at[key] + CONTINUE_EVERY_S
+        self.owed[key] = (cmd, due)
+        self.owing.notify()
+        return False
+
+    def answer_batch(self, sid: str, slot: Slot, group: list[dict], continued: list[bool]) -> None:
+        """One session's predictions in one batch, each emitted to its client."""
+        from backend.answering import Answerer
+
+        try:
+            if slot.answerer is None:
+                slot.answerer = Answerer(slot.trainer)
+            slot.answerer.refresh(slot.running, slot.lock)
+            results = slot.answerer.answer(group, continued)
+        except Exception as exc:  # noqa: BLE001 - one odd query must not stop the worker
+            error = {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}
+            for cmd in group:
+                self.emit("rejected", sid, slot, client=cmd["client"], op="predict", error=error)
+            return
+        for cmd, result in zip(group, results, strict=True):
+            self.emit(
+                "answered",
+                sid,
+                slot,
+                client=cmd["client"],
+                op="predict",
+                seq=cmd["seq"],
+                result=result,
+            )
+
+    def continue_forever(self) -> None:
+        """The continuation thread: owed continuations when due, many clients' in one batch.
+
+        It runs below the query thread (bars first) and above training, and rests as the
+        query thread does.
+        """
+        lower_priority(CONTINUATION_NICE)
+        while True:
+            with self.owing:
+                while not self.owed:
+                    self.owing.wait()
+                now = time.perf_counter()
+                first = min(due for _, due in self.owed.values())
+                if first > now:
+                    self.owing.wait(first - now)
+                    continue
+                # Those due soon come along, so that more of them share one generation.
+                keys = [k for k, (_, due) in self.owed.items() if due <= now + CONTINUE_TOGETHER_S]
+                cmds = [self.owed.pop(key)[0] for key in keys]
+                for key in keys:
+                    self.continued_at[key] = now
+                if len(self.continued_at) > 4096:  # forget clients not heard from for a minute
+                    self.continued_at = {k: t for k, t in self.continued_at.items() if t > now - 60}
+            started = time.thread_time()
+            by_session: dict[str, list[dict]] = {}
+            for cmd in cmds:
+                by_session.setdefault(cmd["session"], []).append(cmd)
+            for sid, group in by_session.items():
+                slot = self.slots.get(sid)
+                if slot is not None:  # a session closed or moved meanwhile needs no text
+                    self.answer_batch(sid, slot, group, [True] * len(group))
+            self.rest(time.thread_time() - started)
 
     def answer_slowly(self, cmd: dict) -> None:
         lower_priority(TRAINING_NICE)

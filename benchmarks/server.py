@@ -132,10 +132,12 @@ class Client:
     """A real Socket.IO client over websocket; records every event with its arrival time."""
 
     def __init__(self, url: str) -> None:
+        self.url = url
         self.sio = socketio.Client(reconnection=False)
         self.inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
         self.seen: list[tuple[str, Any]] = []
         self.progress: list[tuple[float, int]] = []  # (arrival perf_counter, chars_seen)
+        self.val: list[tuple[float, float | None]] = []  # (arrival perf_counter, bits/char)
         self.lock = threading.Lock()
         self.sio.on("*", self._receive)
         self.sio.connect(url, transports=["websocket"], wait_timeout=10)
@@ -144,6 +146,7 @@ class Client:
         if event == "train:progress":
             with self.lock:
                 self.progress.append((time.perf_counter(), data["chars_seen"]))
+                self.val += [(time.perf_counter(), bits) for _, bits in data.get("val", [])]
             return  # kept only as marks: the inbox would grow without bound while training
         self.inbox.put((event, data))
 
@@ -176,6 +179,11 @@ class Client:
         """Progress marks (arrival time, chars_seen) that arrived within [start, end]."""
         with self.lock:
             return [(t, c) for t, c in self.progress if start <= t <= end]
+
+    def validation(self) -> list[tuple[float, float | None]]:
+        """Validation losses (arrival time, bits/char) from the progress received so far."""
+        with self.lock:
+            return list(self.val)
 
     def join(self, session: str, token: str) -> dict:
         self.emit("session:join", {"session": session, "token": token})

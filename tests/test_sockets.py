@@ -132,7 +132,8 @@ def test_predictions_answer_the_latest_keystroke(server: Server, connect) -> Non
     text = "The sea was calm that morning"
     for i in range(1, len(text) + 1):
         c.emit("predict:query", {"text": text[:i], "seq": i, "k": 3, "length": 20})
-    last = c.wait("predict:result", lambda d: d["seq"] == len(text))
+    # The bars may come first, and the continuation (`continued`) once it is due.
+    last = c.wait("predict:result", lambda d: d["seq"] == len(text) and d["continued"])
     assert len(last["top"]) == 3 and 0 < sum(t["p"] for t in last["top"]) <= 1.0001
     assert len(last["greedy"]) == 20 and len(last["sample"]) == 20 and last["step"] == 0
     answered = [d["seq"] for e, d in c.drain() if e == "predict:result"]

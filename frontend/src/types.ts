@@ -268,6 +268,11 @@ export interface PredictResult {
   top: TopChar[];
   greedy: string;
   sample: string;
+  /**
+   * False when the server answered the bars now and put the continuations off (they come in
+   * a second answer with the same `seq`); absent from older servers.
+   */
+  continued?: boolean;
   step: number;
   /** Characters of the query that are not in the model's vocabulary (optional; list or string). */
   unknown?: string[] | string;

@@ -217,6 +217,8 @@ export class PredictPanel implements Component {
     this.bars.replaceChildren(...this.barViews.slice(0, result.top.length).map((bar) => bar.el));
     result.top.forEach((top, rank) => this.barViews[rank]!.render(top, rank));
 
+    // Bars only (continuations come at reading pace): the last continuations stay shown.
+    if (result.continued === false) return;
     const typed = this.input.value.slice(0, result.text_len);
     const context = (typed.length > CONTEXT_CHARS ? "…" : "") + typed.slice(-CONTEXT_CHARS);
     setText(this.greedyContext, context);
