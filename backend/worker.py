@@ -4,7 +4,7 @@ The web process never trains. It sends control commands down `commands`, queries
 (predictions, looks inside) down `queries`, and reads events from `events`; all carry plain
 dicts, so the worker processes are the only ones that import torch.
 
-Two threads, so a keystroke never waits for a training step:
+Three threads, so a keystroke never waits for a training step:
 - the training thread, at a lower OS priority (nice +10), loops:
   1. apply every waiting control command (open, start, pause, configure, ...);
   2. give one optimisation step to the running session that has used the least CPU time
@@ -18,6 +18,11 @@ Two threads, so a keystroke never waits for a training step:
   which the training thread takes only while the optimizer writes them. A query that
   overtakes its session's `open` is set aside until the open has run, so it holds up no
   other query; one for a session handed to another worker goes back to the engine.
+  Predictions are answered a batch per session from a snapshot of the weights, each
+  client's state carried from its last text (`backend.answering`);
+- the continuation thread (nice +5) makes the greedy and sampled continuations a client
+  was owed, at most once a second per client, many clients in one batch.
+Both query threads rest after a round as long as it ran, so training keeps half a core.
 """
 
 from __future__ import annotations
