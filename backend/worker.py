@@ -4,7 +4,7 @@ The web process never trains. It sends control commands down `commands`, queries
 (predictions, looks inside) down `queries`, and reads events from `events`; all carry plain
 dicts, so the worker processes are the only ones that import torch.
 
-Two threads, so a keystroke never waits for a training step:
+Three threads, so a keystroke never waits for a training step:
 - the training thread, at a lower OS priority (nice +10), loops:
   1. apply every waiting control command (open, start, pause, configure, ...);
   2. give one optimisation step to the running session that has used the least CPU time
@@ -18,6 +18,12 @@ Two threads, so a keystroke never waits for a training step:
   which the training thread takes only while the optimizer writes them. A query that
   overtakes its session's `open` is set aside until the open has run, so it holds up no
   other query; one for a session handed to another worker goes back to the engine.
+  Predictions are answered a batch per session from a snapshot of the weights, each
+  client's state carried from its last text (`backend.answering`);
+- the continuation thread (nice +5) makes the greedy and sampled continuations a client
+  was owed: when more than a few clients type, at most once a second per client, many
+  clients in one batch.
+Both query threads rest after a round as long as it ran, so training keeps half a core.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ RATE_WINDOW_S = 2.0
 # A client's continuations are generated at most this often (a text one reads, not a frame):
 # a keystroke in between gets its bars at once and its continuation when this is due.
 CONTINUE_EVERY_S = 1.0
+QUIET_CLIENTS = 4  # with no more clients asking this worker, every answer is continued
 CONTINUE_TOGETHER_S = 0.25  # owed continuations due this soon are made with one that is due
 PREDICT_FIELDS = {"client", "seq", "text", "k", "temperature", "length"}
 CONTINUATION_NICE = 5  # below the bars, above training
@@ -122,6 +129,7 @@ class Worker:
         # continuation is still owed (answered without one because the last was too recent).
         self.continued_at: dict[tuple[str, str], float] = {}
         self.owed: dict[tuple[str, str], tuple[dict, float]] = {}
+        self.asked_at: dict[tuple[str, str], float] = {}  # each client's latest prediction
         self.owing = threading.Condition()  # guards both; wakes the continuation thread
 
     # -- loop ------------------------------------------------------------------------------
@@ -232,8 +240,14 @@ class Worker:
         """Whether this query gets its continuation in its answer; if not, owe the newest one."""
         if cmd["length"] == 0:
             return True
+        self.asked_at[key] = now
+        if len(self.asked_at) > 4096:  # forget clients not heard from for a minute
+            self.asked_at = {k: t for k, t in self.asked_at.items() if t > now - 60}
+        # A few typists get every continuation at once; a class gets them at reading pace.
+        busy = sum(now - t < CONTINUE_EVERY_S for t in self.asked_at.values()) > QUIET_CLIENTS
         owed = self.owed.get(key)
-        if owed is None and now - self.continued_at.get(key, -math.inf) >= CONTINUE_EVERY_S:
+        since = now - self.continued_at.get(key, -math.inf)
+        if owed is None and (not busy or since >= CONTINUE_EVERY_S):
             self.continued_at[key] = now
             return True
         due = owed[1] if owed else self.continued_at[key] + CONTINUE_EVERY_S
