@@ -78,7 +78,27 @@ def test_look_inside_a_training_lstm(browser: Browser, server: Server) -> None:
     bottom = min(frame["y"] + frame["height"], drawn["y"] + drawn["height"])
     page.mouse.click(drawn["x"] + drawn["width"] - 4, bottom - 8)
     expect(canvas).to_have_attribute("data-unit", str(TINY["hidden_size"] - 1))
+    # Each quantity comes with its equation, in the course's names (subscripts are <sub>).
+    equation = page.get_by_test_id("heatmap-equation")
+    expect(equation).to_have_text("ft = σ(Whf ht−1 + Wxf xt + bf)")
+    page.get_by_test_id("heatmap-q-g").click()
+    expect(page.get_by_test_id("heatmap-q-g")).to_contain_text("c̃t candidate")
+    expect(equation).to_have_text("c̃t = tanh(Whc ht−1 + Wxc xt + bc)")
+    page.get_by_test_id("heatmap-q-c").click()
+    expect(equation).to_have_text("Ct = ft ⊙ Ct−1 + it ⊙ c̃t")
+    # Sorted by their mean, the units are redrawn in another order, and a click still picks
+    # the unit drawn under the pointer.
+    page.get_by_test_id("heatmap-sort").click()
+    expect(canvas).to_have_attribute("data-sorted", "true")
+    first_column = float(canvas.get_attribute("data-label-width") or 0)
+    page.mouse.click(drawn["x"] + first_column + 2, bottom - 8)
+    picked = int(canvas.get_attribute("data-unit") or -1)
+    assert 0 <= picked < TINY["hidden_size"]
     page.screenshot(path=str(ARTIFACTS / "inspect-gates.png"))
+    page.get_by_test_id("heatmap-sort").click()
+    page.get_by_test_id("heatmap-q-f").click()
+    page.mouse.click(drawn["x"] + drawn["width"] - 4, bottom - 8)
+    expect(canvas).to_have_attribute("data-unit", str(TINY["hidden_size"] - 1))
 
     # One unit: the typed text coloured by its activation, following the text as it changes.
     open_view(page, "units")

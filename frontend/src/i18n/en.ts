@@ -186,11 +186,11 @@ export const en = {
   "q.f.name": "forget gate",
   "q.f.help": "f_t, from 0 to 1: how much of the cell is kept (1) or wiped (0) at each step.",
   "q.g.name": "candidate",
-  "q.g.help": "g_t, from −1 to 1: the new content offered to the cell.",
+  "q.g.help": "c̃_t, from −1 to 1: the new content offered to the cell.",
   "q.o.name": "output gate",
   "q.o.help": "o_t, from 0 to 1: how much of the cell shows in h_t.",
   "q.c.name": "cell state",
-  "q.c.help": "c_t: the long-term memory, carried along by the forget gate.",
+  "q.c.help": "C_t: the long-term memory, carried along by the forget gate.",
   "q.r.name": "reset gate",
   "q.r.help": "r_t, from 0 to 1: how much of the previous state the candidate may use.",
   "q.z.name": "update gate",
@@ -199,6 +199,7 @@ export const en = {
   "q.n.help": "n_t, from −1 to 1: the new state proposed at this step.",
 
   "heatmap.tooltip": "“{char}”{name} · position {pos} · unit {unit} · {q} = {value}",
+  "heatmap.sort": "Sort units by mean",
   "heatmap.clickUnit": "Click a column to pick that unit.",
   "heatmap.selected": "Unit {unit} picked: see it on its own under “One unit”.",
 

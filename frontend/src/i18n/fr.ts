@@ -190,11 +190,11 @@ export const fr: Messages = {
   "q.f.name": "porte d'oubli",
   "q.f.help": "f_t, de 0 à 1 : la part de la cellule gardée (1) ou effacée (0) à chaque pas.",
   "q.g.name": "candidat",
-  "q.g.help": "g_t, de −1 à 1 : le nouveau contenu proposé à la cellule.",
+  "q.g.help": "c̃_t, de −1 à 1 : le nouveau contenu proposé à la cellule.",
   "q.o.name": "porte de sortie",
   "q.o.help": "o_t, de 0 à 1 : la part de la cellule visible dans h_t.",
   "q.c.name": "état de cellule",
-  "q.c.help": "c_t : la mémoire à long terme, transportée par la porte d'oubli.",
+  "q.c.help": "C_t : la mémoire à long terme, transportée par la porte d'oubli.",
   "q.r.name": "porte de réinitialisation",
   "q.r.help": "r_t, de 0 à 1 : la part de l'état précédent que le candidat peut utiliser.",
   "q.z.name": "porte de mise à jour",
@@ -203,6 +203,7 @@ export const fr: Messages = {
   "q.n.help": "n_t, de −1 à 1 : le nouvel état proposé à ce pas.",
 
   "heatmap.tooltip": "« {char} »{name} · position {pos} · unité {unit} · {q} = {value}",
+  "heatmap.sort": "Trier les unités par moyenne",
   "heatmap.clickUnit": "Cliquez sur une colonne pour choisir cette unité.",
   "heatmap.selected": "Unité {unit} choisie : voyez-la seule sous « Une unité ».",
 

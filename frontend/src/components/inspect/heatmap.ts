@@ -1,7 +1,10 @@
 /**
  * Gates and states as a heatmap: one row per character typed, one column per unit, for the
- * chosen layer and quantity (LSTM i f g o c h, GRU r z n h, RNN a h). Canvas 2D: the matrix is
- * blitted from one pixel per cell, labels drawn on top. Hover reads a value, click picks a unit.
+ * chosen layer and quantity (LSTM i f g o c h, GRU r z n h, RNN a h), under the equation that
+ * computes it. Each row is labelled with the text read so far, so time reads like the text.
+ * Units can be sorted by their mean value, which gathers units that behave alike. Canvas 2D:
+ * the matrix is blitted from one pixel per cell, labels drawn on top. Hover reads a value,
+ * click picks a unit.
  */
 
 import type { Actions } from "../../actions";
@@ -14,11 +17,18 @@ import type { AppState } from "../../store";
 import { valueAt, type Matrix } from "../../tensors";
 import type { Component } from "../component";
 import { Legend } from "./legend";
-import { quantityHelp, quantityName } from "./quantities";
+import {
+  quantityEquation,
+  quantityHelp,
+  quantityName,
+  quantitySymbol,
+  renderMath,
+} from "./quantities";
 import { Tooltip } from "./tooltip";
 
 const ROW_H = 16;
-const LABEL_W = 30;
+const LABEL_W = 72; // the current character and up to CONTEXT before it
+const CONTEXT = 6;
 const HEADER_H = 18;
 
 interface Geometry {
@@ -27,6 +37,17 @@ interface Geometry {
   cellW: number;
   width: number;
   height: number;
+  /** order[display column] = unit shown there (the identity unless sorted). */
+  order: number[];
+}
+
+/** Units by descending mean over the text, so units that behave alike sit side by side. */
+function sortedUnits(m: Matrix): number[] {
+  const mean = new Float32Array(m.cols);
+  for (let r = 0; r < m.rows; r++) {
+    for (let c = 0; c < m.cols; c++) mean[c]! += valueAt(m, r, c) / m.rows;
+  }
+  return Array.from({ length: m.cols }, (_, c) => c).sort((a, b) => mean[b]! - mean[a]!);
 }
 
 /** Wrangle: the matrix to draw and what it is, or null when the result lacks it. */
@@ -48,7 +69,15 @@ export class Heatmap implements Component {
     testid: "heatmap-quantities",
     attrs: { role: "group" },
   });
+  private readonly equation = h("p", { class: "equation", testid: "heatmap-equation" });
   private readonly meaning = h("p", { class: "muted small quantity-help" });
+  private readonly sortButton = h("button", {
+    class: "btn btn-ghost btn-small",
+    testid: "heatmap-sort",
+    i18n: "heatmap.sort",
+    attrs: { type: "button", "aria-pressed": "false" },
+  });
+  private sorted = false;
   private readonly canvas = h("canvas", { class: "heatmap-canvas", testid: "heatmap-canvas" });
   private readonly scroll = h("div", { class: "heatmap-scroll" }, this.canvas);
   private readonly tooltip = new Tooltip();
@@ -62,7 +91,8 @@ export class Heatmap implements Component {
     this.el = h(
       "div",
       { class: "inspect-view heatmap-view" },
-      this.buttons,
+      h("div", { class: "heatmap-head" }, this.buttons, this.sortButton),
+      this.equation,
       this.meaning,
       h("div", { class: "heatmap-frame" }, this.scroll, this.tooltip.el),
       h("div", { class: "view-foot" }, this.legend.el, this.selected),
@@ -71,7 +101,13 @@ export class Heatmap implements Component {
     this.canvas.addEventListener("pointerleave", () => this.tooltip.hide());
     this.canvas.addEventListener("click", (e) => {
       const cell = this.cellAt(e);
-      if (cell) this.actions.look({ unit: cell.col });
+      if (cell) this.actions.look({ unit: cell.unit });
+    });
+    this.sortButton.addEventListener("click", () => {
+      this.sorted = !this.sorted;
+      setAttr(this.sortButton, "aria-pressed", String(this.sorted));
+      this.drawnKey = "";
+      if (this.last) this.update(this.last);
     });
     new ResizeObserver(() => {
       this.drawnKey = "";
@@ -84,13 +120,16 @@ export class Heatmap implements Component {
     const data = state.inspect.result;
     const { layer, quantity: wanted, unit } = state.ui;
     const width = this.scroll.clientWidth;
-    const key = [data?.seq, layer, wanted, unit, width].join();
+    const key = [data?.seq, layer, wanted, unit, width, this.sorted].join();
     if (!data || key === this.drawnKey || width === 0) return;
     this.drawnKey = key;
     const picked = pick(data, Math.min(layer, data.layers.length - 1), wanted);
     if (!picked) return;
     this.renderButtons(data, layer, picked.quantity);
-    setText(this.meaning, quantityHelp(picked.quantity));
+    this.equation.replaceChildren(
+      ...renderMath(quantityEquation(data.kind, picked.quantity, data.activation)),
+    );
+    this.meaning.replaceChildren(...renderMath(quantityHelp(picked.quantity)));
     const geo = this.draw(data, picked.m, unit);
     this.shown = { data, ...picked, geo };
     const scale = scaleFor(picked.m.lo, picked.m.hi);
@@ -107,6 +146,8 @@ export class Heatmap implements Component {
       quantity: picked.quantity,
       step: String(data.step),
       unit: unit === null ? null : String(unit),
+      sorted: String(this.sorted),
+      "label-width": String(LABEL_W),
     })) {
       setAttr(this.canvas, `data-${name}`, value);
     }
@@ -126,7 +167,7 @@ export class Heatmap implements Component {
             testid: `heatmap-q-${name}`,
             attrs: { type: "button", "aria-pressed": String(name === current) },
           },
-          h("strong", {}, name),
+          h("strong", {}, ...renderMath(quantitySymbol(name))),
           ` ${quantityName(name)}`,
         );
         button.title = quantityHelp(name);
@@ -140,7 +181,9 @@ export class Heatmap implements Component {
   private draw(data: InspectData, m: Matrix, unit: number | null): Geometry {
     const width = this.scroll.clientWidth;
     const cellW = Math.max(1, (width - LABEL_W) / m.cols);
-    const geo = { rows: m.rows, cols: m.cols, cellW, width, height: HEADER_H + m.rows * ROW_H };
+    const order = this.sorted ? sortedUnits(m) : Array.from({ length: m.cols }, (_, c) => c);
+    const height = HEADER_H + m.rows * ROW_H;
+    const geo = { rows: m.rows, cols: m.cols, cellW, width, height, order };
     // Follow the newest characters (at the bottom) unless the reader scrolled up to look.
     const scroll = this.scroll;
     const follow =
@@ -159,12 +202,15 @@ export class Heatmap implements Component {
     const cells = new OffscreenCanvas(m.cols, m.rows);
     const image = new ImageData(m.cols, m.rows);
     const colors = byteColors(m, scaleFor(m.lo, m.hi));
-    for (let i = 0; i < m.rows * m.cols; i++) {
-      const c = m.bytes[i]! * 3;
-      image.data[i * 4] = colors[c]!;
-      image.data[i * 4 + 1] = colors[c + 1]!;
-      image.data[i * 4 + 2] = colors[c + 2]!;
-      image.data[i * 4 + 3] = 255;
+    for (let r = 0; r < m.rows; r++) {
+      for (let col = 0; col < m.cols; col++) {
+        const i = r * m.cols + col; // where it is drawn
+        const c = m.bytes[r * m.cols + order[col]!]! * 3; // which unit's value
+        image.data[i * 4] = colors[c]!;
+        image.data[i * 4 + 1] = colors[c + 1]!;
+        image.data[i * 4 + 2] = colors[c + 2]!;
+        image.data[i * 4 + 3] = 255;
+      }
     }
     cells.getContext("2d")?.putImageData(image, 0, 0);
     ctx.imageSmoothingEnabled = false;
@@ -172,9 +218,10 @@ export class Heatmap implements Component {
 
     this.drawLabels(ctx, data, geo);
     if (unit !== null && unit < m.cols) {
+      const at = order.indexOf(unit);
       ctx.strokeStyle = "#162033";
       ctx.lineWidth = 2;
-      ctx.strokeRect(LABEL_W + unit * cellW - 1, HEADER_H - 3, cellW + 2, m.rows * ROW_H + 4);
+      ctx.strokeRect(LABEL_W + at * cellW - 1, HEADER_H - 3, cellW + 2, m.rows * ROW_H + 4);
     }
     if (follow) scroll.scrollTop = scroll.scrollHeight;
     return geo;
@@ -189,23 +236,37 @@ export class Heatmap implements Component {
     // Unit numbers every 8, 16, 32… units, at least 28 px apart.
     let every = 8;
     while (every * geo.cellW < 28) every *= 2;
-    for (let u = 0; u < geo.cols; u += every) {
-      ctx.fillText(String(u), LABEL_W + (u + 0.5) * geo.cellW, HEADER_H / 2);
+    for (let col = 0; col < geo.cols; col += every) {
+      ctx.fillText(String(geo.order[col]), LABEL_W + (col + 0.5) * geo.cellW, HEADER_H / 2);
     }
-    ctx.fillStyle = style.getPropertyValue("--text").trim() || "#162033";
-    ctx.font = "12px ui-monospace, Menlo, Consolas, monospace";
+    // Each row: the text read so far (muted), ending with this row's character (bold).
+    const muted = ctx.fillStyle;
+    const text = style.getPropertyValue("--text").trim() || "#162033";
+    ctx.textAlign = "right";
     data.chars.forEach((char, r) => {
-      ctx.fillText(visibleChar(char), LABEL_W / 2, HEADER_H + (r + 0.5) * ROW_H);
+      const y = HEADER_H + (r + 0.5) * ROW_H;
+      const right = LABEL_W - 6;
+      ctx.font = "bold 12px ui-monospace, Menlo, Consolas, monospace";
+      ctx.fillStyle = text;
+      const current = visibleChar(char);
+      ctx.fillText(current, right, y);
+      const before = data.chars
+        .slice(Math.max(0, r - CONTEXT), r)
+        .map(visibleChar)
+        .join("");
+      ctx.font = "12px ui-monospace, Menlo, Consolas, monospace";
+      ctx.fillStyle = muted;
+      ctx.fillText(before, right - ctx.measureText(current).width, y);
     });
   }
 
-  private cellAt(e: MouseEvent): { row: number; col: number } | null {
+  private cellAt(e: MouseEvent): { row: number; unit: number } | null {
     const geo = this.shown?.geo;
     if (!geo) return null;
     const col = Math.floor((e.offsetX - LABEL_W) / geo.cellW);
     const row = Math.floor((e.offsetY - HEADER_H) / ROW_H);
     if (col < 0 || col >= geo.cols || row < 0 || row >= geo.rows) return null;
-    return { row, col };
+    return { row, unit: geo.order[col]! };
   }
 
   private hover(e: PointerEvent): void {
@@ -220,9 +281,9 @@ export class Heatmap implements Component {
       char: visibleChar(char),
       name: charName(char) === char ? "" : ` (${charName(char)})`,
       pos: formatInt(cell.row + 1),
-      unit: formatInt(cell.col),
-      q: shown.quantity,
-      value: formatFixed(valueAt(shown.m, cell.row, cell.col), 3),
+      unit: formatInt(cell.unit),
+      q: quantitySymbol(shown.quantity),
+      value: formatFixed(valueAt(shown.m, cell.row, cell.unit), 3),
     });
     const frame = this.scroll.parentElement!;
     const box = this.canvas.getBoundingClientRect();
