@@ -14,13 +14,14 @@ or joined connection, on the server, whatever the page shows.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import shutil
 from typing import IO, Any
 
 from backend import exchange
 from backend.config import LIMITS
-from backend.errors import Busy, Forbidden, InvalidInput
+from backend.errors import Busy, Forbidden, InvalidInput, StorageFailed, WorkerRestarted
 from backend.sessions import (
     Session,
     Sessions,
@@ -49,10 +50,11 @@ class Classroom:
         with reg.lock:
             if session.owner_token is None:  # renewed by an owner, so never the case
                 raise Forbidden("only the session's owner can do that")
-            session.view_version += 1
-            token = derive_view_token(session.owner_token, session.id, session.view_version)
-            session.record.view_token = digest(token)
-            reg.storage.save(session.record)
+            version = session.view_version + 1
+            token = derive_view_token(session.owner_token, session.id, version)
+            record = dataclasses.replace(session.record, view_token=digest(token))
+            reg.storage.save(record)  # first: a refused request changes nothing
+            session.record, session.view_version = record, version
             reg.storage.save_state(session.id, session.dump_state())
             dropped = [c for c, role in session.clients.items() if role == "viewer"]
         for client in dropped:
@@ -81,8 +83,10 @@ class Classroom:
         if unknown:
             raise InvalidInput(f"unknown class setting: {unknown[0]}", field=unknown[0])
         with self.sessions.lock:  # keep what class mode does not own (lesson, sealed)
-            session.record.classroom = {**session.record.classroom, **current}
-            self.sessions.storage.save(session.record)
+            classroom = {**session.record.classroom, **current}
+            record = dataclasses.replace(session.record, classroom=classroom)
+            self.sessions.storage.save(record)  # first: a refused request changes nothing
+            session.record = record
             self.sessions.storage.save_state(session.id, session.dump_state())
         self.sessions.publisher.state(session)
 
@@ -135,10 +139,21 @@ class Classroom:
             )
             if source is not None:
                 target = reg.storage.checkpoint_path(record.id)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, target)
+                except OSError as exc:  # a full disk: take the new record back
+                    self._forget(record.id)
+                    raise StorageFailed(f"could not copy the weights: {exc.strerror}") from exc
             reg.open_record(record)
         return links
+
+    def _forget(self, session_id: str) -> None:
+        """Remove a session this request had just stored, so a refusal leaves nothing behind."""
+        try:
+            self.sessions.storage.delete(session_id)
+        finally:
+            self.sessions.remove_files(session_id)
 
     def board(self, session: Session) -> list[dict[str, Any]]:
         """Every fork of this session with its settings and validation curve (owner only)."""
@@ -199,6 +214,9 @@ class Classroom:
             reg.checkpoint_now(session)  # from now on its checkpoint holds the weights
         except Busy:
             return links  # the housekeeping sweep removes the file once a checkpoint exists
+        except (StorageFailed, WorkerRestarted):
+            reg.delete(session)  # its owner never gets the links: leave no orphan behind
+            raise
         weights.unlink(missing_ok=True)
         return links
 

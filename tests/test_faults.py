@@ -8,6 +8,7 @@ hand, `os.write` failing with ENOSPC, SQLite's own page cap and read-only mode.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import math
 import os
@@ -24,7 +25,8 @@ import requests
 import sqlalchemy as sa
 import torch
 
-from backend import checkpoints, worker
+from backend import checkpoints, classroom, worker
+from backend.classroom import Classroom
 from backend.config import TrainConfig
 from backend.data import TextDataset
 from backend.engine import Engine
@@ -35,6 +37,7 @@ from backend.training import Trainer
 from benchmarks.procs import training_workers
 from tests.conftest import Client, start_server, stop_server
 from tests.test_engine import TEXT, TINY, Events, Outbox
+from tests.test_exchange import small_export
 
 TINY_SETTINGS = {"hidden_size": 8, "num_layers": 1, "seq_len": 8, "batch_size": 4}
 
@@ -402,6 +405,46 @@ def test_a_refused_write_changes_nothing_and_says_why(layer, fault) -> None:
         sessions.create("english", TINY_SETTINGS)
     assert len(sessions.sessions) == 1
     assert "database" in sessions.storage.problems
+
+
+def test_class_settings_and_a_new_view_link_change_nothing_when_refused(layer) -> None:
+    sessions, engine, publisher, session = layer
+    room = Classroom(sessions)
+    read_only(sessions.storage)
+    before = (session.record, session.view_version, session.view_token)
+    with pytest.raises(StorageFailed):
+        room.configure(session, {"follow": True, "locks": ["fork"]})
+    with pytest.raises(StorageFailed):
+        room.renew_view_link(session)
+    assert (session.record, session.view_version, session.view_token) == before
+    assert publisher.calls == []
+
+
+def test_a_fork_or_import_refused_by_a_full_disk_leaves_no_session_behind(
+    layer, tmp_path: Path, monkeypatch
+) -> None:
+    sessions, engine, publisher, session = layer
+    room = Classroom(sessions)
+    saved = tmp_path / "saved.safetensors"
+    checkpoints.save(trained(2, TINY), saved)
+    monkeypatch.setattr(sessions, "checkpoint_now", lambda *_a, **_k: saved)
+
+    def full_disk(*_: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(classroom.shutil, "copyfile", full_disk)
+    with pytest.raises(StorageFailed, match="No space left"):
+        room.fork(session, "owner", with_weights=True)
+    assert sessions.storage.ids() == {session.id} and set(sessions.sessions) == {session.id}
+
+    def cannot_save(*_a: Any, **_k: Any) -> None:
+        raise StorageFailed("the model could not be saved (No space left on device)")
+
+    monkeypatch.setattr(sessions, "checkpoint_now", cannot_save)
+    with pytest.raises(StorageFailed):
+        room.import_model(io.BytesIO(small_export({})))
+    assert sessions.storage.ids() == {session.id} and set(sessions.sessions) == {session.id}
+    assert list((sessions.storage.data_dir / "imports").iterdir()) == []
 
 
 def test_training_goes_on_when_its_state_cannot_be_written_and_the_owner_is_told(layer) -> None:
