@@ -31,12 +31,29 @@ def require_chromium() -> None:
     pytest.skip("Debian's chromium is not installed", allow_module_level=True)
 
 
+_contexts: list = []  # every context `open_page` made; conftest closes them after each test
+
+
 def open_page(browser, url: str, width: int = 1366, height: int = 768):
     """A fresh context (its own storage, like another laptop) at `url`."""
-    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    context = browser.new_context(viewport={"width": width, "height": height})
+    _contexts.append(context)
+    page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto(url)
     return page
+
+
+def close_pages() -> None:
+    """Close every context the last test opened: a page left open keeps drawing its live
+    charts, and a failed test's pages would slow every test after it."""
+    from playwright.sync_api import Error
+
+    while _contexts:
+        try:
+            _contexts.pop().close()
+        except Error:  # closed by the test already, or the browser is gone
+            pass
 
 
 OWNER_KEY = "rnn-playground:owner:"  # where the page keeps owner tokens (frontend/src/route.ts)

@@ -173,6 +173,15 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+@pytest.fixture(autouse=True)
+def close_browser_pages() -> Iterator[None]:
+    """After each test, close the pages it opened (only where the browser tests are loaded)."""
+    yield
+    module = sys.modules.get("tests.browser")
+    if module is not None:
+        module.close_pages()
+
+
 @pytest.fixture
 def connect(server: Server) -> Iterator[Callable[[], Client]]:
     """Open clients on the session server; all are closed after the test."""
