@@ -89,7 +89,13 @@ class Lesson:
     settings: dict[str, Any]  # shared by every run
     runs: tuple[Run, ...]
     views: tuple[str, ...]
-    steps: int  # training steps after which the claim holds
+    steps: int  # the budget: training steps after which the claim holds and every run stops
+    opens: str = ""  # the run the page opens on, the one that makes the point; "": the first
+
+    @property
+    def opening(self) -> str:
+        """The label of the run a started lesson shows first."""
+        return self.opens or self.runs[0].label
 
     def config(self, label: str) -> TrainConfig:
         """The validated settings of the run called `label`."""
@@ -121,6 +127,7 @@ class Lesson:
             "runs": [{"label": r.label, "settings": dict(r.settings)} for r in self.runs],
             "views": list(self.views),
             "steps": self.steps,
+            "opens": self.opening,
             "link": f"/?lesson={self.id}&lang={lang}",
         }
 
@@ -243,6 +250,7 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         views=("compare", "loss", "samples", "predict"),
         steps=300,
+        opens="RNN",  # the recurrent state the lesson is about, not the bag's gibberish
     ),
     Lesson(
         id="order-matters",
@@ -285,6 +293,7 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         views=("sentiment", "compare"),
         steps=400,
+        opens="LSTM",  # the model that reads in order
     ),
     Lesson(
         id="long-range",
@@ -335,6 +344,7 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         views=("gap", "loss", "saliency"),
         steps=2500,
+        opens="LSTM",  # the one that remembers; the window has no recurrent state to look at
     ),
     Lesson(
         id="exploding-gradients",

@@ -60,6 +60,7 @@ def test_every_run_parses_and_every_view_exists(lesson: Lesson):
         cfg = config.parse({**lesson.settings, **run.settings})
         assert cfg == lesson.config(run.label)
     assert set(lesson.views) <= set(lessons.VIEWS)
+    assert lesson.opening in [run.label for run in lesson.runs]
     with pytest.raises(NotFound):
         lesson.config("no such run")
 
