@@ -288,3 +288,46 @@ def test_a_lesson_stops_at_its_end_with_a_verdict_in_measured_figures(
     page.get_by_test_id("lesson-run-on").click()
     expect(end).to_be_hidden()
     expect(page.get_by_test_id("status")).to_have_text(re.compile("En cours|En attente"))
+
+
+def test_students_on_the_teachers_link_watch_the_same_runs(
+    browser: Browser, server: Server, started: list[Page]
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    teacher = open_page(browser, f"{server.url}/?lesson=order-matters&lang=en")
+    teacher.wait_for_url(OWNER_URL)
+    started.append(teacher)
+    expect(teacher.get_by_test_id("lesson-run")).to_contain_text("LSTM")
+    # The drawer's link for the lesson under way is the teacher's view link, not a new start.
+    teacher.get_by_test_id("lessons-tab").click()
+    item = teacher.locator('[data-testid=lesson-item][data-lesson="order-matters"]')
+    link = item.get_by_test_id("lesson-link").input_value()
+    assert "/s/" in link and "lesson=" not in link, link
+    expect(item.get_by_test_id("lesson-link-note")).to_contain_text("watch your runs")
+    teacher.keyboard.press("Escape")
+
+    # Three phones open it at once: all see the teacher's runs, none waits in a queue.
+    phones = [open_page(browser, link, 390, 844) for _ in range(3)]
+    for phone in phones:
+        expect(phone.get_by_test_id("role-badge")).to_have_attribute("data-role", "viewer")
+        card = phone.get_by_test_id("lesson-card")
+        expect(card).to_have_attribute("data-lesson", "order-matters")
+        expect(phone.get_by_test_id("lesson-run")).to_contain_text("LSTM")
+        expect(phone.get_by_test_id("status")).not_to_have_text(re.compile("queue|Queued", re.I))
+    phones[0].screenshot(path=str(ARTIFACTS / "lessons-student-390.png"))
+    url = urlparse(link)
+    session, token = url.path.rsplit("/", 1)[-1], parse_qs(url.query)["t"][0]
+    runs = requests.get(
+        f"{server.url}/api/sessions/{session}/runs", headers={"X-Session-Token": token}, timeout=10
+    ).json()["runs"]
+    assert [r["label"] for r in runs] == ["bag of characters", "window 8", "RNN", "LSTM"]
+
+    # One pause on the teacher's page stops every run, as every phone sees.
+    teacher.get_by_test_id("pause-button").click()
+    for phone in phones:
+        expect(phone.get_by_test_id("status")).to_have_text(re.compile("Paused"))
+        phone.context.close()
+    runs = requests.get(
+        f"{server.url}/api/sessions/{session}/runs", headers={"X-Session-Token": token}, timeout=10
+    ).json()["runs"]
+    assert {r["status"] for r in runs} == {"paused"}, runs

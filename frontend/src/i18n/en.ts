@@ -378,6 +378,9 @@ export const en = {
   "lessons.runs.other": "{n} models",
   "lessons.steps": "{n} steps",
   "lessons.current": "This session",
+  "lessons.shareCurrent":
+    "Students who open this link watch your runs of this lesson, without starting copies of their own.",
+  "lessons.shareNew": "Whoever opens this link starts this lesson in a session of their own.",
 
   "lesson.kicker": "Lesson",
   "lesson.lookFor": "What to look for",

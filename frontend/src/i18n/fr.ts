@@ -387,6 +387,9 @@ export const fr: Messages = {
   "lessons.runs.other": "{n} modèles",
   "lessons.steps": "{n} pas",
   "lessons.current": "Cette session",
+  "lessons.shareCurrent":
+    "Les élèves qui ouvrent ce lien suivent vos modèles de cette leçon, sans en démarrer de copie.",
+  "lessons.shareNew": "Qui ouvre ce lien démarre cette leçon dans sa propre session.",
 
   "lesson.kicker": "Leçon",
   "lesson.lookFor": "À observer",
