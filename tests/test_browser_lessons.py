@@ -266,9 +266,12 @@ def test_a_lesson_stops_at_its_end_with_a_verdict_in_measured_figures(
     assert all(r["pause_reason"] == "budget" for r in runs), runs
     latest = {run["label"]: run["val"][-1] for run in runs}  # None: not a number (diverged)
 
-    def check(decimal: str, colon: str, diverged: str) -> None:
+    def check(decimal: str, colon: str, diverged: str, lang: str = "en") -> None:
         text = verdict.inner_text()
-        for label, val in latest.items():
+        runs = lessons(server, lang)["exploding-gradients"]["runs"]
+        names = {r["label"]: r["name"] for r in runs}  # "no clipping", "sans écrêtage"
+        for run, val in latest.items():
+            label = names[run]
             if val is None:
                 assert label in text and diverged in text, (label, text)
             else:
@@ -281,7 +284,7 @@ def test_a_lesson_stops_at_its_end_with_a_verdict_in_measured_figures(
     # In French the figures have a decimal comma.
     page.get_by_test_id("lang-switch").select_option("fr")
     expect(verdict).to_contain_text("Perte de validation")
-    check(",", " : ", "pas un nombre")
+    check(",", " : ", "pas un nombre", "fr")
     page.screenshot(path=str(ARTIFACTS / "lessons-end-fr-1366.png"))
 
     # "Run on" trains every run past the budget; the notice goes.

@@ -338,7 +338,8 @@ export interface Lesson {
     eval_gaps: number[];
   };
   settings: Config;
-  runs: { label: string; settings: Config }[];
+  /** `label` identifies the run; `name` is how it reads in the asked language. */
+  runs: { label: string; name: string; settings: Config }[];
   views: string[];
   steps: number;
   /** The label of the run a started lesson opens on. */

@@ -392,7 +392,7 @@ export const en = {
   "lesson.show": "Show",
   "lesson.loading": "Loading the lesson…",
   "lesson.ended": "The lesson reached its end: step {step}.",
-  "lesson.verdictLoading": "Measuring every run…",
+  "lesson.verdictLoading": "Waiting for every run to reach the end…",
   "lesson.runOn": "Run on",
   "lesson.runOnTitle": "Train every run of the lesson past its end",
   "verdict.loss": "Validation loss at step {step}: {figures}.",
@@ -469,6 +469,21 @@ export const en = {
   "sentiment.positive": "positive",
   "sentiment.negative": "negative",
   "sentiment.sparkTitle": "{char} · P(positive) = {p}",
+  "corpus.english.name": "English stories",
+  "corpus.english.description":
+    "Short stories about a fishing village, where the model first learns spaces and common words, then names, quotes and dialogue.",
+  "corpus.french.name": "French stories",
+  "corpus.french.description":
+    "Stories from a Breton fishing village, where the model learns French words, accents and the « guillemets » of dialogue.",
+  "corpus.python.name": "Python source",
+  "corpus.python.description":
+    "Modules from Python's own standard library, where the model learns to indent blocks, close brackets and reuse variable names.",
+  "corpus.grammar.name": "Toy grammar",
+  "corpus.grammar.description":
+    "Sentences from a tiny grammar with nested clauses and brackets, where the model learns the vocabulary in seconds and then learns to close what it opened.",
+  "corpus.names.name": "Invented names",
+  "corpus.names.description":
+    "Invented first names, one per line, where the model learns which syllables start, continue and end a name.",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -494,6 +509,7 @@ export const enSettings: Record<string, SettingText> = {
     },
   },
   hidden_size: { label: "Hidden size" },
+  window: { label: "Window" },
   num_layers: { label: "Layers" },
   activation: { label: "Activation", choices: { tanh: "tanh", relu: "ReLU" } },
   init: { label: "Initialization", choices: { default: "PyTorch default", identity: "Identity" } },

@@ -12,6 +12,7 @@ import { formatInt, isMessageKey, t } from "../../i18n";
 import { currentLesson, type AppState } from "../../store";
 import type { Lesson } from "../../types";
 import type { Component } from "../component";
+import { runName } from "./runColors";
 import { verdict } from "./verdict";
 
 const COLLAPSED_KEY = "rnn-playground:lesson-collapsed";
@@ -107,7 +108,7 @@ export class LessonCard implements Component {
     this.drawn = { lesson, run: info.run, id: info.id };
     setAttr(this.el, "data-lesson", info.id);
     setAttr(this.el, "data-lang", lesson ? (state.lessons?.lang ?? null) : null);
-    setText(this.run, t("lesson.run", { run: info.run }));
+    setText(this.run, t("lesson.run", { run: runName(lesson, info.run) }));
     setText(this.title, lesson?.title ?? t("lesson.loading"));
     this.lookFor.replaceChildren(h("strong", {}, t("lesson.lookFor")), " ", lesson?.look_for ?? "");
     this.claim.replaceChildren(h("strong", {}, t("lesson.claim")), " ", lesson?.claim ?? "");
@@ -127,13 +128,17 @@ export class LessonCard implements Component {
     if (!ended || !session) return;
     const title = this.end.firstElementChild as HTMLElement;
     setText(title, t("lesson.ended", { step: formatInt(session.lesson?.steps ?? session.step) }));
-    const text = lesson
-      ? verdict(lesson, {
-          rows: state.runs.rows,
-          gaps: state.gaps.result,
-          sentiment: state.sentiment.result,
-        })
-      : null;
+    // The verdict waits for every run to stop: its figures are the lesson's final ones.
+    const rows = state.runs.rows;
+    const settled = rows?.every((r) => r.status !== "running" && r.status !== "queued") ?? false;
+    const text =
+      lesson && settled
+        ? verdict(lesson, {
+            rows: state.runs.rows,
+            gaps: state.gaps.result,
+            sentiment: state.sentiment.result,
+          })
+        : null;
     setText(this.verdict, text ?? t("lesson.verdictLoading"));
     setAttr(this.verdict, "data-ready", text === null ? null : "1");
     show(this.runOn, session.role === "owner");

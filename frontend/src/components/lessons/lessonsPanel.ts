@@ -149,7 +149,7 @@ export class LessonsPanel implements Component {
       h(
         "p",
         { class: "lesson-item-meta muted small" },
-        [...meta, lesson.runs.map((r) => r.label).join(" · ")].join(" — "),
+        [...meta, lesson.runs.map((r) => r.name).join(" · ")].join(" — "),
       ),
       h("div", { class: "lesson-item-actions" }, start, link, copy),
       h(

@@ -8,6 +8,7 @@
 import { formatPercent } from "../../format";
 import { formatFixed, formatInt, t } from "../../i18n";
 import type { GapsResult, Lesson, RunRow, SentimentResult } from "../../types";
+import { runName } from "./runColors";
 
 /** The figures a verdict can draw on; any may be missing (not fetched yet). */
 export interface VerdictInputs {
@@ -25,12 +26,13 @@ function ranked(figures: { label: string; value: number }[], format: (v: number)
 }
 
 /** Mean accuracy of each run over the longest third of the measured gaps. */
-function gapVerdict(gaps: GapsResult): string {
+function gapVerdict(lesson: Lesson, gaps: GapsResult): string {
   const longest = gaps.gaps[gaps.gaps.length - 1] ?? 0;
   const from = gaps.gaps.findIndex((g) => g >= (2 * longest) / 3);
   const figures = gaps.runs.map((run) => {
     const long = run.accuracy.slice(from);
-    return { label: run.label, value: long.reduce((a, b) => a + b, 0) / long.length };
+    const value = long.reduce((a, b) => a + b, 0) / long.length;
+    return { label: runName(lesson, run.label), value };
   });
   return t("verdict.gap", {
     step: formatInt(Math.min(...gaps.runs.map((r) => r.step))),
@@ -41,10 +43,13 @@ function gapVerdict(gaps: GapsResult): string {
 }
 
 /** Each run's latest validation loss, lowest first; a run whose loss is not a number diverged. */
-function lossVerdict(rows: RunRow[]): string | null {
+function lossVerdict(lesson: Lesson, rows: RunRow[]): string | null {
   const measured = rows.filter((r) => r.val.length > 0);
   if (measured.length === 0) return null;
-  const latest = measured.map((r) => ({ label: r.label, value: r.val[r.val.length - 1] }));
+  const latest = measured.map((r) => ({
+    label: runName(lesson, r.label),
+    value: r.val[r.val.length - 1],
+  }));
   const ok = latest.filter((f): f is { label: string; value: number } =>
     Number.isFinite(f.value ?? NaN),
   );
@@ -62,10 +67,13 @@ function lossVerdict(rows: RunRow[]): string | null {
 
 /** The verdict sentence, or null while the figures it needs are not there yet. */
 export function verdict(lesson: Lesson, inputs: VerdictInputs): string | null {
-  if (lesson.views.includes("gap") && inputs.gaps) return gapVerdict(inputs.gaps);
+  if (lesson.views.includes("gap") && inputs.gaps) return gapVerdict(lesson, inputs.gaps);
   if (lesson.views.includes("sentiment") && inputs.sentiment) {
-    const figures = inputs.sentiment.runs.map((r) => ({ label: r.label, value: r.pair_accuracy }));
+    const figures = inputs.sentiment.runs.map((r) => ({
+      label: runName(lesson, r.label),
+      value: r.pair_accuracy,
+    }));
     return t("verdict.pairs", { figures: ranked(figures, (v) => formatPercent(v, 0)) });
   }
-  return inputs.rows ? lossVerdict(inputs.rows) : null;
+  return inputs.rows ? lossVerdict(lesson, inputs.rows) : null;
 }
