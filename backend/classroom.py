@@ -51,7 +51,7 @@ class Classroom:
             if session.owner_token is None:  # renewed by an owner, so never the case
                 raise Forbidden("only the session's owner can do that")
             version = session.view_version + 1
-            token = derive_view_token(session.owner_token, session.id, version)
+            token = derive_view_token(session.owner_token, session.link_id, version)
             record = dataclasses.replace(session.record, view_token=digest(token))
             reg.storage.save(record)  # first: a refused request changes nothing
             session.record, session.view_version = record, version

@@ -1,9 +1,11 @@
 """Lessons as running experiments: start every run of a lesson, compare them, measure them.
 
 A lesson (`backend.lessons`) declares its data and one or more runs. Starting it creates
-one session per run, all on the same text and all owned by one owner token: the first
-run is the main session, the others its children, so the comparison, the accuracy-vs-gap
-curves and the sentiment classifiers are all read from the main session.
+one session per run, all on the same text and all behind one owner link and one view link:
+the first run is the main session, the others its children, so the comparison, the
+accuracy-vs-gap curves and the sentiment classifiers are all read from the main session.
+Each run stops by itself at the lesson's budget (`Lesson.steps`, enforced by the session
+layer), and the page opens on the lesson's `opens` run, the one that makes its point.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class Experiments:
         self.guard = threading.Lock()
 
     def start(self, lesson_id: str, lang: Any = "en") -> dict[str, Any]:
-        """Create and start a session per run of the lesson; return the main one's links."""
+        """Create and start a session per run of the lesson; return the opening run's links."""
         lesson = lessons.get(lesson_id)
         if lang not in lessons.LANGS:
             raise InvalidInput(f"lang must be one of {', '.join(lessons.LANGS)}", field="lang")
@@ -40,10 +42,11 @@ class Experiments:
         configs = lesson.configs()
         for cfg in configs.values():
             check_model_size(cfg, vocab)
-        reg, main, runs = self.sessions, None, []
+        reg, main, runs, opening = self.sessions, None, [], None
         reg.check_room(len(configs))  # all runs or none: never a lesson cut short at the cap
         for label, cfg in configs.items():
-            extra = {"classroom": {"lesson": {"id": lesson.id, "lang": lang, "run": label}}}
+            meta = {"id": lesson.id, "lang": lang, "run": label, "steps": lesson.steps}
+            extra: dict[str, Any] = {"classroom": {"lesson": meta}}
             if main is not None:
                 extra["parent_id"] = main["id"]
             record, links = reg.new_record(
@@ -51,13 +54,16 @@ class Experiments:
                 f"lesson:{lesson.id}",
                 text,
                 owner_token=main["owner_token"] if main else None,
+                view_token=main["view_token"] if main else None,
                 **extra,
             )
             main = main or links
+            if label == lesson.opening:
+                opening = links
             runs.append({"label": label, "id": record.id})
             with reg.lock:
                 reg.start(reg.open_record(record))
-        return {**main, "runs": runs}
+        return {**(opening or main), "main": main["id"], "runs": runs}
 
     def runs(self, session: Session) -> list[dict[str, Any]]:
         """The session and its children side by side: the comparison table's rows."""
@@ -148,7 +154,9 @@ def row(session: Session) -> dict[str, Any]:
         "label": label(session),
         "config": session.config.to_dict(),
         "status": session.status,
+        "pause_reason": session.pause_reason,
         "step": session.step,
+        "budget": (session.record.classroom.get("lesson") or {}).get("steps"),
         "params": session.params,
         "chars_per_sec": session.chars_per_sec,
         "val_step": history.val_step[-200:],

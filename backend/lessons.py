@@ -76,6 +76,25 @@ class Run:
     settings: dict[str, Any]
 
 
+# Run labels in French; a label missing here reads the same in both languages (RNN, LSTM, GRU).
+RUN_NAMES_FR = {
+    "bag of characters": "sac de caractères",
+    "window 1": "fenêtre 1",
+    "window 4": "fenêtre 4",
+    "window 8": "fenêtre 8",
+    "window 16": "fenêtre 16",
+    "tanh RNN": "RNN tanh",
+    "ReLU + identity": "ReLU + identité",
+    "no clipping": "sans écrêtage",
+    "clipping at 1": "écrêtage à 1",
+}
+
+
+def run_name(label: str, lang: str) -> str:
+    """A run's label as the class reads it in `lang` (the label itself stays its id)."""
+    return RUN_NAMES_FR.get(label, label) if lang == "fr" else label
+
+
 @dataclass(frozen=True)
 class Lesson:
     """A preset: data, models and views, with what to look for, in English and French."""
@@ -89,7 +108,13 @@ class Lesson:
     settings: dict[str, Any]  # shared by every run
     runs: tuple[Run, ...]
     views: tuple[str, ...]
-    steps: int  # training steps after which the claim holds
+    steps: int  # the budget: training steps after which the claim holds and every run stops
+    opens: str = ""  # the run the page opens on, the one that makes the point; "": the first
+
+    @property
+    def opening(self) -> str:
+        """The label of the run a started lesson shows first."""
+        return self.opens or self.runs[0].label
 
     def config(self, label: str) -> TrainConfig:
         """The validated settings of the run called `label`."""
@@ -118,9 +143,13 @@ class Lesson:
                 "eval_gaps": list(self.data.eval_gaps),
             },
             "settings": dict(self.settings),
-            "runs": [{"label": r.label, "settings": dict(r.settings)} for r in self.runs],
+            "runs": [
+                {"label": r.label, "name": run_name(r.label, lang), "settings": dict(r.settings)}
+                for r in self.runs
+            ],
             "views": list(self.views),
             "steps": self.steps,
+            "opens": self.opening,
             "link": f"/?lesson={self.id}&lang={lang}",
         }
 
@@ -243,6 +272,7 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         views=("compare", "loss", "samples", "predict"),
         steps=300,
+        opens="RNN",  # the recurrent state the lesson is about, not the bag's gibberish
     ),
     Lesson(
         id="order-matters",
@@ -285,6 +315,7 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         views=("sentiment", "compare"),
         steps=400,
+        opens="LSTM",  # the model that reads in order
     ),
     Lesson(
         id="long-range",
@@ -335,6 +366,7 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         views=("gap", "loss", "saliency"),
         steps=2500,
+        opens="LSTM",  # the one that remembers; the window has no recurrent state to look at
     ),
     Lesson(
         id="exploding-gradients",
@@ -356,7 +388,7 @@ LESSONS: tuple[Lesson, ...] = (
             "becomes NaN, not a number: the model is broken for good. Clipping rescales any "
             "gradient longer than the threshold to that length: it keeps the direction but "
             "caps the step, and the same model goes on learning.",
-            "Les deux courses rencontrent des normes de gradient de plusieurs milliers en "
+            "Les deux modèles rencontrent des normes de gradient de plusieurs milliers en "
             "quelques dizaines de pas. Sans écrêtage, une seule de ces mises à jour envoie les "
             "poids si loin que la perte s'envole et devient NaN, « pas un nombre » : le modèle "
             "est cassé pour de bon. L'écrêtage ramène tout gradient plus long que le seuil à "

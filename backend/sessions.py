@@ -146,6 +146,12 @@ class Session:
     def id(self) -> str:
         return self.record.id
 
+    @property
+    def budget(self) -> int | None:
+        """The step a lesson run stops at by itself; None for other sessions, or to run on."""
+        meta = self.record.classroom.get("lesson") or {}
+        return None if meta.get("run_on") else meta.get("steps")
+
     def refuse_locked(self, role: str, action: str) -> None:
         """Forbidden if the owner locked `action` for viewers (class mode)."""
         if role != "owner" and action in self.record.classroom.get("locks", ()):
@@ -210,7 +216,13 @@ class Session:
             return self.record.view_token
         if self.owner_token is None:
             return None
-        return derive_view_token(self.owner_token, self.id, self.view_version)
+        return derive_view_token(self.owner_token, self.link_id, self.view_version)
+
+    @property
+    def link_id(self) -> str:
+        """Whose id the view token derives from: a lesson's runs share their main run's link."""
+        lesson_run = self.record.classroom.get("lesson") and self.record.parent_id
+        return self.record.parent_id if lesson_run else self.id
 
     def visible_samples(self, role: str) -> list[dict]:
         hidden = role != "owner" and "samples" in self.record.classroom.get("hidden", ())
@@ -321,16 +333,23 @@ class Sessions:
         return links
 
     def new_record(
-        self, cfg: TrainConfig, source: str, text: str, owner_token: str | None = None, **extra: Any
+        self,
+        cfg: TrainConfig,
+        source: str,
+        text: str,
+        owner_token: str | None = None,
+        view_token: str | None = None,
+        **extra: Any,
     ) -> tuple[SessionRecord, dict[str, str]]:
         """Store a new session (within the global cap); return it with its secret links.
 
-        `owner_token` lets one owner hold several sessions (a lesson's runs) with one link.
+        `owner_token` and `view_token` let several sessions (a lesson's runs) share one owner
+        link and one view link.
         """
         self.check_room(1)
         owner_token = owner_token or secrets.token_urlsafe(32)
         session_id = secrets.token_urlsafe(16)
-        view_token = derive_view_token(owner_token, session_id, 0)
+        view_token = view_token or derive_view_token(owner_token, session_id, 0)
         extra["state"] = {**extra.get("state", {}), "view_version": 0}
         record = SessionRecord(
             id=session_id,
@@ -527,21 +546,31 @@ class Sessions:
         return {"source": source, "chars": len(text), "vocab_size": vocab}
 
     def start(self, session: Session) -> None:
-        """Train, or wait in the queue when every training slot is taken."""
+        """Train, or wait in the queue when every training slot is taken.
+
+        A lesson trains as one: every run starts, and a run past its budget runs on.
+        """
+        runs = self.lesson_runs(session)
         with self.lock:
-            if session.status not in ("running", "queued"):
-                self._run(session)
-                self._save_state(session)
-        self.publisher.state(session)
+            for run in runs:
+                if run.status not in ("running", "queued"):
+                    self._mark_lesson(run, run_on=run.budget is not None and run.step >= run.budget)
+                    self._run(run)
+                    self._save_state(run)
+        self._publish(*runs)
 
     def pause(self, session: Session, reason: str = "user") -> None:
+        """Stop training; the owner's pause stops every run of a lesson."""
+        self._pause(self.lesson_runs(session), reason)
+
+    def _pause(self, runs: list[Session], reason: str) -> None:
         with self.lock:
-            changed: list[Session] = []
-            if session.status in ("running", "queued"):
-                self._halt(session, "paused", reason)
-                changed = self._promote()
-                self._save_state(session)
-        self._publish(session, *changed)
+            for run in runs:
+                if run.status in ("running", "queued"):
+                    self._halt(run, "paused", reason)
+                    self._save_state(run)
+            changed = self._promote()
+        self._publish(*runs, *changed)
 
     def step(self, session: Session) -> None:
         with self.lock:
@@ -553,12 +582,42 @@ class Sessions:
         self.publisher.state(session)
 
     def reset(self, session: Session) -> None:
+        """Fresh weights from the seed, for every run of a lesson, each with its budget again."""
+        runs = self.lesson_runs(session)
         with self.lock:
-            self._halt(session, "idle", None)
-            self._build(session)
+            for run in runs:
+                self._halt(run, "idle", None)
+                self._mark_lesson(run, run_on=False)
+                self._build(run)
+                self._save_state(run)
             changed = self._promote()
-            self._save_state(session)
-        self._publish(session, *changed)
+        self._publish(*runs, *changed)
+
+    # -- lessons ---------------------------------------------------------------------------
+
+    def lesson_runs(self, session: Session) -> list[Session]:
+        """Every run of the lesson `session` is one of, main run first; else `session` alone."""
+        if not session.record.classroom.get("lesson"):
+            return [session]
+        main = self.get(session.record.parent_id) if session.record.parent_id else session
+        children = [self.get(child) for child in self.storage.children(main.id)]
+        return [main] + [run for run in children if run.record.classroom.get("lesson")]
+
+    def _mark_lesson(self, run: Session, run_on: bool) -> None:
+        """Record whether a lesson run goes on past its budget (callers hold the lock)."""
+        meta = run.record.classroom.get("lesson")
+        if not meta or bool(meta.get("run_on")) == run_on:
+            return
+        run.record.classroom = {**run.record.classroom, "lesson": {**meta, "run_on": run_on}}
+        self.storage.save(run.record)
+
+    def _end_of_budget(self, session: Session) -> None:
+        """A lesson run that reached its budget stops there by itself."""
+        with self.lock:
+            ended = session.status == "running" and session.budget is not None
+            ended = ended and session.step >= session.budget
+        if ended:
+            self._pause([session], "budget")
 
     # -- training slots (callers hold the lock) --------------------------------------------
 
@@ -762,6 +821,7 @@ class Sessions:
         self.publisher.progress(session.id, update)
         if stopped:  # the paused state already sent named an earlier step: correct it
             self.publisher.state(session)
+        self._end_of_budget(session)
 
     def _on_sample(self, session: Session, event: dict) -> None:
         sample = {k: event[k] for k in ("step", "temperature", "text")}
@@ -830,7 +890,7 @@ class Sessions:
                 if s.status == "running" and not s.clients and now - s.last_watched > idle_s
             ]
         for session in stale:
-            self.pause(session, reason="idle")
+            self._pause([session], "idle")
         return [s.id for s in stale]
 
     def evict_unwatched(self, idle_s: float) -> list[str]:

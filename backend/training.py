@@ -276,6 +276,10 @@ class Trainer:
             return int(logits.argmax())
         # Draw on the CPU so a CPU generator works whatever device the model is on.
         p = F.softmax(logits.float().cpu() / temperature, dim=-1)  # (V,)
+        if not bool(torch.isfinite(p).all()):
+            # Diverged weights (NaN, as the exploding-gradients lesson shows without clipping)
+            # give no distribution: its samples are worth uniform noise, and training goes on.
+            p = torch.ones_like(p)
         return int(torch.multinomial(p, 1, generator=generator))
 
     # -------------------------------------------------------------- checkpoint

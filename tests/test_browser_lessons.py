@@ -142,7 +142,9 @@ def test_lesson_link_lands_on_its_card_and_comparison(
     expect(card).to_have_attribute("data-lesson", "window-vs-rnn")
     expect(card).to_contain_text(lesson["title"])
     expect(page.get_by_test_id("lesson-look-for")).to_contain_text(lesson["look_for"])
-    expect(page.get_by_test_id("lesson-run")).to_contain_text(lesson["runs"][0]["label"])
+    # It opens on the run that makes the point (the RNN), not the bag of characters listed first.
+    assert lesson["opens"] == "RNN" != lesson["runs"][0]["label"]
+    expect(page.get_by_test_id("lesson-run")).to_contain_text(lesson["opens"])
     expect(page.get_by_test_id("tab-compare")).to_have_attribute("aria-selected", "true")
 
     # Every run is in the table, in the lesson's order, with its parameter count.
@@ -236,3 +238,99 @@ def test_gap_view_measures_every_run(browser: Browser, server: Server, started: 
     assert all(0 <= a <= 1 for run in result["runs"] for a in run["accuracy"])
     expect(chart.locator("canvas").first).to_be_visible()
     shoot(browser, owner_link(page), "gap", "gap-chart")
+
+
+def test_a_lesson_stops_at_its_end_with_a_verdict_in_measured_figures(
+    browser: Browser, server: Server, started: list[Page]
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = open_page(browser, f"{server.url}/?lesson=exploding-gradients&lang=en")
+    page.wait_for_url(OWNER_URL)
+    started.append(page)
+    end = page.get_by_test_id("lesson-end")
+    expect(end).to_be_hidden()
+    # Both runs stop by themselves at the budget (200 steps, a minute or two on a busy CPU).
+    expect(end).to_be_visible(timeout=240_000)
+    expect(page.get_by_test_id("lesson-end-title")).to_contain_text("step 200")
+    expect(page.locator(".figure-status")).to_contain_text("end of the lesson")
+    verdict = page.get_by_test_id("lesson-verdict")
+    expect(verdict).to_have_attribute("data-ready", "1", timeout=60_000)
+
+    # The verdict quotes each run's latest validation loss, the end of its curve.
+    url = urlparse(owner_link(page))
+    session, token = url.path.rsplit("/", 1)[-1], parse_qs(url.query)["t"][0]
+
+    runs = requests.get(
+        f"{server.url}/api/sessions/{session}/runs", headers={"X-Session-Token": token}, timeout=10
+    ).json()["runs"]
+    assert all(r["pause_reason"] == "budget" for r in runs), runs
+    latest = {run["label"]: run["val"][-1] for run in runs}  # None: not a number (diverged)
+
+    def check(decimal: str, colon: str, diverged: str, lang: str = "en") -> None:
+        text = verdict.inner_text()
+        runs = lessons(server, lang)["exploding-gradients"]["runs"]
+        names = {r["label"]: r["name"] for r in runs}  # "no clipping", "sans écrêtage"
+        for run, val in latest.items():
+            label = names[run]
+            if val is None:
+                assert label in text and diverged in text, (label, text)
+            else:
+                figure = f"{val:.2f}".replace(".", decimal)
+                assert f"{label}{colon}{figure}" in text, (label, figure, text)
+
+    check(".", ": ", "not a number")
+    page.screenshot(path=str(ARTIFACTS / "lessons-end-1366.png"))
+
+    # In French the figures have a decimal comma.
+    page.get_by_test_id("lang-switch").select_option("fr")
+    expect(verdict).to_contain_text("Perte de validation")
+    check(",", " : ", "pas un nombre", "fr")
+    page.screenshot(path=str(ARTIFACTS / "lessons-end-fr-1366.png"))
+
+    # "Run on" trains every run past the budget; the notice goes.
+    page.get_by_test_id("lesson-run-on").click()
+    expect(end).to_be_hidden()
+    expect(page.get_by_test_id("status")).to_have_text(re.compile("En cours|En attente"))
+
+
+def test_students_on_the_teachers_link_watch_the_same_runs(
+    browser: Browser, server: Server, started: list[Page]
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    teacher = open_page(browser, f"{server.url}/?lesson=order-matters&lang=en")
+    teacher.wait_for_url(OWNER_URL)
+    started.append(teacher)
+    expect(teacher.get_by_test_id("lesson-run")).to_contain_text("LSTM")
+    # The drawer's link for the lesson under way is the teacher's view link, not a new start.
+    teacher.get_by_test_id("lessons-tab").click()
+    item = teacher.locator('[data-testid=lesson-item][data-lesson="order-matters"]')
+    link = item.get_by_test_id("lesson-link").input_value()
+    assert "/s/" in link and "lesson=" not in link, link
+    expect(item.get_by_test_id("lesson-link-note")).to_contain_text("watch your runs")
+    teacher.keyboard.press("Escape")
+
+    # Three phones open it at once: all see the teacher's runs, none waits in a queue.
+    phones = [open_page(browser, link, 390, 844) for _ in range(3)]
+    for phone in phones:
+        expect(phone.get_by_test_id("role-badge")).to_have_attribute("data-role", "viewer")
+        card = phone.get_by_test_id("lesson-card")
+        expect(card).to_have_attribute("data-lesson", "order-matters")
+        expect(phone.get_by_test_id("lesson-run")).to_contain_text("LSTM")
+        expect(phone.get_by_test_id("status")).not_to_have_text(re.compile("queue|Queued", re.I))
+    phones[0].screenshot(path=str(ARTIFACTS / "lessons-student-390.png"))
+    url = urlparse(link)
+    session, token = url.path.rsplit("/", 1)[-1], parse_qs(url.query)["t"][0]
+    runs = requests.get(
+        f"{server.url}/api/sessions/{session}/runs", headers={"X-Session-Token": token}, timeout=10
+    ).json()["runs"]
+    assert [r["label"] for r in runs] == ["bag of characters", "window 8", "RNN", "LSTM"]
+
+    # One pause on the teacher's page stops every run, as every phone sees.
+    teacher.get_by_test_id("pause-button").click()
+    for phone in phones:
+        expect(phone.get_by_test_id("status")).to_have_text(re.compile("Paused"))
+        phone.context.close()
+    runs = requests.get(
+        f"{server.url}/api/sessions/{session}/runs", headers={"X-Session-Token": token}, timeout=10
+    ).json()["runs"]
+    assert {r["status"] for r in runs} == {"paused"}, runs

@@ -34,7 +34,8 @@ def test_starting_a_lesson_trains_every_run_side_by_side(server: Server, connect
     lesson = started.json()
     labels = [run["label"] for run in lesson["runs"]]
     state = connect().join(lesson["id"], lesson["owner_token"])
-    assert state["lesson"] == {"id": "window-vs-rnn", "lang": "en", "run": labels[0]}
+    assert state["lesson"] == {"id": "window-vs-rnn", "lang": "en", "run": "RNN", "steps": 300}
+    assert lesson["id"] != lesson["main"], "it opens on the RNN, not on the bag listed first"
     assert state["status"] in ("running", "queued")
     for run in lesson["runs"][1:]:  # one owner link controls every run
         assert connect().join(run["id"], lesson["owner_token"])["role"] == "owner"
@@ -45,10 +46,9 @@ def test_starting_a_lesson_trains_every_run_side_by_side(server: Server, connect
 
     rows = table()
     assert list(rows) == labels
-    child = get(server, f"/api/sessions/{lesson['runs'][2]['id']}/runs", lesson["view_token"])
-    assert child.status_code == 403, "each run has its own view link"
-    from_child = get(server, f"/api/sessions/{lesson['runs'][2]['id']}/runs", lesson["owner_token"])
-    assert [r["label"] for r in from_child.json()["runs"]] == labels, "any run shows the family"
+    from_child = get(server, f"/api/sessions/{lesson['runs'][2]['id']}/runs", lesson["view_token"])
+    assert [r["label"] for r in from_child.json()["runs"]] == labels, "one view link shows all"
+    assert connect().join(lesson["runs"][2]["id"], lesson["view_token"])["role"] == "viewer"
     windows = sorted(
         (row["config"]["window"], row["params"])
         for row in rows.values()
@@ -56,11 +56,46 @@ def test_starting_a_lesson_trains_every_run_side_by_side(server: Server, connect
     )
     assert len(windows) >= 2 and [p for _, p in windows] == sorted(p for _, p in windows)
     assert windows[0][1] < windows[-1][1], "the window's parameters grow with its width"
-    for run in lesson["runs"]:
-        owner = connect()
-        owner.join(run["id"], lesson["owner_token"])
-        owner.emit("train:pause")
-        owner.wait("session:state", lambda d: d["status"] == "paused")
+    owner = connect()
+    owner.join(lesson["runs"][-1]["id"], lesson["owner_token"])
+    owner.emit("train:pause")  # one pause stops every run of the lesson
+    owner.wait("session:state", lambda d: d["status"] == "paused")
+    assert {row["status"] for row in table().values()} == {"paused"}
+
+
+def test_a_lesson_stops_at_its_budget_runs_on_and_resets_as_one(server: Server, connect) -> None:
+    lesson = post(server, "/api/lessons/exploding-gradients/start", json={"lang": "en"}).json()
+    budget = 200  # the lesson's `steps`
+
+    def table() -> list[dict]:
+        return get(server, f"/api/sessions/{lesson['main']}/runs", lesson["view_token"]).json()[
+            "runs"
+        ]
+
+    owner = connect()
+    owner.join(lesson["id"], lesson["owner_token"])
+    ended = owner.wait("session:state", lambda d: d["pause_reason"] == "budget", timeout=240)
+    assert ended["status"] == "paused" and ended["step"] >= budget
+    watcher = connect()  # the other run stops by itself too
+    watcher.join(lesson["runs"][1]["id"], lesson["view_token"])
+    other = watcher.wait("session:state", lambda d: d["pause_reason"] == "budget", timeout=240)
+    rows = table()
+    assert all(r["pause_reason"] == "budget" and r["step"] >= r["budget"] == budget for r in rows)
+
+    owner.emit("train:start")  # "run on": every run goes on past the budget
+    owner.wait("train:progress", lambda d: d["step"] > ended["step"], timeout=120)
+    watcher.wait("train:progress", lambda d: d["step"] > other["step"], timeout=120)
+    owner.emit("train:pause")
+    owner.wait("session:state", lambda d: d["status"] == "paused")
+    watcher.wait("session:state", lambda d: d["status"] == "paused")
+    assert {(r["status"], r["pause_reason"]) for r in table()} == {("paused", "user")}
+
+    owner.emit("train:reset")  # one reset: every run from step 0, with its budget again
+    watcher.wait("session:state", lambda d: d["status"] == "idle" and d["step"] == 0)
+    assert {(r["status"], r["step"]) for r in table()} == {("idle", 0)}
+    owner.emit("train:start")
+    again = owner.wait("session:state", lambda d: d["pause_reason"] == "budget", timeout=240)
+    assert again["step"] >= budget
 
 
 def test_long_range_lesson_measures_accuracy_against_the_gap(server: Server, connect) -> None:

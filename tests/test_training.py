@@ -114,6 +114,15 @@ def test_sample_length_prompt_and_seed(trained):
     assert again == text
 
 
+def test_a_diverged_model_still_samples():
+    trainer = make_trainer()  # weights gone to NaN, as without clipping in the lesson
+    with torch.no_grad():
+        for p in trainer.model.parameters():
+            p.fill_(float("nan"))
+    text = trainer.sample(10, temperature=1.0, generator=torch.Generator().manual_seed(0))
+    assert len(text) == 10 and set(text) <= set(TEXT)
+
+
 def test_update_config_live_and_non_live():
     trainer = make_trainer()
     trainer.step()

@@ -189,7 +189,10 @@ export function createActions({
     openView: (view) => store.setUi({ ...viewPatch(view), lessonsOpen: false }),
     measureGaps: () => void gapMeter.measure(),
     sentimentText: (text, now) => sentiment.type(text, now),
+    // A lesson's runs share one owner link and one view link; a plain fork has its own.
     runHref: (id) =>
-      store.state.session?.role === "owner" ? sessionPath(id, session.token) : null,
+      store.state.session?.role === "owner" || store.state.session?.lesson
+        ? sessionPath(id, session.token)
+        : null,
   };
 }

@@ -1,10 +1,11 @@
 /**
- * Accuracy against the gap: `GET /gaps` when asked, when the Gap tab first opens, and every
- * 10 s while that tab is on screen and a run is training, so the curves follow the learning.
+ * Accuracy against the gap: `GET /gaps` when asked, when the Gap tab first opens, every 10 s
+ * while that tab is on screen and a run is training, so the curves follow the learning, and
+ * once when a lesson with a gap view stops training (its verdict quotes that measure).
  */
 
 import { getGaps } from "./api";
-import { shownTab, type AppState, type Store } from "./store";
+import { currentLesson, shownTab, type AppState, type Store } from "./store";
 
 const REFRESH_MS = 10_000;
 const TICK_MS = 1000;
@@ -17,6 +18,7 @@ export function training(state: Readonly<AppState>): boolean {
 
 export class GapMeter {
   private last = -Infinity;
+  private wasTraining = false;
 
   constructor(
     private readonly store: Store,
@@ -27,6 +29,14 @@ export class GapMeter {
 
   private tick(): void {
     const state = this.store.state;
+    const busy = training(state);
+    if (this.wasTraining && !busy && currentLesson(state)?.views.includes("gap")) {
+      if (state.gaps.busy) return; // measured once the one under way is back
+      this.wasTraining = false;
+      void this.measure();
+      return;
+    }
+    this.wasTraining = busy;
     if (shownTab(state) !== "gap" || document.hidden || state.gaps.busy) return;
     const first = state.gaps.result === null && state.gaps.error === null;
     if (first || (training(state) && performance.now() - this.last >= REFRESH_MS)) {

@@ -58,7 +58,7 @@ export interface TextUpdated {
 
 export type Role = "owner" | "viewer";
 export type Status = "idle" | "running" | "queued" | "paused";
-export type PauseReason = "user" | "idle" | "text" | "reset" | "config" | "error";
+export type PauseReason = "user" | "idle" | "text" | "reset" | "config" | "error" | "budget";
 
 export interface TextInfo {
   source: string;
@@ -116,6 +116,10 @@ export interface SessionLesson {
   id: string;
   lang: string;
   run: string;
+  /** The lesson's budget: every run stops by itself at this step (`pause_reason` "budget"). */
+  steps?: number;
+  /** The owner chose to run on past the budget. */
+  run_on?: boolean;
 }
 
 export type Lock = "predict" | "fork" | "export" | "inspect";
@@ -351,15 +355,20 @@ export interface Lesson {
     eval_gaps: number[];
   };
   settings: Config;
-  runs: { label: string; settings: Config }[];
+  /** `label` identifies the run; `name` is how it reads in the asked language. */
+  runs: { label: string; name: string; settings: Config }[];
   views: string[];
   steps: number;
+  /** The label of the run a started lesson opens on. */
+  opens: string;
   /** `/?lesson=<id>&lang=<lang>`: opening it starts the lesson. */
   link: string;
 }
 
 /** `POST /api/lessons/<id>/start`: the main session (as `POST /api/sessions`) and every run. */
 export interface StartedLesson extends CreatedSession {
+  /** The lesson's first run, which the others hang from (the session fields are the opening run's). */
+  main: string;
   runs: { label: string; id: string }[];
 }
 
@@ -369,11 +378,15 @@ export interface RunRow {
   label: string;
   config: Config;
   status: Status;
+  pause_reason: PauseReason | null;
   step: number;
+  /** The lesson's budget, for a lesson run. */
+  budget: number | null;
   params: number;
   chars_per_sec: number | null;
   val_step: number[];
-  val: number[];
+  /** null where the loss was not a number (the run diverged). */
+  val: (number | null)[];
   best_val: number | null;
 }
 

@@ -57,7 +57,7 @@ export function positive(v: number | null | undefined): number | null {
 
 /** Wrangle: one x axis (every step any curve has) and each curve's value at those steps. */
 export function alignCurves(
-  curves: { step: number[]; val: number[] }[],
+  curves: { step: number[]; val: (number | null)[] }[],
 ): [number[], ...(number | null)[][]] {
   const steps = [...new Set(curves.flatMap((c) => c.step))].sort((a, b) => a - b);
   const index = new Map(steps.map((s, i) => [s, i]));

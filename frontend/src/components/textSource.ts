@@ -3,7 +3,7 @@
 import type { Actions } from "../actions";
 import { h, setText, show } from "../dom";
 import { formatBytes } from "../format";
-import { formatInt, t } from "../i18n";
+import { formatInt, isMessageKey, t } from "../i18n";
 import type { AppState } from "../store";
 import type { Corpus, Limits, TextInfo } from "../types";
 import type { Component } from "./component";
@@ -26,6 +26,12 @@ function textProblem(text: string, limits: Limits): string | null {
     return t("text.tooManyChars", { n: formatInt(vocab), max: formatInt(limits.max_vocab) });
   }
   return null;
+}
+
+/** A built-in corpus's name or description in the UI language (the server's is English). */
+function corpusText(corpus: Corpus, part: "name" | "description"): string {
+  const key = `corpus.${corpus.id}.${part}`;
+  return isMessageKey(key) ? t(key) : corpus[part];
 }
 
 export class TextSource implements Component {
@@ -150,8 +156,8 @@ export class TextSource implements Component {
     const options = corpora.map((c) =>
       h(
         "option",
-        { attrs: { value: c.id, title: c.description } },
-        `${c.name} (${formatInt(c.chars)})`,
+        { attrs: { value: c.id, title: corpusText(c, "description") } },
+        `${corpusText(c, "name")} (${formatInt(c.chars)})`,
       ),
     );
     if (source && !corpora.some((c) => c.id === source)) {
@@ -160,7 +166,8 @@ export class TextSource implements Component {
     }
     this.select.replaceChildren(...options);
     this.select.value = source;
-    setText(this.description, corpora.find((c) => c.id === source)?.description ?? "");
+    const current = corpora.find((c) => c.id === source);
+    setText(this.description, current ? corpusText(current, "description") : "");
   }
 
   private async useCorpus(): Promise<void> {

@@ -109,6 +109,7 @@ export const en = {
   "pause.reset": "model reset",
   "pause.config": "settings changed",
   "pause.error": "stopped by an error",
+  "pause.budget": "end of the lesson",
 
   "chart.title": "Loss",
   "chart.train": "train",
@@ -393,6 +394,9 @@ export const en = {
   "lessons.runs.other": "{n} models",
   "lessons.steps": "{n} steps",
   "lessons.current": "This session",
+  "lessons.shareCurrent":
+    "Students who open this link watch your runs of this lesson, without starting copies of their own.",
+  "lessons.shareNew": "Whoever opens this link starts this lesson in a session of their own.",
 
   "lesson.kicker": "Lesson",
   "lesson.lookFor": "What to look for",
@@ -403,6 +407,16 @@ export const en = {
   "lesson.hide": "Hide",
   "lesson.show": "Show",
   "lesson.loading": "Loading the lesson…",
+  "lesson.ended": "The lesson reached its end: step {step}.",
+  "lesson.verdictLoading": "Waiting for every run to reach the end…",
+  "lesson.runOn": "Run on",
+  "lesson.runOnTitle": "Train every run of the lesson past its end",
+  "verdict.loss": "Validation loss at step {step}: {figures}.",
+  "verdict.bits": "bits/char",
+  "verdict.figure": "{label}: {value}",
+  "verdict.diverged": "{runs}: not a number (diverged)",
+  "verdict.gap": "Accuracy at gaps of {from} to {to} at step {step}: {figures}.",
+  "verdict.pairs": "Right on order-flipped pairs: {figures}.",
   "view.loss": "Loss",
   "view.samples": "Samples",
   "view.predict": "Predict",
@@ -471,6 +485,21 @@ export const en = {
   "sentiment.positive": "positive",
   "sentiment.negative": "negative",
   "sentiment.sparkTitle": "{char} · P(positive) = {p}",
+  "corpus.english.name": "English stories",
+  "corpus.english.description":
+    "Short stories about a fishing village, where the model first learns spaces and common words, then names, quotes and dialogue.",
+  "corpus.french.name": "French stories",
+  "corpus.french.description":
+    "Stories from a Breton fishing village, where the model learns French words, accents and the « guillemets » of dialogue.",
+  "corpus.python.name": "Python source",
+  "corpus.python.description":
+    "Modules from Python's own standard library, where the model learns to indent blocks, close brackets and reuse variable names.",
+  "corpus.grammar.name": "Toy grammar",
+  "corpus.grammar.description":
+    "Sentences from a tiny grammar with nested clauses and brackets, where the model learns the vocabulary in seconds and then learns to close what it opened.",
+  "corpus.names.name": "Invented names",
+  "corpus.names.description":
+    "Invented first names, one per line, where the model learns which syllables start, continue and end a name.",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -496,6 +525,7 @@ export const enSettings: Record<string, SettingText> = {
     },
   },
   hidden_size: { label: "Hidden size" },
+  window: { label: "Window" },
   num_layers: { label: "Layers" },
   activation: { label: "Activation", choices: { tanh: "tanh", relu: "ReLU" } },
   init: { label: "Initialization", choices: { default: "PyTorch default", identity: "Identity" } },

@@ -111,6 +111,7 @@ export const fr: Messages = {
   "pause.reset": "modèle réinitialisé",
   "pause.config": "réglages modifiés",
   "pause.error": "arrêté par une erreur",
+  "pause.budget": "fin de la leçon",
 
   "chart.title": "Perte",
   "chart.train": "entraînement",
@@ -151,7 +152,7 @@ export const fr: Messages = {
   "tabs.gap": "Justesse selon l'écart",
   "tabs.sentiment": "Sentiment",
 
-  "inspect.title": "À l'intérieur du modèle",
+  "inspect.title": "Voir à l'intérieur du modèle",
   "inspect.views": "Que regarder",
   "inspect.tab.gates": "Portes et états",
   "inspect.tab.units": "Une unité",
@@ -175,10 +176,11 @@ export const fr: Messages = {
   "inspect.layerN": "couche {n}",
   "inspect.capped": "Seuls les {n} derniers caractères du texte sont montrés.",
   "inspect.note.baseline":
-    "Ce modèle n'a pas de cellule récurrente à explorer. Choisissez RNN, LSTM ou GRU comme type de cellule pour voir portes et états.",
-  "inspect.note.locked": "L'enseignant a suspendu l'exploration du modèle pour l'instant.",
+    "Ce modèle n'a pas de cellule récurrente à voir de l'intérieur. Choisissez RNN, LSTM ou GRU comme type de cellule pour voir portes et états.",
+  "inspect.note.locked": "L'enseignant a suspendu « Voir à l'intérieur » pour l'instant.",
   "inspect.note.hidden": "L'enseignant a masqué ce panneau pour l'instant.",
-  "inspect.note.empty": "Tapez dans la zone de prédiction : c'est ce texte que l'on explore.",
+  "inspect.note.empty":
+    "Tapez dans la zone de prédiction : c'est ce texte que l'on regarde de l'intérieur.",
   "inspect.note.waiting": "Exploration en cours…",
 
   "q.a.name": "pré-activation",
@@ -294,7 +296,7 @@ export const fr: Messages = {
   "class.followOff": "Les élèves explorent seuls",
   "class.locks": "Les élèves ne peuvent pas",
   "class.lock.predict": "prédire",
-  "class.lock.inspect": "explorer le modèle",
+  "class.lock.inspect": "voir à l'intérieur",
   "class.lock.fork": "dupliquer",
   "class.lock.export": "exporter",
   "class.hidden": "Masquer aux élèves",
@@ -302,7 +304,7 @@ export const fr: Messages = {
   "class.panel.samples": "échantillons",
   "class.panel.chart": "courbe de perte",
   "class.panel.predict": "prédictions",
-  "class.panel.inspect": "exploration",
+  "class.panel.inspect": "voir à l'intérieur",
   "class.panel.lessons": "leçons",
 
   "follow.following": "Vous suivez l'enseignant : son texte et ses vues s'affichent ici.",
@@ -404,6 +406,9 @@ export const fr: Messages = {
   "lessons.runs.other": "{n} modèles",
   "lessons.steps": "{n} pas",
   "lessons.current": "Cette session",
+  "lessons.shareCurrent":
+    "Les élèves qui ouvrent ce lien suivent vos modèles de cette leçon, sans en démarrer de copie.",
+  "lessons.shareNew": "Qui ouvre ce lien démarre cette leçon dans sa propre session.",
 
   "lesson.kicker": "Leçon",
   "lesson.lookFor": "À observer",
@@ -414,6 +419,16 @@ export const fr: Messages = {
   "lesson.hide": "Masquer",
   "lesson.show": "Afficher",
   "lesson.loading": "Chargement de la leçon…",
+  "lesson.ended": "La leçon est arrivée à son terme : pas {step}.",
+  "lesson.verdictLoading": "En attente de la fin de chaque modèle…",
+  "lesson.runOn": "Continuer",
+  "lesson.runOnTitle": "Entraîner chaque modèle de la leçon au-delà de son terme",
+  "verdict.loss": "Perte de validation au pas {step} : {figures}.",
+  "verdict.bits": "bits/caractère",
+  "verdict.figure": "{label} : {value}",
+  "verdict.diverged": "{runs} : pas un nombre (divergé)",
+  "verdict.gap": "Justesse pour des écarts de {from} à {to} au pas {step} : {figures}.",
+  "verdict.pairs": "Justes sur les paires inversées : {figures}.",
   "view.loss": "Perte",
   "view.samples": "Échantillons",
   "view.predict": "Prédiction",
@@ -487,6 +502,21 @@ export const fr: Messages = {
   "sentiment.positive": "positif",
   "sentiment.negative": "négatif",
   "sentiment.sparkTitle": "{char} · P(positif) = {p}",
+  "corpus.english.name": "Histoires en anglais",
+  "corpus.english.description":
+    "De courtes histoires sur un village de pêcheurs, en anglais : le modèle apprend d'abord les espaces et les mots courants, puis les noms, les guillemets et les dialogues.",
+  "corpus.french.name": "Histoires en français",
+  "corpus.french.description":
+    "Des histoires d'un village de pêcheurs breton : le modèle apprend les mots français, les accents et les « guillemets » des dialogues.",
+  "corpus.python.name": "Code Python",
+  "corpus.python.description":
+    "Des modules de la bibliothèque standard de Python : le modèle apprend à indenter les blocs, à fermer les parenthèses et à réutiliser les noms de variables.",
+  "corpus.grammar.name": "Grammaire jouet",
+  "corpus.grammar.description":
+    "Des phrases d'une toute petite grammaire, avec propositions imbriquées et parenthèses : le modèle apprend le vocabulaire en quelques secondes, puis à fermer ce qu'il a ouvert.",
+  "corpus.names.name": "Prénoms inventés",
+  "corpus.names.description":
+    "Des prénoms inventés, un par ligne : le modèle apprend quelles syllabes commencent, continuent et terminent un prénom.",
 };
 
 export const frSettings: Record<string, SettingText> = {
@@ -500,6 +530,10 @@ export const frSettings: Record<string, SettingText> = {
       window: "Fenêtre fixe",
       bag: "Sac de caractères",
     },
+  },
+  window: {
+    label: "Fenêtre",
+    help: "Modèle à fenêtre fixe seulement : combien de caractères précédents n il voit ; les autres modèles l'ignorent.",
   },
   hidden_size: {
     label: "Taille de l'état caché",

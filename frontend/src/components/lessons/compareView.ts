@@ -13,7 +13,7 @@ import type { Lesson, RunRow } from "../../types";
 import { alignCurves } from "../charts";
 import type { Component } from "../component";
 import { LineChart, type LineSeries } from "../lineChart";
-import { runColor, swatch } from "./runColors";
+import { runColor, runName, swatch } from "./runColors";
 
 /** "Fixed window · n = 4 · 64 units": the kind, and what sets its size. */
 function modelText(run: RunRow): string {
@@ -110,9 +110,9 @@ export class CompareView implements Component {
             class: "compare-open",
             attrs: { href, target: "_blank", rel: "noopener", title: t("compare.open") },
           },
-          run.label,
+          runName(lesson, run.label),
         )
-      : h("span", {}, run.label);
+      : h("span", {}, runName(lesson, run.label));
     const bar = h("span", { class: "params-bar" });
     bar.style.width = `${Math.max(1, (100 * run.params) / most).toFixed(1)}%`;
     const row = h(
@@ -137,7 +137,8 @@ export class CompareView implements Component {
           "span",
           { class: "compare-model" },
           // "bag of characters / Bag of characters" says the same thing twice.
-          modelText(run).toLowerCase() !== run.label.toLowerCase() && modelText(run),
+          modelText(run).toLowerCase() !== runName(lesson, run.label).toLowerCase() &&
+            modelText(run),
           run.id === me && h("span", { class: "chip chip-me" }, t("compare.thisPage")),
         ),
       ),
@@ -167,7 +168,7 @@ export class CompareView implements Component {
     // A handful of evaluations are dots and lines; hundreds are just lines.
     const sparse = Math.max(...rows.map((r) => r.val.length)) <= 20;
     const series: LineSeries[] = rows.map((run, i) => ({
-      label: run.label,
+      label: runName(lesson, run.label),
       color: runColor(lesson, run.label, i),
       width: 2,
       points: sparse,

@@ -14,7 +14,7 @@ import type { GapsResult, Lesson } from "../../types";
 import { cssVar } from "../charts";
 import type { Component } from "../component";
 import { LineChart, type LineSeries } from "../lineChart";
-import { runColor } from "./runColors";
+import { runColor, runName } from "./runColors";
 
 export class GapView implements Component {
   readonly el: HTMLElement;
@@ -95,7 +95,7 @@ export class GapView implements Component {
 
   private draw(result: GapsResult, lesson: Lesson | null): void {
     const series: LineSeries[] = result.runs.map((run, i) => ({
-      label: run.label,
+      label: runName(lesson, run.label),
       color: runColor(lesson, run.label, i),
       width: 2.5,
       points: true,

@@ -1,15 +1,19 @@
 /**
  * The lesson card at the top of the main area, for a session that is a run of a lesson: its
  * title, what to look for, what training shows, which run this page is, and buttons to open
- * the lesson's views. The text is the lesson list's, in the UI language.
+ * the lesson's views. When the lesson reached the end of its budget it says so, gives its
+ * verdict in measured figures and, to the owner, offers to run on. The text is the lesson
+ * list's, in the UI language.
  */
 
 import type { Actions } from "../../actions";
 import { h, setAttr, setText, show } from "../../dom";
-import { isMessageKey, t } from "../../i18n";
+import { formatInt, isMessageKey, t } from "../../i18n";
 import { currentLesson, type AppState } from "../../store";
 import type { Lesson } from "../../types";
 import type { Component } from "../component";
+import { runName } from "./runColors";
+import { verdict } from "./verdict";
 
 const COLLAPSED_KEY = "rnn-playground:lesson-collapsed";
 
@@ -37,11 +41,27 @@ export class LessonCard implements Component {
   private readonly lookFor = h("p", { class: "lesson-look-for", testid: "lesson-look-for" });
   private readonly claim = h("p", { class: "lesson-claim", testid: "lesson-claim" });
   private readonly views = h("div", { class: "lesson-views" });
+  private readonly verdict = h("p", { class: "lesson-verdict-text", testid: "lesson-verdict" });
+  private readonly runOn = h("button", {
+    class: "btn btn-small",
+    testid: "lesson-run-on",
+    i18n: "lesson.runOn",
+    i18nTitle: "lesson.runOnTitle",
+    attrs: { type: "button" },
+  });
+  private readonly end = h(
+    "div",
+    { class: "lesson-end", testid: "lesson-end", attrs: { role: "status" } },
+    h("strong", { class: "lesson-end-title", testid: "lesson-end-title" }),
+    this.verdict,
+    this.runOn,
+  );
   private readonly body = h("div", { class: "lesson-body" }, this.lookFor, this.claim);
   private drawn: { lesson: Lesson | null; run: string; id: string } | null = null;
   private collapsed = recallCollapsed();
 
   constructor(private readonly actions: Actions) {
+    this.runOn.addEventListener("click", () => actions.start());
     this.toggle.addEventListener("click", () => {
       this.collapsed = !this.collapsed;
       try {
@@ -63,6 +83,7 @@ export class LessonCard implements Component {
         this.views,
         this.toggle,
       ),
+      this.end,
       this.body,
     );
     this.el.hidden = true;
@@ -81,12 +102,13 @@ export class LessonCard implements Component {
     document.documentElement.classList.toggle("has-lesson", info !== null);
     if (!info) return;
     const lesson = currentLesson(state);
+    this.updateEnd(state, lesson);
     if (this.drawn?.lesson === lesson && this.drawn.run === info.run && this.drawn.id === info.id)
       return;
     this.drawn = { lesson, run: info.run, id: info.id };
     setAttr(this.el, "data-lesson", info.id);
     setAttr(this.el, "data-lang", lesson ? (state.lessons?.lang ?? null) : null);
-    setText(this.run, t("lesson.run", { run: info.run }));
+    setText(this.run, t("lesson.run", { run: runName(lesson, info.run) }));
     setText(this.title, lesson?.title ?? t("lesson.loading"));
     this.lookFor.replaceChildren(h("strong", {}, t("lesson.lookFor")), " ", lesson?.look_for ?? "");
     this.claim.replaceChildren(h("strong", {}, t("lesson.claim")), " ", lesson?.claim ?? "");
@@ -96,6 +118,30 @@ export class LessonCard implements Component {
       h("span", { class: "lesson-views-label" }, t("lesson.views")),
       ...(lesson?.views ?? []).map((view) => this.viewButton(view)),
     );
+  }
+
+  /** The end of the budget: a notice, the verdict in measured figures, and "run on". */
+  private updateEnd(state: Readonly<AppState>, lesson: Lesson | null): void {
+    const session = state.session;
+    const ended = session?.status === "paused" && session.pause_reason === "budget";
+    show(this.end, ended);
+    if (!ended || !session) return;
+    const title = this.end.firstElementChild as HTMLElement;
+    setText(title, t("lesson.ended", { step: formatInt(session.lesson?.steps ?? session.step) }));
+    // The verdict waits for every run to stop: its figures are the lesson's final ones.
+    const rows = state.runs.rows;
+    const settled = rows?.every((r) => r.status !== "running" && r.status !== "queued") ?? false;
+    const text =
+      lesson && settled
+        ? verdict(lesson, {
+            rows: state.runs.rows,
+            gaps: state.gaps.result,
+            sentiment: state.sentiment.result,
+          })
+        : null;
+    setText(this.verdict, text ?? t("lesson.verdictLoading"));
+    setAttr(this.verdict, "data-ready", text === null ? null : "1");
+    show(this.runOn, session.role === "owner");
   }
 
   private viewButton(view: string): HTMLElement {

@@ -1,7 +1,9 @@
 /**
- * The lessons drawer: every lesson (title, summary, how many models), a Start button and the
- * link to share, which starts the same lesson for whoever opens it. Class mode can hide it
- * from viewers (`data-panel="lessons"`).
+ * The lessons drawer: every lesson (title, summary, how many models), a Start button and a
+ * link to share. For the lesson this session is a run of, the owner's link is the view link:
+ * students watch the teacher's runs rather than start copies; any other lesson's link starts
+ * that lesson for whoever opens it. Class mode can hide it from viewers
+ * (`data-panel="lessons"`).
  */
 
 import type { Actions } from "../../actions";
@@ -23,7 +25,11 @@ export class LessonsPanel implements Component {
     i18nTitle: "lessons.close",
     attrs: { type: "button" },
   });
-  private drawn: { lessons: LessonsState | null; current: string | null } | null = null;
+  private drawn: {
+    lessons: LessonsState | null;
+    current: string | null;
+    viewUrl: string | null;
+  } | null = null;
   private open = false;
 
   constructor(private readonly actions: Actions) {
@@ -68,14 +74,19 @@ export class LessonsPanel implements Component {
       if (open) this.closeButton.focus();
     }
     const current = state.session?.lesson?.id ?? null;
-    if (this.drawn?.lessons === state.lessons && this.drawn.current === current) return;
-    this.drawn = { lessons: state.lessons, current };
+    const viewUrl = state.session?.view_url ?? null;
+    const d = this.drawn;
+    if (d?.lessons === state.lessons && d.current === current && d.viewUrl === viewUrl) return;
+    this.drawn = { lessons: state.lessons, current, viewUrl };
     show(this.loading, state.lessons === null);
-    this.list.replaceChildren(...(state.lessons?.list ?? []).map((l) => this.item(l, current)));
+    this.list.replaceChildren(
+      ...(state.lessons?.list ?? []).map((l) => this.item(l, current, viewUrl)),
+    );
   }
 
-  private item(lesson: Lesson, current: string | null): HTMLElement {
-    const url = new URL(lesson.link, location.origin).href;
+  private item(lesson: Lesson, current: string | null, viewUrl: string | null): HTMLElement {
+    const watch = lesson.id === current && viewUrl !== null;
+    const url = new URL(watch ? viewUrl : lesson.link, location.origin).href;
     const start = h(
       "button",
       {
@@ -138,9 +149,14 @@ export class LessonsPanel implements Component {
       h(
         "p",
         { class: "lesson-item-meta muted small" },
-        [...meta, lesson.runs.map((r) => r.label).join(" · ")].join(" — "),
+        [...meta, lesson.runs.map((r) => r.name).join(" · ")].join(" — "),
       ),
       h("div", { class: "lesson-item-actions" }, start, link, copy),
+      h(
+        "p",
+        { class: "lesson-link-note muted small", testid: "lesson-link-note" },
+        t(watch ? "lessons.shareCurrent" : "lessons.shareNew"),
+      ),
       copied,
       error,
     );

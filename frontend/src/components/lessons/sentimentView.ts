@@ -13,7 +13,7 @@ import { MAX_SENTIMENT_CHARS } from "../../sentimentClient";
 import { currentLesson, type AppState, type SentimentState } from "../../store";
 import type { Lesson, SentimentResult } from "../../types";
 import type { Component } from "../component";
-import { runColor, swatch } from "./runColors";
+import { runColor, runName, swatch } from "./runColors";
 import { indexAt, sparkline } from "./sparkline";
 
 type Phase = "empty" | "training" | "reading" | "error" | "ready";
@@ -169,7 +169,7 @@ export class SentimentView implements Component {
           "data-accuracy": String(run.accuracy),
         },
       },
-      h("td", { class: "compare-label" }, swatch(color), run.label),
+      h("td", { class: "compare-label" }, swatch(color), runName(lesson, run.label)),
       h("td", { class: "spark-cell" }, spark),
       h(
         "td",

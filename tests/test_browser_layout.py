@@ -1,0 +1,78 @@
+"""Layout in Debian's headless Chromium: with a lesson card on screen, on a laptop (1366×768),
+a projector (1920×1080) and a phone (390×844), in English and French, the loss chart stays
+readable (at least 200 px tall) and no text runs out of its card."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+
+from tests.browser import ARTIFACTS, open_page, require_chromium
+from tests.conftest import Client, Server
+
+require_chromium()
+
+from playwright.sync_api import Browser, expect  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+SIZES = [(1366, 768), (1920, 1080), (390, 844)]
+
+# Text whose box reaches past its card's edge, outside any container that scrolls or clips.
+OVERFLOWING = """() => {
+  const bad = [];
+  const clips = (el, card) => {
+    for (let p = el.parentElement; p && p !== card; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX !== "visible") return true;
+    }
+    return false;
+  };
+  for (const card of document.querySelectorAll(".card")) {
+    const c = card.getBoundingClientRect();
+    if (c.width === 0 || c.height === 0) continue;
+    for (const el of card.querySelectorAll("*")) {
+      const text = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+      const r = el.getBoundingClientRect();
+      if (!text || r.width === 0 || clips(el, card)) continue;
+      if (r.right > c.right + 1 || r.left < c.left - 1) {
+        bad.push(`${el.tagName}.${el.className}: "${el.textContent.trim().slice(0, 40)}"`);
+      }
+    }
+  }
+  return bad;
+}"""
+
+
+@pytest.fixture
+def lesson(server: Server, connect: Callable[[], Client]) -> Iterator[dict]:
+    """The next-character lesson (its first view is the loss chart), paused afterwards."""
+    started = requests.post(
+        f"{server.url}/api/lessons/next-character/start", json={"lang": "en"}, timeout=60
+    ).json()
+    yield started
+    client = connect()
+    client.join(started["id"], started["owner_token"])
+    client.emit("train:pause", {})
+    client.wait("session:state", lambda state: state["status"] in ("paused", "idle"))
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_loss_chart_stays_readable_and_text_stays_in_its_card(
+    browser: Browser, server: Server, lesson: dict, lang: str
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width, height in SIZES:
+        page = open_page(browser, server.url + lesson["owner_url"], width, height)
+        if lang == "fr":
+            page.get_by_test_id("lang-switch").select_option("fr")
+        expect(page.get_by_test_id("lesson-card")).to_be_visible()
+        expect(page.get_by_test_id("lesson-look-for")).not_to_be_empty()
+        chart = page.get_by_test_id("loss-chart")
+        expect(chart).to_be_visible()
+        box = chart.bounding_box()
+        page.screenshot(path=str(ARTIFACTS / f"layout-lesson-{lang}-{width}.png"))
+        assert box is not None and box["height"] >= 200, (width, height, lang, box)
+        assert page.evaluate(OVERFLOWING) == [], (width, height, lang)
+        page.context.close()
