@@ -911,16 +911,11 @@ class Sessions:
         return [s.id for s in idle]
 
     def delete(self, session: Session) -> None:
-        """Remove a session for good, and a lesson's other runs with its main one."""
-        runs = [
-            child
-            for child in self.storage.children(session.id)
-            if (record := self.storage.load(child)) is not None
-            and record.classroom.get("lesson")
-            and record.owner_digest == session.record.owner_digest
-        ]
-        for session_id in [session.id, *runs]:
-            self._delete(session_id)
+        """Remove a session for good; a lesson goes as one unit, every run of it together."""
+        owner = session.record.owner_digest
+        for run in self.lesson_runs(session):
+            if run.record.owner_digest == owner:  # a fork someone else made stays theirs
+                self._delete(run.id)
 
     def _delete(self, session_id: str) -> None:
         """Forget one session: its watchers are told, its record and files go."""

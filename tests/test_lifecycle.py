@@ -80,11 +80,13 @@ def test_a_lesson_refused_at_the_cap_leaves_no_session_behind(tmp_path: Path) ->
     assert reg.storage.count() == 1 and len(reg.sessions) == 1
 
 
-def test_deleting_a_lessons_main_session_deletes_its_runs(tmp_path: Path) -> None:
+def test_deleting_any_run_of_a_lesson_deletes_the_whole_lesson(tmp_path: Path) -> None:
     reg = registry(tmp_path)
     mine = reg.create(config={"hidden_size": 8})
-    started = Experiments(reg).start("long-range")
-    fork = reg.new_record(TrainConfig(hidden_size=8), "english", "x" * 300, parent_id=started["id"])
+    started = Experiments(reg).start("long-range")  # the owner's page holds the opening run
+    assert started["id"] != started["main"]
+    main = started["main"]
+    fork = reg.new_record(TrainConfig(hidden_size=8), "english", "x" * 300, parent_id=main)
     reg.delete(reg.owned(started["id"], started["owner_token"]))
     assert reg.storage.ids() == {mine["id"], fork[0].id}, "someone else's fork stays theirs"
 
