@@ -4,6 +4,7 @@ readable (at least 200 px tall) and no text runs out of its card."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -76,3 +77,31 @@ def test_loss_chart_stays_readable_and_text_stays_in_its_card(
         assert box is not None and box["height"] >= 200, (width, height, lang, box)
         assert page.evaluate(OVERFLOWING) == [], (width, height, lang)
         page.context.close()
+
+
+def test_projector_mode_keeps_the_lesson_views(browser: Browser, server: Server) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    started = requests.post(
+        f"{server.url}/api/lessons/window-vs-rnn/start", json={"lang": "en"}, timeout=60
+    ).json()
+    page = open_page(browser, server.url + started["owner_url"], 1920, 1080)
+    page.get_by_test_id("projector-toggle").click()
+    expect(page.locator("html")).to_have_class(re.compile("projector"))
+    # The comparison is what this lesson shows the room: its tab opens it in projector mode.
+    page.get_by_test_id("tab-compare").click()
+    expect(page.locator(".pane-compare")).to_be_visible()
+    expect(page.get_by_test_id("compare-row")).to_have_count(len(started["runs"]), timeout=30_000)
+    expect(page.locator(".pane-training")).to_be_hidden()
+    page.screenshot(path=str(ARTIFACTS / "projector-compare-1920.png"))
+    # Looking inside works on the room's screen too.
+    page.get_by_test_id("predict-input").fill("The cat sat")
+    page.get_by_test_id("tab-inspect").click()
+    canvas = page.get_by_test_id("heatmap-canvas")
+    expect(canvas).to_have_attribute("data-length", "11", timeout=30_000)
+    page.get_by_test_id("tab-training").click()
+    expect(page.get_by_test_id("loss-chart")).to_be_visible()
+    client = Client(server.url)
+    client.join(started["id"], started["owner_token"])
+    client.emit("train:pause", {})
+    client.wait("session:state", lambda state: state["status"] in ("paused", "idle"))
+    client.close()

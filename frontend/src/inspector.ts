@@ -38,7 +38,7 @@ export class Inspector {
     new Pacer<InspectQuery>(store, {
       refreshMs: REFRESH_MS,
       // Only the open views need a trace; the gradient chart streams on its own.
-      paused: ({ ui }) => ui.tab !== "inspect" || ui.view === "gradients" || ui.projector,
+      paused: ({ ui }) => ui.tab !== "inspect" || ui.view === "gradients",
       want: (state) => {
         const ui = state.ui;
         if (!state.typed || inspectBlocked(state)) return null;
