@@ -100,6 +100,12 @@ def test_projector_mode_keeps_the_lesson_views(browser: Browser, server: Server)
     expect(canvas).to_have_attribute("data-length", "11", timeout=30_000)
     page.get_by_test_id("tab-training").click()
     expect(page.get_by_test_id("loss-chart")).to_be_visible()
+    # A+ makes the room's text larger still.
+    size = "() => parseFloat(getComputedStyle(document.documentElement).fontSize)"
+    before = page.evaluate(size)
+    page.get_by_test_id("large-text").click()
+    assert page.evaluate(size) > before
+    page.get_by_test_id("large-text").click()
     client = Client(server.url)
     client.join(started["id"], started["owner_token"])
     client.emit("train:pause", {})
