@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 RESTARTED = "the training process stopped unexpectedly and was restarted; ask again"
 REPEAT_S = 120.0  # a session whose worker dies twice within this is reopened paused
+READ_POLL_S = 0.25  # how often a reader with nothing to read checks whether to stop
 
 
 def default_workers() -> int:
@@ -97,6 +99,7 @@ class Engine:
         self.event_queues: list[Any] = []  # what each worker sends back
         self.procs: list[Any] = []
         self.readers: list[threading.Thread] = []
+        self.reader_done: list[threading.Event] = []  # set: read what is left, then stop
         self.placement: dict[str, int] = {}
         self.opened: dict[str, dict] = {}  # each session's latest `open`, to reopen it elsewhere
         self.running: dict[str, int] = {}  # running sessions, by when they started
@@ -122,8 +125,9 @@ class Engine:
         args = (commands, queries, events, self.device, self.checkpoint_s, self.batching)
         proc = self.ctx.Process(target=worker.main, args=args, daemon=True)
         proc.start()
+        done = threading.Event()
         reader = threading.Thread(
-            target=self._read, args=(events,), name=f"engine-reader-{index}", daemon=True
+            target=self._read, args=(events, done), name=f"engine-reader-{index}", daemon=True
         )
         reader.start()
         for row, item in (
@@ -132,6 +136,7 @@ class Engine:
             (self.event_queues, events),
             (self.procs, proc),
             (self.readers, reader),
+            (self.reader_done, done),
         ):
             if index < len(row):
                 row[index] = item
@@ -146,17 +151,25 @@ class Engine:
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
-        for events in self.event_queues:
-            events.put(None)
+        for done in self.reader_done:
+            done.set()
+        for q in self.queues + self.query_queues:
+            q.cancel_join_thread()  # what a stopped worker never read must not hold up exit
 
-    def _read(self, events: Any) -> None:
-        """One worker's reader: hand each of its events on, in order, until told to stop."""
+    def _read(self, events: Any, done: threading.Event) -> None:
+        """One worker's reader: hand each of its events on, in order, until `done` and drained.
+
+        It polls instead of waiting for a sentinel: a worker killed while writing holds its
+        queue's write lock for ever, so nothing can be put on that queue after it.
+        """
         while True:
             try:
-                event = events.get()
+                event = events.get(timeout=READ_POLL_S)
+            except queue.Empty:
+                if done.is_set():
+                    return
+                continue
             except Exception:  # the queue breaks when the process shuts down
-                return
-            if event is None:
                 return
             self._dispatch(event)
 
@@ -221,9 +234,10 @@ class Engine:
             dead.exitcode,
         )
         dead_queues = (self.queues[index], self.query_queues[index], self.event_queues[index])
-        dead_queues[2].put(None)
+        self.reader_done[index].set()  # it reads what the worker sent before dying, then stops
         self.readers[index].join(timeout=5.0)
         for dead_queue in dead_queues:  # nothing reads them any more: free their pipes
+            dead_queue.cancel_join_thread()  # and never wait for them at exit
             dead_queue.close()
         with self.lock:
             self._spawn(index)

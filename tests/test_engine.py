@@ -137,6 +137,25 @@ def test_stop_ends_the_workers_and_the_reader(tmp_path: Path) -> None:
     assert eng.restarts == 0, "workers that were told to stop are not replaced"
 
 
+def test_a_worker_killed_while_writing_an_event_holds_up_nothing(tmp_path: Path) -> None:
+    eng, events = start_engine(tmp_path)
+    try:
+        # A worker killed mid-write keeps its event queue's write lock for ever; hold it
+        # here the same way (`_wlock` is the lock every writer of a Queue takes).
+        eng.event_queues[0]._wlock.acquire()
+        first = eng.readers[0]
+        eng.procs[0].kill()
+        events.wait(lambda e: e["type"] == "worker_lost")
+        first.join(timeout=10)
+        assert not first.is_alive(), "the dead worker's reader stopped without a sentinel"
+        events.wait(lambda e: e["type"] == "opened" and e.get("resumed") is not None)
+    finally:
+        eng.stop()
+    for reader in eng.readers:
+        reader.join(timeout=10)
+        assert not reader.is_alive()
+
+
 def test_a_gpu_gets_one_worker_so_its_sessions_can_meet_in_one_cohort():
     assert may_have_gpu("cuda") and may_have_gpu("cuda:1")
     assert not may_have_gpu("cpu")
