@@ -49,23 +49,19 @@ def test_an_export_lock_travels_with_forked_weights(server: Server, connect) -> 
     owner.join(s["id"], s["owner_token"])
     owner.emit("class:settings", {"locks": ["export"]})
     owner.wait("session:state", lambda d: "export" in d["classroom"]["locks"])
-    fork = requests.post(
-        f"{server.url}/api/sessions/{s['id']}/fork",
-        json={"weights": True},
-        headers={"X-Session-Token": s["view_token"]},
-        timeout=30,
-    ).json()
-    export = requests.get(
-        f"{server.url}/api/sessions/{fork['id']}/export?t={fork['owner_token']}", timeout=30
-    )
+
+    def export_a_viewers_fork(weights: bool) -> requests.Response:
+        fork = requests.post(
+            f"{server.url}/api/sessions/{s['id']}/fork",
+            json={"weights": weights},
+            headers={"X-Session-Token": s["view_token"]},
+            timeout=30,
+        ).json()
+        return requests.get(
+            f"{server.url}/api/sessions/{fork['id']}/export?t={fork['owner_token']}", timeout=30
+        )
+
+    export = export_a_viewers_fork(weights=True)
     assert export.status_code == 403 and "locked" in export.json()["error"]["message"]
-    plain = requests.post(
-        f"{server.url}/api/sessions/{s['id']}/fork",
-        json={"weights": False},
-        headers={"X-Session-Token": s["view_token"]},
-        timeout=30,
-    ).json()
-    export = requests.get(
-        f"{server.url}/api/sessions/{plain['id']}/export?t={plain['owner_token']}", timeout=30
-    )
+    export = export_a_viewers_fork(weights=False)
     assert export.status_code == 200, "an untrained fork carries nothing the lock protects"
