@@ -15,14 +15,14 @@ from typing import Any
 from flask import Flask
 from flask_socketio import SocketIO
 
-from backend import api, guards, pages, sockets
-from backend.classroom import Classroom
 from backend.config import LIMITS
-from backend.engine import Engine
-from backend.experiments import Experiments
-from backend.publisher import SocketPublisher
-from backend.sessions import Sessions
-from backend.storage import Storage, lock_directory
+from backend.engine.pool import Engine
+from backend.lessons.experiments import Experiments
+from backend.sessions.classroom import Classroom
+from backend.sessions.registry import Sessions
+from backend.store.storage import Storage, lock_directory
+from backend.web import api, guards, pages, sockets
+from backend.web.publisher import SocketPublisher
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -62,6 +62,8 @@ class StorageFailed(UserError):
 class WorkerRestarted(UserError):
     code = "worker_restarted"
     http_status = 503
+
+
 class RateLimited(UserError):
     code = "rate_limited"
     http_status = 429

@@ -33,10 +33,11 @@ def timed(fn: Callable[[], object]) -> float:
 
 def operation_costs(config: dict, repeats: int) -> dict[str, float]:
     """Median milliseconds of each worker operation for a model with these settings."""
-    from backend import corpora, worker
+    from backend import corpora
     from backend.config import TrainConfig
-    from backend.data import TextDataset
-    from backend.training import Trainer
+    from backend.core.data import TextDataset
+    from backend.core.training import Trainer
+    from backend.engine import worker
 
     trainer = Trainer(TextDataset.from_text(corpora.load(CORPUS)), TrainConfig(**config))
     # Each periodic pass, with how often (seconds of a session's running time) it runs.
@@ -72,9 +73,9 @@ def inspect_budget(repeats: int) -> dict[str, float]:
     characters, computed (`inspect_text`: trace, saliency, top-k) and packed for the wire."""
     from backend import corpora
     from backend.config import TrainConfig
-    from backend.data import TextDataset
-    from backend.internals import inspect_text
-    from backend.training import Trainer
+    from backend.core.data import TextDataset
+    from backend.core.internals import inspect_text
+    from backend.core.training import Trainer
 
     text = corpora.load(CORPUS)
     cfg = TrainConfig(model="lstm", hidden_size=256, num_layers=2)

@@ -16,10 +16,10 @@ import time
 
 import torch
 
-from backend.cohort import Cohort, rnn_uses_tf32
 from backend.config import TrainConfig
-from backend.data import TextDataset
-from backend.training import Trainer
+from backend.core.data import TextDataset
+from backend.core.training import Trainer
+from backend.engine.cohort import Cohort, rnn_uses_tf32
 from benchmarks.common import (
     BENCH_MODEL,
     CORPUS_FILE,

@@ -18,10 +18,10 @@ from collections.abc import Callable
 
 import torch
 
-from backend.cohort import Cohort
 from backend.config import TrainConfig
-from backend.data import TextDataset
-from backend.training import Trainer
+from backend.core.data import TextDataset
+from backend.core.training import Trainer
+from backend.engine.cohort import Cohort
 from benchmarks.common import BENCH_MODEL, CORPUS_FILE
 from benchmarks.gpu import rate
 from benchmarks.training import PlainLoop

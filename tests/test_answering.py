@@ -5,11 +5,11 @@ import contextlib
 import pytest
 import torch
 
-from backend import answering
-from backend.answering import Answerer
 from backend.config import TrainConfig
-from backend.data import TextDataset
-from backend.training import Trainer
+from backend.core.data import TextDataset
+from backend.core.training import Trainer
+from backend.engine import answering
+from backend.engine.answering import Answerer
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 20
 NO_LOCK = contextlib.nullcontext()

@@ -10,11 +10,11 @@ import torch.nn.functional as F
 
 from backend import config
 from backend.config import TrainConfig
-from backend.data import TextDataset
+from backend.core.data import TextDataset
+from backend.core.models import BagOfChars, WindowMLP, build_model
+from backend.core.training import Trainer
 from backend.errors import InvalidInput
-from backend.exchange import expected_shapes
-from backend.models import BagOfChars, WindowMLP, build_model
-from backend.training import Trainer
+from backend.store.exchange import expected_shapes
 
 V = 11
 TEXT = "hello world " * 50

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from backend import checkpoints
 from backend.config import TrainConfig
-from backend.data import TextDataset
-from backend.training import Trainer
+from backend.core.data import TextDataset
+from backend.core.training import Trainer
+from backend.store import checkpoints
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 20
 

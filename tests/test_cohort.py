@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from backend import checkpoints
-from backend.cohort import Cohort, cell_step, cohort_key, fused_cells_work
 from backend.config import TrainConfig
-from backend.data import TextDataset
-from backend.training import Trainer
+from backend.core.data import TextDataset
+from backend.core.training import Trainer
+from backend.engine.cohort import Cohort, cell_step, cohort_key, fused_cells_work
+from backend.store import checkpoints
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 20
 TINY = TrainConfig(hidden_size=8, num_layers=2, seq_len=8, batch_size=4)

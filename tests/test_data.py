@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from backend.config import LIMITS
-from backend.data import TextDataset, Vocab
+from backend.core.data import TextDataset, Vocab
 from backend.errors import InvalidInput
 
 TEXT = "hello world, the quick brown fox jumps over the lazy dog.\n" * 10

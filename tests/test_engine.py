@@ -11,13 +11,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from backend import worker
 from backend.config import TrainConfig
-from backend.data import TextDataset
-from backend.engine import Engine, may_have_gpu
+from backend.core.data import TextDataset
+from backend.core.training import Trainer
+from backend.engine import worker
+from backend.engine.pool import Engine, may_have_gpu
 from backend.errors import UserError
-from backend.sessions import Sessions
-from backend.training import Trainer
+from backend.sessions.registry import Sessions
 
 TEXT = "the cat sat on the mat. " * 20
 TINY = TrainConfig(hidden_size=8, num_layers=1, seq_len=8, batch_size=4)

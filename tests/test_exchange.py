@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import load as load_numpy
 
-from backend import exchange
 from backend.config import TrainConfig
+from backend.core.models import build_model
 from backend.errors import InvalidInput, TooLarge
-from backend.models import build_model
+from backend.store import exchange
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])

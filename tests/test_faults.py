@@ -25,15 +25,17 @@ import requests
 import sqlalchemy as sa
 import torch
 
-from backend import checkpoints, classroom, worker
-from backend.classroom import Classroom
 from backend.config import TrainConfig
-from backend.data import TextDataset
-from backend.engine import Engine
+from backend.core.data import TextDataset
+from backend.core.training import Trainer
+from backend.engine import worker
+from backend.engine.pool import Engine
 from backend.errors import StorageFailed, WorkerRestarted
-from backend.sessions import Sessions
-from backend.storage import DirectoryInUse, Storage, lock_directory
-from backend.training import Trainer
+from backend.sessions import classroom
+from backend.sessions.classroom import Classroom
+from backend.sessions.registry import Sessions
+from backend.store import checkpoints
+from backend.store.storage import DirectoryInUse, Storage, lock_directory
 from benchmarks.procs import training_workers
 from tests.conftest import Client, start_server, stop_server
 from tests.test_engine import TEXT, TINY, Events, Outbox

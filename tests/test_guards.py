@@ -14,7 +14,7 @@ import pytest
 import requests
 from flask import Flask
 
-from backend import guards
+from backend.web import guards
 from tests.conftest import TINY, Client, Server, start_server, stop_server
 
 LIMITED = {

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 
-from backend import config, corpora, lessons
+from backend import config, corpora
+from backend.lessons import catalog as lessons
 from tests.conftest import ROOT
 
 I18N = ROOT / "frontend" / "src" / "i18n"

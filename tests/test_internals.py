@@ -11,11 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from backend import internals
 from backend.config import TrainConfig
-from backend.data import TextDataset
-from backend.errors import InvalidInput
-from backend.internals import (
+from backend.core import internals
+from backend.core.data import TextDataset
+from backend.core.internals import (
     QUANTITIES,
     Ablate,
     Clamp,
@@ -28,8 +27,9 @@ from backend.internals import (
     trace,
     trace_reference,
 )
-from backend.models import CharRNN, build_model
-from backend.training import Trainer
+from backend.core.models import CharRNN, build_model
+from backend.core.training import Trainer
+from backend.errors import InvalidInput
 
 V = 7
 CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]

@@ -19,16 +19,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from backend import config, lessons
+from backend import config
 from backend.config import LIMITS
-from backend.data import TextDataset
+from backend.core.data import TextDataset
+from backend.core.internals import Clamp, Surgery, gradient_through_time, trace
+from backend.core.models import build_model
+from backend.core.training import Trainer
 from backend.errors import InvalidInput, NotFound
-from backend.internals import Clamp, Surgery, gradient_through_time, trace
-from backend.lessons import Lesson
-from backend.models import build_model
+from backend.lessons import catalog as lessons
+from backend.lessons.catalog import Lesson
 from backend.tasks import sentiment
 from backend.tasks.long_range import accuracy, make_task
-from backend.training import Trainer
 
 LONG_GAPS = (40, 50, 60)
 WINDOW_GAPS = (3, 5, 8, 10, 20, 40, 60)  # the window lesson: three inside its width, four out

@@ -13,10 +13,10 @@ import requests
 
 from backend.config import TrainConfig
 from backend.errors import Full
-from backend.experiments import Experiments
-from backend.publisher import SocketPublisher
-from backend.sessions import Sessions
-from backend.storage import Storage
+from backend.lessons.experiments import Experiments
+from backend.sessions.registry import Sessions
+from backend.store.storage import Storage
+from backend.web.publisher import SocketPublisher
 from tests.conftest import Server
 
 

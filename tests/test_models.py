@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from backend.config import TrainConfig
-from backend.models import CharRNN, build_model
+from backend.core.models import CharRNN, build_model
 
 V = 11
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from backend.cohort import cell_step
-from backend.recurrence import fused_recurrence_works, recurrence
+from backend.core.recurrence import fused_recurrence_works, recurrence
+from backend.engine.cohort import cell_step
 
 
 def autograd_loop(kind: str, activation: str, gx: torch.Tensor, W_hh_T: torch.Tensor):

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from backend.config import TrainConfig
-from backend.data import Vocab
-from backend.models import build_model
+from backend.core.data import Vocab
+from backend.core.models import build_model
 from backend.tasks import sentiment
 from backend.tasks.long_range import (
     BRACKETS,

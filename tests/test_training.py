@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from backend.config import TrainConfig
-from backend.data import TextDataset
-from backend.training import StepResult, Trainer
+from backend.core.data import TextDataset
+from backend.core.training import StepResult, Trainer
 
 TEXT = "hello world " * 50
 TINY = TrainConfig(hidden_size=16, num_layers=1, seq_len=12, batch_size=8, learning_rate=1e-2)

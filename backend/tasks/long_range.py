@@ -41,7 +41,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from backend.data import Vocab
+from backend.core.data import Vocab
 
 SEPARATOR = "\n"  # between examples of a training text, and read before each evaluation prefix
 

@@ -38,9 +38,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from backend.config import TrainConfig
-from backend.data import Vocab
-from backend.models import build_model
-from backend.training import build_optimizer
+from backend.core.data import Vocab
+from backend.core.models import build_model
+from backend.core.training import build_optimizer
 
 NEGATIVE, POSITIVE = 0, 1
 

@@ -9,7 +9,7 @@ or joined connection, on the server, whatever the page shows.
   relays the owner's focus (typed text, selected unit, open lesson) to every viewer.
 - Forks: anyone allowed gets their own session with the same text and settings and,
   optionally, the weights; the original's owner sees every fork on the class board.
-- Export/import: see `backend.exchange`.
+- Export/import: see `backend.store.exchange`.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ import secrets
 import shutil
 from typing import IO, Any
 
-from backend import exchange
 from backend.config import LIMITS
 from backend.errors import Busy, Forbidden, InvalidInput, StorageFailed, WorkerRestarted
-from backend.sessions import (
+from backend.sessions.registry import (
     Session,
     Sessions,
     check_model_size,
     classroom_view,
     derive_view_token,
 )
-from backend.storage import digest
+from backend.store import exchange
+from backend.store.storage import digest
 
 LOCKABLE = ("predict", "fork", "export", "inspect")
 HIDEABLE = ("settings", "samples", "chart", "predict", "inspect", "lessons")

@@ -30,7 +30,7 @@ from safetensors.torch import load
 from safetensors.torch import save as serialize
 
 from backend.config import TrainConfig
-from backend.training import Trainer
+from backend.core.training import Trainer
 
 
 def flatten(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

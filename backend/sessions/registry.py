@@ -36,9 +36,9 @@ from backend.errors import (
     UserError,
     WorkerRestarted,
 )
-from backend.exchange import param_count
-from backend.queries import parse_inspect, parse_query
-from backend.storage import SessionRecord, Storage, digest
+from backend.store.exchange import param_count
+from backend.store.storage import SessionRecord, Storage, digest
+from backend.web.queries import parse_inspect, parse_query
 
 log = logging.getLogger(__name__)
 

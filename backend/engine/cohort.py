@@ -51,9 +51,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from backend.internals import gate_values
-from backend.recurrence import fused_recurrence_works, recurrence
-from backend.training import StepResult, Trainer
+from backend.core.internals import gate_values
+from backend.core.recurrence import fused_recurrence_works, recurrence
+from backend.core.training import StepResult, Trainer
 
 LN2 = math.log(2.0)
 CELLS = ("rnn", "lstm", "gru")

@@ -55,9 +55,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from backend.data import Vocab
+from backend.core.data import Vocab
+from backend.core.models import CharRNN
 from backend.errors import InvalidInput
-from backend.models import CharRNN
 
 # What each cell exposes per layer, in display order; every entry is a (T, H) tensor.
 QUANTITIES: dict[str, tuple[str, ...]] = {

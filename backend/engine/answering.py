@@ -37,8 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
-from backend.models import CharRNN, State
-from backend.training import next_logits
+from backend.core.models import CharRNN, State
+from backend.core.training import next_logits
 
 REFRESH_S = 0.5  # how stale the answering weights may get while the session trains
 KEEP_CLIENTS = 512  # clients whose last state is kept, per session

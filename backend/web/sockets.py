@@ -15,10 +15,10 @@ from typing import Any
 from flask import request
 from flask_socketio import SocketIO, join_room, leave_room
 
-from backend.classroom import Classroom
 from backend.errors import BadToken, InvalidInput, UserError
-from backend.guards import TokenGuard
-from backend.sessions import Sessions
+from backend.sessions.classroom import Classroom
+from backend.sessions.registry import Sessions
+from backend.web.guards import TokenGuard
 
 log = logging.getLogger(__name__)
 

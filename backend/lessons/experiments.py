@@ -1,6 +1,6 @@
 """Lessons as running experiments: start every run of a lesson, compare them, measure them.
 
-A lesson (`backend.lessons`) declares its data and one or more runs. Starting it creates
+A lesson (`backend.lessons.catalog`) declares its data and one or more runs. Starting it creates
 one session per run, all on the same text and all behind one owner link and one view link:
 the first run is the main session, the others its children, so the comparison, the
 accuracy-vs-gap curves and the sentiment classifiers are all read from the main session.
@@ -14,10 +14,10 @@ import threading
 import time
 from typing import Any
 
-from backend import lessons
 from backend.config import LIMITS
 from backend.errors import InvalidInput
-from backend.sessions import Session, Sessions, check_model_size, check_text
+from backend.lessons import catalog as lessons
+from backend.sessions.registry import Session, Sessions, check_model_size, check_text
 
 GAP_EXAMPLES = 100  # fresh examples per gap when measuring accuracy
 

@@ -10,7 +10,7 @@ Three threads, so a keystroke never waits for a training step:
   2. give one optimisation step to the running session that has used the least CPU time
      so far (fair in CPU seconds, not steps, so a big model cannot starve a small one).
      With batching on (a GPU), that session's whole cohort of running sessions with the
-     same model settings steps at once, as one batched step (`backend.cohort`);
+     same model settings steps at once, as one batched step (`backend.engine.cohort`);
   3. flush each session's progress at most every `PROGRESS_EVERY_S`; a validation loss,
      a sample and a gradient-through-time pass every few seconds of its own running time.
 - the query thread answers queries as they come, newest per client only, at normal
@@ -19,7 +19,7 @@ Three threads, so a keystroke never waits for a training step:
   overtakes its session's `open` is set aside until the open has run, so it holds up no
   other query; one for a session handed to another worker goes back to the engine.
   Predictions are answered a batch per session from a snapshot of the weights, each
-  client's state carried from its last text (`backend.answering`);
+  client's state carried from its last text (`backend.engine.answering`);
 - the continuation thread (nice +5) makes the greedy and sampled continuations a client
   was owed: when more than a few clients type, at most once a second per client, many
   clients in one batch.
@@ -83,7 +83,7 @@ class Slot:
     checkpoint: Path | None = None  # where this session's weights are saved
     batched: int = 1  # sessions its last step trained together (1: alone)
     saved_at: float = field(default_factory=time.perf_counter)
-    answerer: Any = None  # a backend.answering.Answerer, made at the first prediction
+    answerer: Any = None  # a backend.engine.answering.Answerer, made at the first prediction
 
 
 @dataclass
@@ -91,7 +91,7 @@ class Group:
     """Running sessions that train as one cohort; members[s] is the cohort's row s."""
 
     members: list[str]
-    cohort: Any  # a backend.cohort.Cohort (imported in the worker only: it needs torch)
+    cohort: Any  # a backend.engine.cohort.Cohort (imported in the worker only: it needs torch)
 
 
 class Worker:
@@ -122,7 +122,7 @@ class Worker:
         self.classifier_lock = threading.Lock()
         self.parent = os.getppid()
         # On a GPU a small model's step is mostly launch overhead: compatible running sessions
-        # train together as one cohort (`backend.cohort`), one batched step for all of them.
+        # train together as one cohort (`backend.engine.cohort`), one batched step for all of them.
         self.batching = batching
         self.groups: dict[tuple, Group] = {}  # cohort key -> the running sessions that share it
         # Per (session, client): when its last continuation was made, and the query whose
@@ -175,7 +175,7 @@ class Worker:
     def answer_forever(self) -> None:
         """The query thread: answer what waits, only the newest query per client and kind.
 
-        Predictions are answered together, a batch per session (`backend.answering`); when
+        Predictions are answered together, a batch per session (`backend.engine.answering`); when
         rounds keep coming the thread rests as long as it worked, so training keeps its share.
         """
         while True:
@@ -219,7 +219,7 @@ class Worker:
         one that keeps typing gets the bars now, and the continuations of its newest text
         from the continuation thread when they are due.
         """
-        from backend import answering
+        from backend.engine import answering
 
         by_session: dict[str, list[dict]] = {}
         for cmd in cmds:
@@ -257,7 +257,7 @@ class Worker:
 
     def answer_batch(self, sid: str, slot: Slot, group: list[dict], continued: list[bool]) -> None:
         """One session's predictions in one batch, each emitted to its client."""
-        from backend.answering import Answerer
+        from backend.engine.answering import Answerer
 
         try:
             if slot.answerer is None:
@@ -339,10 +339,10 @@ class Worker:
 
     def op_open(self, cmd: dict) -> None:
         """Build (or rebuild) a session's model; resume from its checkpoint if asked and present."""
-        from backend import checkpoints
         from backend.config import TrainConfig
-        from backend.data import TextDataset
-        from backend.training import Trainer
+        from backend.core.data import TextDataset
+        from backend.core.training import Trainer
+        from backend.store import checkpoints
 
         cfg = TrainConfig(**cmd["config"])
         trainer = Trainer(TextDataset.from_text(cmd["text"]), cfg, device=self.device)
@@ -381,7 +381,7 @@ class Worker:
         With none sound, the model starts from fresh weights but keeps the session's step
         count, so its loss history and samples stay as they were and the curve goes on.
         """
-        from backend import checkpoints
+        from backend.store import checkpoints
 
         used, problems = checkpoints.restore_latest(trainer, path)
         if used is None:  # the step count goes on: the history up to it is the session's own
@@ -404,7 +404,7 @@ class Worker:
         A failed write (a full disk) keeps the previous checkpoint and is reported to the
         owner; training goes on and the next checkpoint tries again.
         """
-        from backend import checkpoints
+        from backend.store import checkpoints
 
         self.flush_slot(sid, slot)
         if slot.checkpoint is not None and (force or slot.trainer.step_count > 0):
@@ -556,7 +556,7 @@ class Worker:
 
     @staticmethod
     def query_inspect(trainer: Any, cmd: dict) -> dict:
-        from backend.internals import inspect_text
+        from backend.core.internals import inspect_text
 
         vocab = trainer.dataset.vocab
         return inspect_text(
@@ -599,7 +599,7 @@ class Worker:
 
     def cohort_members(self, sid: str) -> list[str]:
         """The running sessions that can train in one batched step with `sid` (itself included)."""
-        from backend.cohort import cohort_key
+        from backend.engine.cohort import cohort_key
 
         key = cohort_key(self.slots[sid].trainer)
         if key is None:
@@ -612,7 +612,7 @@ class Worker:
 
     def group_of(self, members: list[str]) -> Group:
         """The group of exactly these sessions: the current one, or a new one in its place."""
-        from backend.cohort import Cohort, cohort_key
+        from backend.engine.cohort import Cohort, cohort_key
 
         key = cohort_key(self.slots[members[0]].trainer)
         group = self.groups.get(key)

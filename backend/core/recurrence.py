@@ -1,7 +1,7 @@
 """One recurrent layer of S stacked models through time, with backpropagation through time
 written out.
 
-Used by `backend.cohort` for the vanilla RNN and the LSTM. For a layer with gate inputs
+Used by `backend.engine.cohort` for the vanilla RNN and the LSTM. For a layer with gate inputs
 gx_t = W_ih x_t + b (all T steps computed beforehand) and recurrent weights W_hh:
 
   forward   gates_t = gx_t + W_hh h_{t-1}            one batched product per step

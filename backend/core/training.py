@@ -33,9 +33,9 @@ import torch.nn.functional as F
 from torch.nn.utils import clip_grad_norm_, get_total_norm
 
 from backend.config import TrainConfig
-from backend.data import TextDataset
-from backend.internals import GradientFlow, gradient_through_time
-from backend.models import CharRNN, State, build_model
+from backend.core.data import TextDataset
+from backend.core.internals import GradientFlow, gradient_through_time
+from backend.core.models import CharRNN, State, build_model
 
 LN2 = math.log(2.0)
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {

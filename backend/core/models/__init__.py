@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 
 from backend.config import TrainConfig
-from backend.models.baselines import BASELINES, PAD, BagOfChars, WindowMLP
-from backend.models.char_rnn import (
+from backend.core.models.baselines import BASELINES, PAD, BagOfChars, WindowMLP
+from backend.core.models.char_rnn import (
     ACTIVATIONS,
     CELLS,
     INITS,
@@ -15,7 +15,7 @@ from backend.models.char_rnn import (
     State,
     init_recurrent_,
 )
-from backend.models.char_rnn import build_model as build_recurrent
+from backend.core.models.char_rnn import build_model as build_recurrent
 
 # Anything build_model returns: the same forward(x, state), head and num_params().
 CharModel = CharRNN | WindowMLP | BagOfChars

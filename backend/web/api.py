@@ -7,13 +7,15 @@ import tempfile
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from backend import config, corpora, exchange, lessons
-from backend.classroom import Classroom
+from backend import config, corpora
 from backend.config import LIMITS
 from backend.errors import BadToken, InvalidInput, TooLarge, UserError
-from backend.experiments import Experiments
-from backend.guards import limiter, per_session, rate, token_guard
-from backend.sessions import Session, Sessions
+from backend.lessons import catalog as lessons
+from backend.lessons.experiments import Experiments
+from backend.sessions.classroom import Classroom
+from backend.sessions.registry import Session, Sessions
+from backend.store import exchange
+from backend.web.guards import limiter, per_session, rate, token_guard
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

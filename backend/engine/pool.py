@@ -41,7 +41,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
-from backend import worker
+from backend.engine import worker
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Engine:
     ) -> None:
         self.on_event = on_event
         self.checkpoint_s = checkpoint_s
-        self.batching = batching  # "auto" (on a GPU), "on" or "off": see backend/cohort.py
+        self.batching = batching  # "auto" (on a GPU), "on" or "off": see backend/engine/cohort.py
         # One worker on a GPU, so compatible sessions meet in one cohort (and one CUDA context).
         self.count = workers or (1 if may_have_gpu(device) else default_workers())
         self.device = device  # "auto" until the workers report what they found

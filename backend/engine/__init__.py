@@ -1,0 +1,1 @@
+"""The training engine: worker processes, their supervisor, scheduling and answering."""

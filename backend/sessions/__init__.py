@@ -1,0 +1,1 @@
+"""The session layer: who owns what, what each session is doing, and classrooms."""

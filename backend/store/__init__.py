@@ -1,0 +1,1 @@
+"""What lasts: the database, checkpoint files, and model export and import."""
