@@ -111,3 +111,73 @@ def test_projector_mode_keeps_the_lesson_views(browser: Browser, server: Server)
     client.emit("train:pause", {})
     client.wait("session:state", lambda state: state["status"] in ("paused", "idle"))
     client.close()
+
+
+FONT = "sel => parseFloat(getComputedStyle(document.querySelector(sel)).fontSize)"
+
+
+def test_large_text_on_a_laptop_makes_every_figure_larger(
+    browser: Browser, server: Server, lesson: dict
+) -> None:
+    """A+ at 1366×768: the figures, the lesson text and the chart labels all grow; none shrinks
+    to fit its card, and the loss chart keeps its height (the page scrolls instead)."""
+    page = open_page(browser, server.url + lesson["owner_url"], 1366, 768)
+    expect(page.get_by_test_id("lesson-look-for")).not_to_be_empty()
+    watched = [f'[data-testid="{name}"]' for name in ("step-count", "params", "lesson-look-for")]
+    before = [page.evaluate(FONT, sel) for sel in watched]
+    page.get_by_test_id("large-text").click()
+    expect(page.locator("html")).to_have_class(re.compile("large-text"))
+    after = [page.evaluate(FONT, sel) for sel in watched]
+    assert all(a > b for a, b in zip(after, before, strict=True)), (before, after)
+    box = page.get_by_test_id("loss-chart").bounding_box()
+    page.screenshot(path=str(ARTIFACTS / "layout-large-text-1366.png"), full_page=True)
+    assert box is not None and box["height"] >= 200, box
+    assert page.evaluate(OVERFLOWING) == []
+
+
+def test_compare_table_shows_every_run_on_a_laptop(browser: Browser, server: Server) -> None:
+    """At 1366×768 with the lesson card open, all seven runs of "a fixed window or a recurrent
+    state" are on screen at once, each on one line."""
+    started = requests.post(
+        f"{server.url}/api/lessons/window-vs-rnn/start", json={"lang": "fr"}, timeout=60
+    ).json()
+    try:
+        page = open_page(browser, server.url + started["owner_url"], 1366, 768)
+        page.get_by_test_id("tab-compare").click()
+        rows = page.get_by_test_id("compare-row")
+        expect(rows).to_have_count(len(started["runs"]), timeout=30_000)
+        expect(page.get_by_test_id("lesson-card")).to_be_visible()
+        # Every row inside the window and one line high, once the runs' figures have arrived.
+        page.wait_for_function(
+            """() => {
+              const rows = [...document.querySelectorAll('[data-testid="compare-row"]')];
+              const line = 2.6 * parseFloat(getComputedStyle(rows[0].cells[0]).fontSize);
+              return rows.every((r) => {
+                const b = r.getBoundingClientRect();
+                return b.bottom <= innerHeight && b.height <= line;
+              });
+            }""",
+            timeout=15_000,
+        )
+        page.screenshot(path=str(ARTIFACTS / "layout-compare-1366.png"))
+    finally:
+        client = Client(server.url)
+        client.join(started["id"], started["owner_token"])
+        client.emit("train:pause", {})
+        client.wait("session:state", lambda state: state["status"] in ("paused", "idle"))
+        client.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_phone_header_leaves_the_screen_to_the_lesson(
+    browser: Browser, server: Server, lesson: dict, lang: str
+) -> None:
+    """On a 390×844 phone the owner's header takes at most a fifth of the first screen."""
+    page = open_page(browser, server.url + lesson["owner_url"], 390, 844)
+    if lang == "fr":
+        page.get_by_test_id("lang-switch").select_option("fr")
+    expect(page.get_by_test_id("lesson-card")).to_be_visible()
+    header = page.locator(".app-header").bounding_box()
+    page.screenshot(path=str(ARTIFACTS / f"layout-phone-header-{lang}.png"))
+    assert header is not None and header["height"] <= 844 / 5, header
+    assert page.evaluate(OVERFLOWING) == []

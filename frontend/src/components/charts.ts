@@ -23,6 +23,12 @@ export function axisStyle(rem: number): uPlot.Axis {
   };
 }
 
+/** The least room between two x-axis ticks: tick labels such as "12,000" grow with the type
+ * (a projector's is twice a laptop's), so a fixed pixel spacing made them overlap there. */
+export function xTickSpace(rem: number): number {
+  return Math.round(rem * 4.5);
+}
+
 /** Log-axis tick labels: 0.001 → "1e-3", 10 → "10" (uPlot passes null for skipped ticks). */
 export function logTick(v: number | null): string {
   if (v == null) return "";

@@ -7,7 +7,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { h } from "../dom";
 import { formatFixed, formatInt } from "../i18n";
-import { axisStyle, logTick, remPx } from "./charts";
+import { axisStyle, logTick, remPx, xTickSpace } from "./charts";
 
 export interface LineSeries {
   label: string;
@@ -99,7 +99,12 @@ export class LineChart {
         cursor: { drag: { x: false, y: false } },
         legend: { live: true },
         axes: [
-          { ...axis, label: this.options.xLabel(), size: this.rem * 2.6 },
+          {
+            ...axis,
+            label: this.options.xLabel(),
+            size: this.rem * 2.6,
+            space: xTickSpace(this.rem),
+          },
           {
             ...axis,
             label: this.options.yLabel(),

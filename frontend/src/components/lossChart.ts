@@ -5,7 +5,7 @@ import "uplot/dist/uPlot.min.css";
 import { h, setText, show } from "../dom";
 import { formatFixed, formatInt, t } from "../i18n";
 import type { AppState, HistoryBuffer } from "../store";
-import { cssVar, remPx } from "./charts";
+import { axisStyle, cssVar, remPx, xTickSpace } from "./charts";
 import type { Component } from "./component";
 
 /** Weight of the past in the smoothed train curve (TensorBoard-style debiased EMA). */
@@ -103,14 +103,7 @@ export class LossChart implements Component {
   private build(): void {
     if (this.box.clientWidth === 0) return;
     this.rem = remPx();
-    const font = `${Math.round(this.rem * 0.8)}px system-ui, sans-serif`;
-    const axis = {
-      stroke: cssVar("--muted"),
-      grid: { stroke: cssVar("--grid"), width: 1 },
-      ticks: { stroke: cssVar("--grid"), width: 1 },
-      font,
-      labelFont: font,
-    };
+    const axis = axisStyle(this.rem);
     const train = cssVar("--train");
     const val = cssVar("--val");
     const { width, height } = this.size();
@@ -122,7 +115,7 @@ export class LossChart implements Component {
         cursor: { drag: { x: false, y: false } },
         legend: { live: true },
         axes: [
-          { ...axis, label: t("chart.x"), size: this.rem * 2.6 },
+          { ...axis, label: t("chart.x"), size: this.rem * 2.6, space: xTickSpace(this.rem) },
           {
             ...axis,
             label: t("chart.y"),

@@ -130,7 +130,7 @@ export class CompareView implements Component {
       },
       h(
         "td",
-        { class: "compare-label" },
+        { class: "compare-label", attrs: { title: modelText(run) } },
         swatch(runColor(lesson, run.label, i)),
         name,
         h(
@@ -138,7 +138,7 @@ export class CompareView implements Component {
           { class: "compare-model" },
           // "bag of characters / Bag of characters" says the same thing twice.
           modelText(run).toLowerCase() !== runName(lesson, run.label).toLowerCase() &&
-            modelText(run),
+            h("span", { class: "compare-model-text" }, modelText(run)),
           run.id === me && h("span", { class: "chip chip-me" }, t("compare.thisPage")),
         ),
       ),
