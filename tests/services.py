@@ -1,0 +1,208 @@
+"""Real services for the cluster tests, started by the test suite itself on free ports.
+
+Redis (Debian's `redis-server`), a PostgreSQL cluster made with `initdb` in a temporary
+directory, and a local Ray cluster of two nodes (`ray start --head` and a second `ray start
+--address`), each in a process group of its own so a test can kill one like a pulled plug.
+Locally a missing binary skips the tests that need it; with PLAYGROUND_REQUIRE_SERVICES set
+(CI) it fails them instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+RAY = Path(sys.executable).parent / "ray"
+
+
+def require(binary: str | Path) -> str:
+    """The binary's path; skip (or fail where services are required) when it is missing."""
+    found = shutil.which(str(binary))
+    if found:
+        return found
+    message = f"{binary} is not installed (scripts/test.sh installs it)"
+    if os.environ.get("PLAYGROUND_REQUIRE_SERVICES"):
+        raise RuntimeError(message)
+    pytest.skip(message)
+    raise AssertionError  # unreachable: skip raises
+
+
+def wait_until(ready: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll `ready` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not come up within {timeout:.0f}s")
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a service and everything it started."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+
+
+@dataclass
+class Redis:
+    url: str
+    proc: subprocess.Popen
+
+    def stop(self) -> None:
+        kill_group(self.proc)
+
+
+def start_redis(folder: Path) -> Redis:
+    binary = require("redis-server")
+    port = free_port()
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)]
+    proc = subprocess.Popen(
+        args,
+        stdout=(folder / "redis.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+
+    def answers() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    wait_until(answers, "redis-server")
+    return Redis(f"redis://127.0.0.1:{port}/0", proc)
+
+
+@dataclass
+class Postgres:
+    url: str  # SQLAlchemy URL
+    proc: subprocess.Popen
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)  # fast shutdown
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            kill_group(self.proc)
+
+
+def as_postgres_user() -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run it as the `postgres` system user."""
+    if os.getuid() != 0:
+        return []
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--clear-groups", "--"]
+
+
+def start_postgres(folder: Path) -> Postgres:
+    initdb = require(PG_BIN / "initdb" if (PG_BIN / "initdb").exists() else "initdb")
+    postgres = str(Path(initdb).parent / "postgres")
+    data, sockets = folder / "pgdata", folder / "pgsock"
+    sockets.mkdir()
+    if os.getuid() == 0:
+        shutil.chown(folder, "postgres")
+        shutil.chown(sockets, "postgres")
+    user = as_postgres_user()
+    subprocess.run(
+        [*user, initdb, "-D", str(data), "-U", "playground", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    args = [*user, postgres, "-D", str(data), "-p", str(port), "-k", str(sockets)]
+    args += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
+    proc = subprocess.Popen(
+        args,
+        stdout=(folder / "postgres.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    import psycopg
+
+    def answers() -> bool:
+        try:
+            psycopg.connect(f"host=127.0.0.1 port={port} user=playground dbname=postgres").close()
+            return True
+        except psycopg.OperationalError:
+            return False
+
+    wait_until(answers, "postgres")
+    return Postgres(f"postgresql+psycopg://playground@127.0.0.1:{port}/postgres", proc)
+
+
+@dataclass
+class RayCluster:
+    """A head node and worker nodes, each `ray start --block` in its own process group."""
+
+    address: str
+    folder: Path
+    nodes: list[subprocess.Popen] = field(default_factory=list)
+
+    def add_node(self, name: str) -> subprocess.Popen:
+        """Another node, with one CPU and a `node:<name>` resource to tell it apart."""
+        args = [str(RAY), "start", f"--address={self.address}", *node_args(name), "--block"]
+        proc = spawn(args, self.folder / f"ray-{name}.log")
+        self.nodes.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(self.nodes):
+            kill_group(proc)
+        subprocess.run([str(RAY), "stop", "--force"], capture_output=True, timeout=60)
+
+
+def node_args(name: str) -> list[str]:
+    return [
+        "--num-cpus=1",
+        f'--resources={{"node:{name}": 1}}',
+        "--object-store-memory=80000000",
+        "--disable-usage-stats",
+    ]
+
+
+def spawn(args: list[str], log: Path) -> subprocess.Popen:
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    return subprocess.Popen(
+        args, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+
+
+def start_ray(folder: Path, nodes: int = 2) -> RayCluster:
+    """A local Ray cluster: the head node (`node:head`) and `nodes - 1` more (`node:n1`, ...)."""
+    require(RAY)
+    port = free_port()
+    temp = Path("/tmp") / f"ray-{port}"  # Ray's socket paths must stay short
+    cluster = RayCluster(f"127.0.0.1:{port}", folder)
+    head = [str(RAY), "start", "--head", f"--port={port}", f"--temp-dir={temp}"]
+    head += ["--include-dashboard=false", "--node-ip-address=127.0.0.1", *node_args("head")]
+    cluster.nodes.append(spawn([*head, "--block"], folder / "ray-head.log"))
+    wait_until(lambda: alive_nodes(cluster.address) >= 1, "ray head", timeout=120)
+    for index in range(1, nodes):
+        cluster.add_node(f"n{index}")
+    wait_until(lambda: alive_nodes(cluster.address) >= nodes, "ray nodes", timeout=120)
+    return cluster
+
+
+def alive_nodes(address: str) -> int:
+    """How many nodes the cluster counts alive, asked through `ray status`."""
+    done = subprocess.run(
+        [str(RAY), "status", f"--address={address}"], capture_output=True, text=True, timeout=60
+    )
+    return done.stdout.count("node_") if done.returncode == 0 else 0
