@@ -1,0 +1,235 @@
+"""Cluster mode: several web processes over PostgreSQL, Redis and a Ray cluster of trainers.
+
+Chosen by configuration alone (docs/deploy.md): with PLAYGROUND_RAY_ADDRESS,
+PLAYGROUND_MESSAGE_QUEUE and PLAYGROUND_DATABASE_URL set, `create_app` builds the parts
+below instead of the embedded ones; with none set, nothing here is used.
+
+Every web process that shows a session holds a copy of it (`Session`), fed by the same
+trainer events from Redis, so each sends its own watchers what they need:
+  - the database is the source of truth for session records; a process that changes one
+    (a pause, a setting, a new link) says so on Redis, and the others reload it
+    (`ClusterSessions.refresh`) and send their watchers the new state;
+  - emits that every copy makes for the same trainer event (progress, samples) go to the
+    process's own watchers only; any other room emit (a class focus, the viewer count)
+    goes through Flask-SocketIO's Redis message queue to every process;
+  - commands from any process reach the trainer actor holding the session through Ray.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask_socketio import SocketIO
+
+from backend.config import TrainConfig
+from backend.errors import StorageFailed
+from backend.sessions.registry import Session, Sessions, text_name
+from backend.store.storage import Storage, metadata
+from backend.web.publisher import SocketPublisher
+
+log = logging.getLogger(__name__)
+
+SETTINGS = ("RAY_ADDRESS", "MESSAGE_QUEUE", "DATABASE_URL")
+WATCHERS = "playground:watchers:"  # + session: a hash of web process id -> its watchers
+LOCAL = threading.local()  # set on threads whose emits every copy makes (trainer events)
+
+
+def clustered(config: dict[str, Any]) -> bool:
+    """Whether `config` asks for cluster mode; a partial cluster configuration is an error."""
+    given = [name for name in SETTINGS if config.get(name)]
+    if given and "RAY_ADDRESS" in given and len(given) < len(SETTINGS):
+        missing = ", ".join(f"PLAYGROUND_{n}" for n in SETTINGS if n not in given)
+        raise ValueError(f"cluster mode (PLAYGROUND_RAY_ADDRESS) also needs {missing}")
+    if config.get("MESSAGE_QUEUE") and not config.get("RAY_ADDRESS"):
+        raise ValueError("PLAYGROUND_MESSAGE_QUEUE is for cluster mode: set PLAYGROUND_RAY_ADDRESS")
+    return bool(config.get("RAY_ADDRESS"))
+
+
+def storage(config: dict[str, Any]) -> Storage:
+    """The database at PLAYGROUND_DATABASE_URL, else SQLite under the data directory."""
+    if not config.get("DATABASE_URL"):
+        return Storage.in_directory(config["DATA_DIR"])
+    return SharedStorage(config["DATABASE_URL"], config["DATA_DIR"])
+
+
+class SharedStorage(Storage):
+    """Storage on a database server (PostgreSQL); checkpoints on a directory every node reads.
+
+    Connections are checked before use, so a restarted database costs one failed request,
+    not a broken pool. Several web processes may create the tables at once: one wins.
+    """
+
+    def __init__(self, url: str, data_dir: str | Path) -> None:
+        self.engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.problems: dict[str, str] = {}
+        self.changed: Any = lambda session_id: None  # set by the engine: tell other processes
+        for attempt in range(5):
+            try:
+                metadata.create_all(self.engine)
+                break
+            except (sa.exc.IntegrityError, sa.exc.ProgrammingError):  # created concurrently
+                time.sleep(0.2 * (attempt + 1))
+
+    def save(self, record: Any) -> None:
+        super().save(record)
+        self.changed(record.id)
+
+    def save_state(self, session_id: str, state: dict[str, Any], quiet: bool = False) -> None:
+        """Record the run state; `quiet` for what only the trainer changed (no one reloads)."""
+        super().save_state(session_id, state)
+        if not quiet:
+            self.changed(session_id)
+
+    def delete(self, session_id: str) -> None:
+        super().delete(session_id)
+        self.changed(session_id)
+
+
+class ClusterPublisher(SocketPublisher):
+    """A publisher whose per-copy emits stay in this process (see the module docstring)."""
+
+    def __init__(self, socketio: SocketIO, hz: float, redis_url: str) -> None:
+        import redis
+
+        super().__init__(socketio, hz)
+        self.redis = redis.Redis.from_url(redis_url)
+        self.origin = ""  # this web process, set once the engine has one
+
+    def viewers(self, session: Any) -> None:
+        """The viewer count over every web process, to the whole room."""
+        key = WATCHERS + session.id
+        self.redis.hset(key, self.origin, len(session.clients))
+        total = sum(int(n) for n in self.redis.hvals(key))
+        self.socketio.emit("session:viewers", {"viewers": total}, to=session.id)
+
+    def to_room(self, session_id: str, event: str, data: dict) -> None:
+        local = getattr(LOCAL, "on", False) or threading.current_thread() is self.thread
+        self.socketio.emit(event, data, to=session_id, ignore_queue=local)
+
+    def to_client(self, client: str, event: str, data: dict) -> None:
+        self.socketio.emit(event, data, to=client, ignore_queue=True)  # our own connection
+
+
+class ClusterSessions(Sessions):
+    """The session layer with copies in several web processes, kept in step through Redis."""
+
+    def on_event(self, event: dict) -> None:
+        LOCAL.on = True
+        try:
+            super().on_event(event)
+        finally:
+            LOCAL.on = False
+
+    def watched_elsewhere(self, session: Session) -> bool:
+        """Whether another web process has watchers on `session`."""
+        counts = self.publisher.redis.hgetall(WATCHERS + session.id)
+        origin = self.publisher.origin.encode()
+        return any(int(n) for who, n in counts.items() if who != origin)
+
+    def pause_unwatched(self, idle_s: float) -> list[str]:
+        """Pause what nobody watches: on any web process, not only here."""
+        with self.lock:
+            for session in self.sessions.values():
+                if session.status == "running" and self.watched_elsewhere(session):
+                    session.last_watched = time.monotonic()
+        return super().pause_unwatched(idle_s)
+
+    def refresh(self, session_id: str) -> None:
+        """Another web process changed the session's record: reload ours and tell watchers."""
+        with self.lock:
+            session = self.sessions.get(session_id)
+        if session is None:
+            return
+        record = self.storage.load(session_id)
+        if record is None:
+            self._gone(session)
+            return
+        with self.lock:
+            before = session.snapshot("owner")
+            revoked = record.view_token != session.record.view_token
+            self._adopt(session, record)
+            dropped = [c for c, role in session.clients.items() if role == "viewer" and revoked]
+            changed = session.snapshot("owner") != before
+        for client in dropped:
+            message = "the owner replaced this session's link; ask for the new one"
+            self.publisher.to_client(client, "session:revoked", {"message": message})
+            self.leave(client)
+            self.publisher.remove(client, session_id)
+        if changed:
+            self.publisher.state(session)
+
+    def _adopt(self, session: Session, record: Any) -> None:
+        """Take the stored record and run state (callers hold the lock)."""
+        state = record.state
+        text_changed = record.text != session.record.text
+        session.record, session.config = record, TrainConfig(**record.config)
+        if text_changed:
+            session.text_name, session.vocab_size = (
+                text_name(record.text_source),
+                len(set(record.text)),
+            )
+        session.status = state.get("status", session.status)
+        session.pause_reason = state.get("pause_reason")
+        session.view_version = state.get("view_version", session.view_version)
+        # A model rebuilt elsewhere restarts its history when its trainer reports it `opened`.
+
+    def _on_checkpointed(self, session: Session, event: dict) -> None:
+        """Store what the trainer changed (steps, history), keeping the stored run status.
+
+        Every copy sees the checkpoint; none may write back a status older than the one
+        another process stored (a pause there that has not reached us yet).
+        """
+        self.storage.report("checkpoints", None)
+        with self.lock:
+            ours = session.dump_state()
+            session.saved_step = event["step"]
+            self.saved.notify_all()
+        record = self.storage.load(session.id)
+        if record is None:
+            return
+        trained = {k: ours[k] for k in ("step", "chars_seen", "history", "samples")}
+        try:
+            self.storage.save_state(session.id, {**record.state, **trained}, quiet=True)
+        except StorageFailed as exc:
+            self.notify(session, exc.code, exc.message)
+
+    def _gone(self, session: Session) -> None:
+        """The session was deleted through another web process: drop our copy and watchers."""
+        with self.lock:
+            self.sessions.pop(session.id, None)
+            session.gen += 1
+            watchers = list(session.clients)
+            for client in watchers:
+                self.clients.pop(client, None)
+        self.engine.send(session.id, "close")
+        for client in watchers:
+            self.publisher.to_client(client, "session:deleted", {"id": session.id})
+            self.publisher.remove(client, session.id)
+
+
+def build(config: dict[str, Any], socketio: SocketIO, publisher_hz: float, **limits: Any) -> Any:
+    """The session layer and Ray engine of cluster mode, wired to each other."""
+    from backend.engine.ray_pool import RayEngine
+
+    store = storage(config)
+    publisher = ClusterPublisher(socketio, publisher_hz, config["MESSAGE_QUEUE"])
+    manager = ClusterSessions(store, publisher, **limits)
+    engine = RayEngine(
+        manager.on_event,
+        address=config["RAY_ADDRESS"],
+        redis_url=config["MESSAGE_QUEUE"],
+        device=config["DEVICE"],
+        checkpoint_s=config["CHECKPOINT_S"],
+        batching=config["BATCH_SESSIONS"],
+        on_changed=manager.refresh,
+    )
+    publisher.origin = engine.origin
+    store.changed = engine.note_change
+    return manager, engine
