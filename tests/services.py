@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,12 +72,7 @@ def start_redis(folder: Path) -> Redis:
     binary = require("redis-server")
     port = free_port()
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)]
-    proc = subprocess.Popen(
-        args,
-        stdout=(folder / "redis.log").open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = spawn(args, folder / "redis.log")
     import redis
 
     client = redis.Redis(port=port)
@@ -95,6 +91,7 @@ def start_redis(folder: Path) -> Redis:
 class Postgres:
     url: str  # SQLAlchemy URL
     proc: subprocess.Popen
+    folder: Path
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)  # fast shutdown
@@ -102,6 +99,7 @@ class Postgres:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             kill_group(self.proc)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def as_postgres_user() -> list[str]:
@@ -111,29 +109,28 @@ def as_postgres_user() -> list[str]:
     return ["setpriv", "--reuid=postgres", "--regid=postgres", "--clear-groups", "--"]
 
 
-def start_postgres(folder: Path) -> Postgres:
+def start_postgres(log: Path) -> Postgres:
+    """A new PostgreSQL cluster (`initdb`) in a temporary directory; its output goes to `log`."""
     initdb = require(PG_BIN / "initdb" if (PG_BIN / "initdb").exists() else "initdb")
     postgres = str(Path(initdb).parent / "postgres")
-    data, sockets = folder / "pgdata", folder / "pgsock"
+    folder = Path(tempfile.mkdtemp(prefix="playground-pg-"))  # pytest's are root's alone
+    data, sockets = folder / "data", folder / "sockets"
     sockets.mkdir()
     if os.getuid() == 0:
-        shutil.chown(folder, "postgres")
-        shutil.chown(sockets, "postgres")
+        for path in (folder, sockets):
+            shutil.chown(path, "postgres", "postgres")
     user = as_postgres_user()
-    subprocess.run(
+    made = subprocess.run(
         [*user, initdb, "-D", str(data), "-U", "playground", "--auth=trust", "-E", "UTF8"],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if made.returncode != 0:
+        raise RuntimeError(f"initdb failed: {made.stderr or made.stdout}")
     port = free_port()
     args = [*user, postgres, "-D", str(data), "-p", str(port), "-k", str(sockets)]
     args += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
-    proc = subprocess.Popen(
-        args,
-        stdout=(folder / "postgres.log").open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = spawn(args, log)
     import psycopg
 
     def answers() -> bool:
@@ -144,7 +141,7 @@ def start_postgres(folder: Path) -> Postgres:
             return False
 
     wait_until(answers, "postgres")
-    return Postgres(f"postgresql+psycopg://playground@127.0.0.1:{port}/postgres", proc)
+    return Postgres(f"postgresql+psycopg://playground@127.0.0.1:{port}/postgres", proc, folder)
 
 
 @dataclass
@@ -156,7 +153,7 @@ class RayCluster:
     nodes: list[subprocess.Popen] = field(default_factory=list)
 
     def add_node(self, name: str) -> subprocess.Popen:
-        """Another node, with one CPU and a `node:<name>` resource to tell it apart."""
+        """Another node, with one CPU, named `name`."""
         args = [str(RAY), "start", f"--address={self.address}", *node_args(name), "--block"]
         proc = spawn(args, self.folder / f"ray-{name}.log")
         self.nodes.append(proc)
@@ -169,23 +166,34 @@ class RayCluster:
 
 
 def node_args(name: str) -> list[str]:
+    """One CPU, a small object store, and a name that trainer actors carry (`trainer-<name>-…`)."""
     return [
         "--num-cpus=1",
-        f'--resources={{"node:{name}": 1}}',
+        f"--node-name={name}",
         "--object-store-memory=80000000",
         "--disable-usage-stats",
     ]
 
 
+# The head declares a node dead after about a second of missed health checks (default: 15 s).
+FAST_FAILURE = {
+    "RAY_health_check_period_ms": "300",
+    "RAY_health_check_timeout_ms": "300",
+    "RAY_health_check_failure_threshold": "3",
+}
+
+
 def spawn(args: list[str], log: Path) -> subprocess.Popen:
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-    return subprocess.Popen(
-        args, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
+    """Start a service in a process group of its own, its output in `log`."""
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **FAST_FAILURE}
+    with log.open("w") as out:
+        return subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
 
 
 def start_ray(folder: Path, nodes: int = 2) -> RayCluster:
-    """A local Ray cluster: the head node (`node:head`) and `nodes - 1` more (`node:n1`, ...)."""
+    """A local Ray cluster: the head node (named `head`) and `nodes - 1` more (`n1`, ...)."""
     require(RAY)
     port = free_port()
     temp = Path("/tmp") / f"ray-{port}"  # Ray's socket paths must stay short
