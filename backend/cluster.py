@@ -17,9 +17,11 @@ trainer events from Redis, so each sends its own watchers what they need:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,28 @@ class SharedStorage(Storage):
             except (sa.exc.IntegrityError, sa.exc.ProgrammingError):  # created concurrently
                 time.sleep(0.2 * (attempt + 1))
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """A read whose failure (the database unreachable) becomes a clear `StorageFailed`."""
+        try:
+            yield
+        except sa.exc.OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            self.report("database", reason)
+            raise StorageFailed(f"the database cannot be reached ({reason}); try again") from exc
+
+    def load(self, session_id: str) -> Any:
+        with self.reading():
+            return super().load(session_id)
+
+    def count(self) -> int:
+        with self.reading():
+            return super().count()
+
+    def children(self, session_id: str) -> list[str]:
+        with self.reading():
+            return super().children(session_id)
+
     def save(self, record: Any) -> None:
         super().save(record)
         self.changed(record.id)
@@ -104,10 +128,17 @@ class ClusterPublisher(SocketPublisher):
 
     def viewers(self, session: Any) -> None:
         """The viewer count over every web process, to the whole room."""
-        key = WATCHERS + session.id
-        self.redis.hset(key, self.origin, len(session.clients))
-        total = sum(int(n) for n in self.redis.hvals(key))
+        self.redis.hset(WATCHERS + session.id, self.origin, len(session.clients))
+        total = sum(self.watchers(session.id).values())
         self.socketio.emit("session:viewers", {"viewers": total}, to=session.id)
+
+    def watchers(self, session_id: str) -> dict[str, int]:
+        """How many watchers each live web process has on the session."""
+        from backend.engine.ray_pool import ALIVE
+
+        counts = self.redis.hgetall(WATCHERS + session_id)
+        live = {who.decode(): int(n) for who, n in counts.items()}
+        return {who: n for who, n in live.items() if self.redis.exists(ALIVE + who)}
 
     def to_room(self, session_id: str, event: str, data: dict) -> None:
         local = getattr(LOCAL, "on", False) or threading.current_thread() is self.thread
@@ -129,9 +160,8 @@ class ClusterSessions(Sessions):
 
     def watched_elsewhere(self, session: Session) -> bool:
         """Whether another web process has watchers on `session`."""
-        counts = self.publisher.redis.hgetall(WATCHERS + session.id)
-        origin = self.publisher.origin.encode()
-        return any(int(n) for who, n in counts.items() if who != origin)
+        counts = self.publisher.watchers(session.id)
+        return any(n for who, n in counts.items() if who != self.publisher.origin)
 
     def pause_unwatched(self, idle_s: float) -> list[str]:
         """Pause what nobody watches: on any web process, not only here."""

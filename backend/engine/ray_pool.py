@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.engine import worker
+from backend.errors import Busy
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,15 @@ class RayEngine:
 
     def send(self, session: str, op: str, **payload: Any) -> None:
         """Send a command or query to the trainer holding `session` (placing it if new)."""
-        message = {"op": op, "session": session, **payload}
+        import redis
+
+        try:
+            self._send({"op": op, "session": session, **payload})
+        except redis.ConnectionError as exc:
+            raise Busy("the training cluster cannot be reached right now; try again") from exc
+
+    def _send(self, message: dict) -> None:
+        session, op = message["session"], message["op"]
         if op == "open":
             self._open(message)
             return
