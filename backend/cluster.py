@@ -18,6 +18,7 @@ trainer events from Redis, so each sends its own watchers what they need:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -32,6 +33,7 @@ from backend.config import TrainConfig
 from backend.errors import StorageFailed
 from backend.sessions.registry import Session, Sessions, text_name
 from backend.store.storage import Storage, metadata
+from backend.store.storage import sessions as table
 from backend.web.publisher import SocketPublisher
 
 log = logging.getLogger(__name__)
@@ -105,11 +107,27 @@ class SharedStorage(Storage):
         super().save(record)
         self.changed(record.id)
 
-    def save_state(self, session_id: str, state: dict[str, Any], quiet: bool = False) -> None:
-        """Record the run state; `quiet` for what only the trainer changed (no one reloads)."""
+    def merge_state(self, session_id: str, fields: dict[str, Any]) -> None:
+        """Overwrite only `fields` of the stored run state, under the row's lock.
+
+        Every web process records a checkpoint's steps and history; none may write back a
+        status it read before another process stored a newer one (a pause).
+        """
+        row = sa.select(table.c.state).where(table.c.id == session_id).with_for_update()
+        with self.writing() as conn:
+            stored = conn.execute(row).scalar_one_or_none()
+            if stored is None:
+                return
+            state = {**json.loads(stored), **fields}
+            conn.execute(
+                table.update()
+                .where(table.c.id == session_id)
+                .values(state=json.dumps(state), updated_at=time.time())
+            )
+
+    def save_state(self, session_id: str, state: dict[str, Any]) -> None:
         super().save_state(session_id, state)
-        if not quiet:
-            self.changed(session_id)
+        self.changed(session_id)
 
     def delete(self, session_id: str) -> None:
         super().delete(session_id)
@@ -211,22 +229,15 @@ class ClusterSessions(Sessions):
         # A model rebuilt elsewhere restarts its history when its trainer reports it `opened`.
 
     def _on_checkpointed(self, session: Session, event: dict) -> None:
-        """Store what the trainer changed (steps, history), keeping the stored run status.
-
-        Every copy sees the checkpoint; none may write back a status older than the one
-        another process stored (a pause there that has not reached us yet).
-        """
+        """Store what the trainer changed (steps, history), keeping the stored run status."""
         self.storage.report("checkpoints", None)
         with self.lock:
             ours = session.dump_state()
             session.saved_step = event["step"]
             self.saved.notify_all()
-        record = self.storage.load(session.id)
-        if record is None:
-            return
         trained = {k: ours[k] for k in ("step", "chars_seen", "history", "samples")}
         try:
-            self.storage.save_state(session.id, {**record.state, **trained}, quiet=True)
+            self.storage.merge_state(session.id, trained)
         except StorageFailed as exc:
             self.notify(session, exc.code, exc.message)
 

@@ -92,14 +92,36 @@ class Postgres:
     url: str  # SQLAlchemy URL
     proc: subprocess.Popen
     folder: Path
+    args: list[str]
+    log: Path
 
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)  # fast shutdown
+    def pause(self) -> None:
+        """Shut the server down (fast shutdown), keeping its data, as an outage would."""
+        self.proc.send_signal(signal.SIGINT)
         try:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             kill_group(self.proc)
+
+    def resume(self) -> None:
+        """Start it again on the same data and port; return once it answers."""
+        self.proc = spawn(self.args, self.log)
+        wait_until(lambda: answers(self.url), "postgres")
+
+    def stop(self) -> None:
+        self.pause()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def answers(url: str) -> bool:
+    """Whether PostgreSQL at the SQLAlchemy `url` accepts a connection."""
+    import psycopg
+
+    try:
+        psycopg.connect(url.replace("postgresql+psycopg", "postgresql")).close()
+        return True
+    except psycopg.OperationalError:
+        return False
 
 
 def as_postgres_user() -> list[str]:
@@ -131,17 +153,9 @@ def start_postgres(log: Path) -> Postgres:
     args = [*user, postgres, "-D", str(data), "-p", str(port), "-k", str(sockets)]
     args += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
     proc = spawn(args, log)
-    import psycopg
-
-    def answers() -> bool:
-        try:
-            psycopg.connect(f"host=127.0.0.1 port={port} user=playground dbname=postgres").close()
-            return True
-        except psycopg.OperationalError:
-            return False
-
-    wait_until(answers, "postgres")
-    return Postgres(f"postgresql+psycopg://playground@127.0.0.1:{port}/postgres", proc, folder)
+    url = f"postgresql+psycopg://playground@127.0.0.1:{port}/postgres"
+    wait_until(lambda: answers(url), "postgres")
+    return Postgres(url, proc, folder, args, log)
 
 
 @dataclass

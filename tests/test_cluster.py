@@ -134,6 +134,29 @@ def test_sessions_spread_evenly_over_both_trainer_nodes(cluster: Cluster) -> Non
     assert len(nodes) >= 4 and abs(nodes.count("head") - nodes.count("n1")) <= 1, nodes
 
 
+def test_postgres_briefly_away_gives_a_clear_error_then_recovers(cluster: Cluster) -> None:
+    a, b = cluster.web
+    links = create(a)
+    owner, viewer = Client(a.url), Client(b.url)
+    try:
+        owner.join(links["id"], links["owner_token"])
+        viewer.join(links["id"], links["view_token"])
+        cluster.postgres.pause()
+        try:
+            owner.emit("train:config", {"config": {"learning_rate": 0.02}})
+            error = owner.wait("error", timeout=30)
+            assert error["code"] == "storage_failed" and "nothing was changed" in error["message"]
+        finally:
+            cluster.postgres.resume()
+        assert stored_in_postgres(cluster, links["id"]) is not None
+        owner.emit("train:config", {"config": {"learning_rate": 0.02}})
+        changed = viewer.wait("session:state", lambda d: d["config"]["learning_rate"] == 0.02)
+        assert changed["role"] == "viewer"
+    finally:
+        owner.close()
+        viewer.close()
+
+
 def record_steps(client: Client) -> list[int]:
     """Every training step the client is sent, in order (its events still reach `wait`)."""
     steps: list[int] = []

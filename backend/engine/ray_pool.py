@@ -23,6 +23,7 @@ import logging
 import os
 import pickle
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -80,7 +81,9 @@ class Trainer:
     def __init__(self, redis_url: str, checkpoint_s: float, batching: str, device: str) -> None:
         import torch
 
-        torch.set_num_threads(1)
+        torch.set_num_threads(1)  # as an embedded worker process: see worker.main
+        torch.set_num_interop_threads(1)
+        sys.setswitchinterval(0.001)  # hand the GIL to a waiting query within a millisecond
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
