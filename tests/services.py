@@ -24,7 +24,13 @@ import pytest
 
 from tests.conftest import free_port
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+def postgres_bin() -> Path:
+    """Debian keeps PostgreSQL's server binaries off PATH, in a folder per major version."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else Path("/usr/local/bin")
+
+
 RAY = Path(sys.executable).parent / "ray"
 
 
@@ -133,7 +139,7 @@ def as_postgres_user() -> list[str]:
 
 def start_postgres(log: Path) -> Postgres:
     """A new PostgreSQL cluster (`initdb`) in a temporary directory; its output goes to `log`."""
-    initdb = require(PG_BIN / "initdb" if (PG_BIN / "initdb").exists() else "initdb")
+    initdb = require(postgres_bin() / "initdb")
     postgres = str(Path(initdb).parent / "postgres")
     folder = Path(tempfile.mkdtemp(prefix="playground-pg-"))  # pytest's are root's alone
     data, sockets = folder / "data", folder / "sockets"

@@ -93,6 +93,16 @@ def create(web: Server) -> dict:
     return response.json()
 
 
+def test_a_partial_cluster_configuration_is_refused_naming_what_is_missing() -> None:
+    from backend import cluster
+
+    assert not cluster.clustered({}) and not cluster.clustered({"DATABASE_URL": "sqlite://"})
+    with pytest.raises(ValueError, match="PLAYGROUND_DATABASE_URL"):
+        cluster.clustered({"RAY_ADDRESS": "head:6379", "MESSAGE_QUEUE": "redis://r"})
+    with pytest.raises(ValueError, match="PLAYGROUND_RAY_ADDRESS"):
+        cluster.clustered({"MESSAGE_QUEUE": "redis://r"})
+
+
 def test_a_session_made_on_one_web_process_is_watched_and_paused_through_another(
     cluster: Cluster,
 ) -> None:
