@@ -64,7 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     clustered = cluster.clustered(app.config)
     if not clustered:  # first, before any worker starts: a second server on it stops here
         app.extensions["data_lock"] = lock_directory(app.config["DATA_DIR"])
-    socketio = SocketIO(
+    socketio = (cluster.ClusterSocketIO if clustered else SocketIO)(
         app,
         async_mode="threading",
         max_http_buffer_size=sockets.MAX_MESSAGE_BYTES,

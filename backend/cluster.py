@@ -73,7 +73,7 @@ class SharedStorage(Storage):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.problems: dict[str, str] = {}
-        self.changed: Any = lambda session_id: None  # set by the engine: tell other processes
+        self.changed: Any = lambda session_id, run=None: None  # set by the engine: tell others
         for attempt in range(5):
             try:
                 metadata.create_all(self.engine)
@@ -127,11 +127,24 @@ class SharedStorage(Storage):
 
     def save_state(self, session_id: str, state: dict[str, Any]) -> None:
         super().save_state(session_id, state)
-        self.changed(session_id)
+        self.changed(session_id, run_status(state))
 
     def delete(self, session_id: str) -> None:
         super().delete(session_id)
         self.changed(session_id)
+
+
+class ClusterSocketIO(SocketIO):
+    """Flask-SocketIO over the Redis message queue; an emit to one of our own connections
+    (a reply, an error) is delivered here directly, so it needs no queue and cannot be lost
+    while Redis is away."""
+
+    def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
+        to = kwargs.get("to") or kwargs.get("room")
+        namespace = kwargs.get("namespace") or "/"
+        if isinstance(to, str) and self.server.manager.is_connected(to, namespace):
+            kwargs["ignore_queue"] = True
+        super().emit(event, *args, **kwargs)
 
 
 class ClusterPublisher(SocketPublisher):
@@ -162,8 +175,10 @@ class ClusterPublisher(SocketPublisher):
         local = getattr(LOCAL, "on", False) or threading.current_thread() is self.thread
         self.socketio.emit(event, data, to=session_id, ignore_queue=local)
 
-    def to_client(self, client: str, event: str, data: dict) -> None:
-        self.socketio.emit(event, data, to=client, ignore_queue=True)  # our own connection
+
+def run_status(state: dict[str, Any]) -> dict[str, Any]:
+    """The part of a run state that says whether it trains."""
+    return {"status": state.get("status"), "pause_reason": state.get("pause_reason")}
 
 
 class ClusterSessions(Sessions):
@@ -189,20 +204,40 @@ class ClusterSessions(Sessions):
                     session.last_watched = time.monotonic()
         return super().pause_unwatched(idle_s)
 
-    def refresh(self, session_id: str) -> None:
-        """Another web process changed the session's record: reload ours and tell watchers."""
+    def _save_state(self, session: Session, state: dict[str, Any] | None = None) -> None:
+        """Store the run state; the other web processes hear of a new status even if that fails."""
+        state = state or session.dump_state()
+        try:
+            self.storage.save_state(session.id, state)
+        except StorageFailed as exc:
+            self.notify(session, exc.code, exc.message)
+            self.engine.note_change(session.id, run=run_status(state))
+
+    def refresh(self, session_id: str, run: dict | None = None) -> None:
+        """Another web process changed the session: reload our copy and tell our watchers.
+
+        `run` is the status that process holds (it may not be stored: the database away).
+        """
         with self.lock:
             session = self.sessions.get(session_id)
         if session is None:
             return
-        record = self.storage.load(session_id)
+        try:
+            record = self.storage.load(session_id)
+        except StorageFailed:
+            if not run:
+                raise
+            record = session.record  # the database is away: take the status alone
         if record is None:
             self._gone(session)
             return
         with self.lock:
             before = session.snapshot("owner")
             revoked = record.view_token != session.record.view_token
-            self._adopt(session, record)
+            if record is not session.record:
+                self._adopt(session, record)
+            if run:
+                session.status, session.pause_reason = run["status"], run["pause_reason"]
             dropped = [c for c, role in session.clients.items() if role == "viewer" and revoked]
             changed = session.snapshot("owner") != before
         for client in dropped:

@@ -69,28 +69,37 @@ def kill_group(proc: subprocess.Popen) -> None:
 class Redis:
     url: str
     proc: subprocess.Popen
+    args: list[str]
+    log: Path
 
     def stop(self) -> None:
         kill_group(self.proc)
+
+    def resume(self) -> None:
+        """Start it again on its port and append-only file; return once it answers."""
+        self.proc = spawn(self.args, self.log)
+        wait_until(lambda: redis_answers(self.url), "redis-server")
+
+
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url).ping())
+    except redis.ConnectionError:
+        return False
 
 
 def start_redis(folder: Path) -> Redis:
     binary = require("redis-server")
     port = free_port()
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)]
-    proc = spawn(args, folder / "redis.log")
-    import redis
-
-    client = redis.Redis(port=port)
-
-    def answers() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    wait_until(answers, "redis-server")
-    return Redis(f"redis://127.0.0.1:{port}/0", proc)
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)]
+    args += ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]  # as docs/deploy.md
+    log = folder / "redis.log"
+    proc = spawn(args, log)
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_until(lambda: redis_answers(url), "redis-server")
+    return Redis(url, proc, args, log)
 
 
 @dataclass

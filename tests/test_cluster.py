@@ -144,24 +144,57 @@ def test_sessions_spread_evenly_over_both_trainer_nodes(cluster: Cluster) -> Non
     assert len(nodes) >= 4 and abs(nodes.count("head") - nodes.count("n1")) <= 1, nodes
 
 
-def test_postgres_briefly_away_gives_a_clear_error_then_recovers(cluster: Cluster) -> None:
+def test_postgres_briefly_away_gives_clear_errors_and_no_wrong_state(cluster: Cluster) -> None:
     a, b = cluster.web
     links = create(a)
     owner, viewer = Client(a.url), Client(b.url)
     try:
         owner.join(links["id"], links["owner_token"])
         viewer.join(links["id"], links["view_token"])
+        owner.emit("train:start")
+        viewer.wait("train:progress", lambda d: d["step"] > 0, timeout=60)
         cluster.postgres.pause()
         try:
             owner.emit("train:config", {"config": {"learning_rate": 0.02}})
             error = owner.wait("error", timeout=30)
             assert error["code"] == "storage_failed" and "nothing was changed" in error["message"]
+            # A pause still pauses, says it was not stored, and reaches the other process.
+            owner.emit("train:pause")
+            notice = owner.wait("session:notice", timeout=30)
+            assert notice["code"] == "storage_failed"
+            viewer.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
         finally:
             cluster.postgres.resume()
-        assert stored_in_postgres(cluster, links["id"]) is not None
         owner.emit("train:config", {"config": {"learning_rate": 0.02}})
         changed = viewer.wait("session:state", lambda d: d["config"]["learning_rate"] == 0.02)
-        assert changed["role"] == "viewer"
+        assert changed["status"] == "paused"
+        assert stored_in_postgres(cluster, links["id"])["status"] == "paused"
+    finally:
+        owner.close()
+        viewer.close()
+
+
+def test_redis_briefly_away_gives_clear_errors_then_recovers(cluster: Cluster) -> None:
+    a, b = cluster.web
+    links = create(a)
+    owner, viewer = Client(a.url), Client(b.url)
+    try:
+        owner.join(links["id"], links["owner_token"])
+        viewer.join(links["id"], links["view_token"])
+        owner.emit("train:start")
+        viewer.wait("train:progress", lambda d: d["step"] > 0, timeout=60)
+        cluster.redis.stop()  # kill -9
+        try:
+            owner.emit("train:pause")
+            assert owner.wait("error", timeout=30)["code"] == "busy"
+        finally:
+            cluster.redis.resume()
+        # Every process reconnects by itself: training streams to B and a pause reaches it.
+        step = owner.wait("train:progress", timeout=60)["step"]
+        viewer.drain()
+        viewer.wait("train:progress", lambda d: d["step"] > step, timeout=60)
+        owner.emit("train:pause")
+        viewer.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
     finally:
         owner.close()
         viewer.close()

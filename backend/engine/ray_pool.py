@@ -143,12 +143,12 @@ class RayEngine:
         device: str = "auto",
         checkpoint_s: float = 15.0,
         batching: str = "auto",
-        on_changed: Callable[[str], None] | None = None,
+        on_changed: Callable[[str, dict | None], None] | None = None,
     ) -> None:
         import redis
 
         self.on_event = on_event
-        self.on_changed = on_changed or (lambda session: None)
+        self.on_changed = on_changed or (lambda session, run: None)
         self.address, self.redis_url = address, redis_url
         self.requested_device, self.device = device, "cpu"
         self.checkpoint_s, self.batching = checkpoint_s, batching
@@ -317,9 +317,9 @@ class RayEngine:
 
     # -- events ----------------------------------------------------------------------------
 
-    def note_change(self, session: str) -> None:
-        """Tell the other web processes that `session`'s stored record changed."""
-        event = {"type": "changed", "session": session, "origin": self.origin}
+    def note_change(self, session: str, run: dict | None = None) -> None:
+        """Tell the other web processes that `session` changed (`run`: its status, if known)."""
+        event = {"type": "changed", "session": session, "origin": self.origin, "run": run}
         self.redis.publish(EVENTS, pickle.dumps(event))
 
     def _listen(self, subscribed: threading.Event) -> None:
@@ -339,12 +339,18 @@ class RayEngine:
                 with self.lock:
                     held = list(self.local_gen)
                 for session in held:  # what changed meanwhile is in the database
-                    self.on_changed(session)
+                    self._changed(session, None)
+
+    def _changed(self, session: str, run: dict | None) -> None:
+        try:
+            self.on_changed(session, run)
+        except Exception:  # the database away, say: the next change brings it up to date
+            log.exception("reloading session %s failed", session)
 
     def _dispatch(self, event: dict) -> None:
         if event["type"] == "changed":
             if event["origin"] != self.origin:
-                self.on_changed(event["session"])
+                self._changed(event["session"], event.get("run"))
             return
         session, gen = event["session"], event["gen"]
         with self.lock:
