@@ -277,3 +277,32 @@ def test_a_lost_trainer_node_resumes_its_sessions_on_the_other_from_their_checkp
     finally:
         owner.close()
         viewer.close()
+
+
+def test_a_killed_trainer_is_started_again_and_its_sessions_resume(cluster: Cluster) -> None:
+    import json
+    import os
+    import signal
+
+    import redis
+
+    a, b = cluster.web
+    links = create(b)
+    owner, viewer = Client(b.url), Client(a.url)
+    try:
+        owner.join(links["id"], links["owner_token"])
+        viewer.join(links["id"], links["view_token"])
+        owner.emit("train:start")
+        viewer.wait("train:progress", lambda d: d["step"] > 20, timeout=60)
+        name = cluster.placement(links["id"])
+        trainer = redis.Redis.from_url(cluster.redis.url).hget("playground:trainers", name)
+        os.kill(json.loads(trainer)["pid"], signal.SIGKILL)  # as the out-of-memory killer would
+
+        assert owner.wait("session:notice", timeout=60)["code"] == "worker_restarted"
+        resumed = owner.wait("train:progress", lambda d: bool(d["train"]), timeout=60)
+        assert resumed["train"][0][0] > 1, "resumed from its checkpoint, not from scratch"
+        viewer.drain()
+        viewer.wait("train:progress", lambda d: d["step"] > resumed["step"], timeout=60)
+    finally:
+        owner.close()
+        viewer.close()

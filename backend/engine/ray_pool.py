@@ -11,14 +11,17 @@ web process reads. `RayEngine` is a web process's handle on them, with `Engine`'
   generation to that of its own copy of the session, so stale events drop as they do today;
 - opening a session a trainer already holds only attaches to it (a second web process, or
   a restarted one, must not rewind a running model to its last checkpoint);
-- a supervisor notices a dead node (Ray marks it dead), and one web process, under a Redis
-  lock, reopens that node's sessions on the least-loaded live trainer from their last
+- a supervisor notices a dead node (Ray marks it dead) or a dead trainer (it stops answering;
+  it is started again), and one web process, under a Redis lock, reopens that trainer's
+  sessions on the least-loaded live trainer from their last
   checkpoints (on the shared checkpoint directory), starts the running ones again and sends
   their owners a `worker_lost` notice, as the embedded engine does for a dead process.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 import os
 import pickle
@@ -46,10 +49,12 @@ HOLDERS = "playground:holders:"  # + session: web processes holding a copy of it
 ALIVE = "playground:alive:"  # + web process id, with a short expiry: that process lives
 GEN = "playground:gen"  # global model-build generation counter
 RECOVER = "playground:recover:"  # + trainer name: the lock of whoever reopens its sessions
+TRAINERS = "playground:trainers"  # trainer actor name -> its pid, node and device (JSON)
 ALIVE_S = 15.0  # a web process that stops refreshing its mark is gone after this
 SUPERVISE_S = 1.0
-LOST = "the trainer node holding this session stopped; it was reopened on another node from "
-LOST += "its last checkpoint"
+PING_EVERY = 5  # supervision rounds between checks that each trainer actor still answers
+PING_TIMEOUT_S = 10.0
+LOST = "the trainer holding this session stopped; it was reopened from its last checkpoint"
 
 
 class RedisEvents:
@@ -94,6 +99,11 @@ class Trainer:
         batch = batching == "on" or (batching == "auto" and device.startswith("cuda"))
         loop = worker.Worker(self.commands, self.queries, events, device, checkpoint_s, batch)
         threading.Thread(target=loop.run, name="training", daemon=True).start()
+        import ray
+
+        me = {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(), "device": device}
+        name = ray.get_runtime_context().get_actor_name()
+        events.client.hset(TRAINERS, name, json.dumps(me))  # for operators (and the tests)
 
     def send(self, message: dict) -> None:
         if message["op"] == "close":
@@ -292,8 +302,8 @@ class RayEngine:
         self.redis.hsetnx(PLACEMENT, session, self._least_loaded())
         return self.redis.hget(PLACEMENT, session).decode()
 
-    def _least_loaded(self, exclude: set[str] = frozenset()) -> str:
-        load = {name: 0 for name in self.actors if name not in exclude}
+    def _least_loaded(self) -> str:
+        load = dict.fromkeys(self.actors, 0)
         for name in self.redis.hvals(PLACEMENT):
             if name.decode() in load:
                 load[name.decode()] += 1
@@ -372,26 +382,45 @@ class RayEngine:
         self.redis.set(ALIVE + self.origin, "1", ex=int(ALIVE_S))
 
     def _supervise(self) -> None:
-        """Keep this process marked alive; when a node dies, reopen its sessions elsewhere."""
-        import ray
-
-        while not self.stopping.wait(SUPERVISE_S):
+        """Keep this process marked alive; when a trainer dies, reopen its sessions elsewhere."""
+        for round_ in itertools.count(1):
+            if self.stopping.wait(SUPERVISE_S):
+                return
             try:
                 self._mark_alive()
-                dead = {n["NodeID"][:12] for n in ray.nodes() if not n["Alive"]}
-                lost = [name for name in list(self.actors) if node_of(name) in dead]
-                for name in lost:
-                    self.actors.pop(name, None)
+                lost = self._dead_trainers(ping=round_ % PING_EVERY == 0)
+                handles = {name: self.actors.pop(name) for name in lost}
                 if lost or len(self.actors) < self.count:
-                    self._ensure_trainers()
-                for name in lost:
-                    self._recover(name)
+                    self._ensure_trainers()  # a dead actor on a live node is started again
+                for name, handle in handles.items():
+                    self._recover(name, handle)
             except Exception:  # Redis or the Ray head briefly away: try again next round
                 log.exception("cluster supervision failed; retrying")
 
-    def _recover(self, dead: str) -> None:
+    def _dead_trainers(self, ping: bool) -> list[str]:
+        """Trainers whose node died; with `ping`, also those that no longer answer (killed)."""
+        import ray
+
+        dead = {n["NodeID"][:12] for n in ray.nodes() if not n["Alive"]}
+        lost = [name for name in self.actors if node_of(name) in dead]
+        if not ping:
+            return lost
+        asked = {name: a.info.remote() for name, a in self.actors.items() if name not in lost}
+        ray.wait(list(asked.values()), num_returns=len(asked), timeout=PING_TIMEOUT_S)
+        for name, ref in asked.items():
+            try:
+                ray.get(ref, timeout=0)
+            except ray.exceptions.RayActorError:
+                lost.append(name)
+            except ray.exceptions.GetTimeoutError:
+                pass  # busy, not dead
+        return lost
+
+    def _recover(self, dead: str, handle: Any) -> None:
         """Reopen a dead trainer's sessions on live ones (one web process does it)."""
-        if not self.redis.set(RECOVER + dead, self.origin, nx=True, ex=3600):
+        instance = getattr(handle, "_actor_id", None)  # the same name may come back, restarted
+        key = f"{RECOVER}{dead}:{instance.hex() if instance else ''}"
+        if not self.redis.set(key, self.origin, nx=True, ex=3600):
             return
         self.restarts += 1
         moved = [
@@ -399,7 +428,7 @@ class RayEngine:
         ]
         log.error("trainer %s was lost with %d sessions; reopening them", dead, len(moved))
         for session in moved:
-            target = self._least_loaded(exclude={dead})
+            target = self._least_loaded()
             self.redis.hset(PLACEMENT, session, target)
             stored = self.redis.hget(OPENED, session)
             if stored is None:
