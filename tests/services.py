@@ -179,6 +179,7 @@ class RayCluster:
 
     address: str
     folder: Path
+    temp: Path  # Ray's session files and sockets
     nodes: list[subprocess.Popen] = field(default_factory=list)
 
     def add_node(self, name: str) -> subprocess.Popen:
@@ -189,9 +190,10 @@ class RayCluster:
         return proc
 
     def stop(self) -> None:
+        """Kill every node's process group (never `ray stop`: it would stop any Ray here)."""
         for proc in reversed(self.nodes):
             kill_group(proc)
-        subprocess.run([str(RAY), "stop", "--force"], capture_output=True, timeout=60)
+        shutil.rmtree(self.temp, ignore_errors=True)
 
 
 def node_args(name: str) -> list[str]:
@@ -226,7 +228,7 @@ def start_ray(folder: Path, nodes: int = 2) -> RayCluster:
     require(RAY)
     port = free_port()
     temp = Path("/tmp") / f"ray-{port}"  # Ray's socket paths must stay short
-    cluster = RayCluster(f"127.0.0.1:{port}", folder)
+    cluster = RayCluster(f"127.0.0.1:{port}", folder, temp)
     head = [str(RAY), "start", "--head", f"--port={port}", f"--temp-dir={temp}"]
     head += ["--include-dashboard=false", "--node-ip-address=127.0.0.1", *node_args("head")]
     cluster.nodes.append(spawn([*head, "--block"], folder / "ray-head.log"))

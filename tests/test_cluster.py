@@ -240,6 +240,24 @@ def test_a_web_process_killed_and_restarted_loses_nothing(cluster: Cluster) -> N
         viewer.close()
 
 
+def train_a_while(owner: Client) -> list[tuple[float, int]]:
+    """Wait for a few checkpoint intervals of training; return (time, step) as it went."""
+    seen: list[tuple[float, int]] = []
+
+    def note(update: dict) -> bool:
+        seen.append((time.monotonic(), update["step"]))
+        return time.monotonic() - seen[0][0] > 3 * CHECKPOINT_S and update["step"] > 20
+
+    owner.wait("train:progress", note, timeout=60)
+    return seen
+
+
+def checkpointed_by(seen: list[tuple[float, int]], killed_at: float) -> int:
+    """A step surely checkpointed before `killed_at`: one interval earlier, and a second for
+    the step and the save in progress. Resuming from it loses at most one interval."""
+    return max(step for at, step in seen if at <= killed_at - CHECKPOINT_S - 1.0)
+
+
 def test_a_lost_trainer_node_resumes_its_sessions_on_the_other_from_their_checkpoints(
     cluster: Cluster,
 ) -> None:
@@ -251,13 +269,7 @@ def test_a_lost_trainer_node_resumes_its_sessions_on_the_other_from_their_checkp
         owner.join(links["id"], links["owner_token"])
         viewer.join(links["id"], links["view_token"])
         owner.emit("train:start")
-        seen: list[tuple[float, int]] = []
-
-        def note(update: dict) -> bool:
-            seen.append((time.monotonic(), update["step"]))
-            return time.monotonic() - seen[0][0] > 3 * CHECKPOINT_S and update["step"] > 20
-
-        owner.wait("train:progress", note, timeout=60)
+        seen = train_a_while(owner)
         killed_at = time.monotonic()
         services.kill_group(cluster.ray.nodes[1])
 
@@ -267,9 +279,7 @@ def test_a_lost_trainer_node_resumes_its_sessions_on_the_other_from_their_checkp
         # What comes after the notice is the other node's training, from the checkpoint on.
         resumed = owner.wait("train:progress", lambda d: bool(d["train"]), timeout=60)
         resumed_from = resumed["train"][0][0] - 1
-        # At most one checkpoint interval lost (plus the time a step and a save take).
-        floor = max(step for at, step in seen if at <= killed_at - CHECKPOINT_S - 1.0)
-        assert resumed_from >= floor > 0
+        assert resumed_from >= checkpointed_by(seen, killed_at) > 0
         assert resumed["status"] == "running"
         viewer.drain()
         later = viewer.wait("train:progress", lambda d: d["step"] > resumed["step"], timeout=60)
@@ -293,14 +303,15 @@ def test_a_killed_trainer_is_started_again_and_its_sessions_resume(cluster: Clus
         owner.join(links["id"], links["owner_token"])
         viewer.join(links["id"], links["view_token"])
         owner.emit("train:start")
-        viewer.wait("train:progress", lambda d: d["step"] > 20, timeout=60)
+        seen = train_a_while(owner)
+        killed_at = time.monotonic()
         name = cluster.placement(links["id"])
         trainer = redis.Redis.from_url(cluster.redis.url).hget("playground:trainers", name)
         os.kill(json.loads(trainer)["pid"], signal.SIGKILL)  # as the out-of-memory killer would
 
         assert owner.wait("session:notice", timeout=60)["code"] == "worker_restarted"
         resumed = owner.wait("train:progress", lambda d: bool(d["train"]), timeout=60)
-        assert resumed["train"][0][0] > 1, "resumed from its checkpoint, not from scratch"
+        assert resumed["train"][0][0] - 1 >= checkpointed_by(seen, killed_at) > 0
         viewer.drain()
         viewer.wait("train:progress", lambda d: d["step"] > resumed["step"], timeout=60)
     finally:
