@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 SETTINGS = ("RAY_ADDRESS", "MESSAGE_QUEUE", "DATABASE_URL")
 WATCHERS = "playground:watchers:"  # + session: a hash of web process id -> its watchers
+ORPHANED = "playground:orphaned:"  # + session: since when no live web process holds it
 LOCAL = threading.local()  # set on threads whose emits every copy makes (trainer events)
 
 
@@ -197,12 +198,40 @@ class ClusterSessions(Sessions):
         return any(n for who, n in counts.items() if who != self.publisher.origin)
 
     def pause_unwatched(self, idle_s: float) -> list[str]:
-        """Pause what nobody watches: on any web process, not only here."""
-        with self.lock:
-            for session in self.sessions.values():
-                if session.status == "running" and self.watched_elsewhere(session):
-                    session.last_watched = time.monotonic()
-        return super().pause_unwatched(idle_s)
+        """Pause what nobody watches, on any web process, and what no web process holds."""
+        try:
+            with self.lock:
+                for session in self.sessions.values():
+                    if session.status == "running" and self.watched_elsewhere(session):
+                        session.last_watched = time.monotonic()
+            paused = super().pause_unwatched(idle_s)
+            return paused + self.pause_orphans(idle_s)
+        except Exception:  # Redis or the database away: the housekeeping must go on
+            log.exception("pausing unwatched sessions failed; trying again next round")
+            return []
+
+    def pause_orphans(self, idle_s: float) -> list[str]:
+        """Pause sessions the trainers run for no web process any more (every one that held
+        them stopped) once that has lasted `idle_s`: as an embedded server's restart would."""
+        from backend.engine.ray_pool import ALIVE, HOLDERS, RUNNING
+
+        redis, now, paused = self.publisher.redis, time.time(), []
+        for raw in redis.smembers(RUNNING):
+            session_id = raw.decode()
+            holders = redis.smembers(HOLDERS + session_id)
+            if any(redis.exists(ALIVE + holder.decode()) for holder in holders):
+                redis.delete(ORPHANED + session_id)
+                continue
+            redis.set(ORPHANED + session_id, now, nx=True)
+            since = float(redis.get(ORPHANED + session_id) or now)
+            if now - since < idle_s or not redis.delete(ORPHANED + session_id):
+                continue  # not yet, or another web process took it meanwhile
+            self.engine.send(session_id, "pause")
+            self.storage.merge_state(session_id, {"status": "paused", "pause_reason": "idle"})
+            paused.append(session_id)
+        if paused:
+            log.info("paused %d sessions no web process holds", len(paused))
+        return paused
 
     def _save_state(self, session: Session, state: dict[str, Any] | None = None) -> None:
         """Store the run state; the other web processes hear of a new status even if that fails."""

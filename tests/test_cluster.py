@@ -317,3 +317,28 @@ def test_a_killed_trainer_is_started_again_and_its_sessions_resume(cluster: Clus
     finally:
         owner.close()
         viewer.close()
+
+
+def test_sessions_no_web_process_holds_any_more_pause_when_idle(cluster: Cluster) -> None:
+    """All web processes stopped (a new version deployed): trainers do not train on for ever."""
+    a, b = cluster.web
+    links = create(a)
+    owner = Client(a.url)
+    owner.join(links["id"], links["owner_token"])
+    owner.emit("train:start")
+    owner.wait("train:progress", lambda d: d["step"] > 0, timeout=60)
+    owner.sio.disconnect()
+    for web in (a, b):
+        kill_server(web)
+    idle = {"IDLE_PAUSE_S": "1", "HOUSEKEEPING_S": "0.5"}
+    cluster.web = [start_server(cluster.data, **cluster.env, **idle)]
+    services.wait_until(  # the dead processes' marks expire after 15 s, then 1 s idle
+        lambda: stored_in_postgres(cluster, links["id"])["status"] == "paused",
+        "the pause of a session no web process holds",
+    )
+    viewer = Client(cluster.web[0].url)
+    try:
+        state = viewer.join(links["id"], links["view_token"])
+        assert state["status"] == "paused" and state["pause_reason"] == "idle"
+    finally:
+        viewer.close()
