@@ -1,7 +1,8 @@
 """RNN Playground: train small character-level recurrent networks live, in class.
 
 `create_app` wires the pieces: storage (SQLite), the training engine (worker processes),
-the session layer, the publisher (Socket.IO rooms), the HTTP blueprints and socket handlers.
+the session layer, the publisher (Socket.IO rooms), the HTTP blueprints and socket handlers;
+in cluster mode (`backend.cluster`), PostgreSQL, Redis and Ray trainers take their places.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import Any
 from flask import Flask
 from flask_socketio import SocketIO
 
+from backend import cluster
 from backend.config import LIMITS
 from backend.engine.pool import Engine
 from backend.lessons.experiments import Experiments
 from backend.sessions.classroom import Classroom
 from backend.sessions.registry import Sessions
-from backend.store.storage import Storage, lock_directory
+from backend.store.storage import lock_directory
 from backend.web import api, guards, pages, sockets
 from backend.web.publisher import SocketPublisher
 
@@ -41,6 +43,10 @@ DEFAULTS: dict[str, Any] = {
     **guards.DEFAULTS,  # rate limits (RATE_*) and how often the gaps view measures
     # Largest HTTP body: the text limit plus room for JSON framing.
     "MAX_CONTENT_LENGTH": LIMITS.max_text_bytes + 64 * 1024,
+    # Cluster mode (docs/deploy.md): all three set; unset, everything runs in this process.
+    "DATABASE_URL": "",  # SQLAlchemy URL, e.g. postgresql+psycopg://...; unset: SQLite
+    "MESSAGE_QUEUE": "",  # redis:// URL shared by every web process and trainer
+    "RAY_ADDRESS": "",  # the Ray cluster whose nodes train
 }
 
 
@@ -55,27 +61,32 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["BATCH_SESSIONS"] not in ("auto", "on", "off"):
         raise ValueError("PLAYGROUND_BATCH_SESSIONS must be auto, on or off")
 
-    # First, before any worker starts: a second server on this directory stops here.
-    app.extensions["data_lock"] = lock_directory(app.config["DATA_DIR"])
-    socketio = SocketIO(
+    clustered = cluster.clustered(app.config)
+    if not clustered:  # first, before any worker starts: a second server on it stops here
+        app.extensions["data_lock"] = lock_directory(app.config["DATA_DIR"])
+    socketio = (cluster.ClusterSocketIO if clustered else SocketIO)(
         app,
         async_mode="threading",
         max_http_buffer_size=sockets.MAX_MESSAGE_BYTES,
         json=sockets.WireJson,
+        message_queue=app.config["MESSAGE_QUEUE"] or None,
     )
-    storage = Storage.in_directory(app.config["DATA_DIR"])
-    manager = Sessions(
-        storage,
-        SocketPublisher(socketio, LIMITS.progress_hz),
-        max_sessions=app.config["MAX_SESSIONS"],
-    )
-    engine = Engine(
-        manager.on_event,
-        workers=app.config["WORKERS"] or None,
-        device=app.config["DEVICE"],
-        checkpoint_s=app.config["CHECKPOINT_S"],
-        batching=app.config["BATCH_SESSIONS"],
-    )
+    if clustered:
+        limits = {"max_sessions": app.config["MAX_SESSIONS"]}
+        manager, engine = cluster.build(app.config, socketio, LIMITS.progress_hz, **limits)
+    else:
+        manager = Sessions(
+            cluster.storage(app.config),
+            SocketPublisher(socketio, LIMITS.progress_hz),
+            max_sessions=app.config["MAX_SESSIONS"],
+        )
+        engine = Engine(
+            manager.on_event,
+            workers=app.config["WORKERS"] or None,
+            device=app.config["DEVICE"],
+            checkpoint_s=app.config["CHECKPOINT_S"],
+            batching=app.config["BATCH_SESSIONS"],
+        )
     engine.start()
     # A GPU trains a cohort of sessions in about the time one takes; a core, one at a time.
     auto_running = 64 if engine.device.startswith("cuda") else 4 * engine.count

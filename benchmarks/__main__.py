@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from benchmarks.classroom import BYSTANDERS, KEYS_PER_S, STUDENTS, measure_classroom
+from benchmarks.cluster import measure_cluster
 from benchmarks.common import (
     BENCH_MODEL,
     FULL,
@@ -38,6 +39,8 @@ from benchmarks.server import running_server
 from benchmarks.training import measure_training
 
 PARTS = ("diagnostics", "training", "memory", "keystroke", "classroom", "scheduling", "gpu")
+PARTS += ("cluster",)
+DEFAULT_PARTS = PARTS[:-1]  # cluster starts redis, PostgreSQL and Ray: only with --only cluster
 
 
 def machine() -> dict[str, Any]:
@@ -82,6 +85,8 @@ GOALS: dict[str, tuple[str, Callable[[dict[str, Any]], bool]]] = {
     "class_training_share": (">= 0.5", lambda r: r["class_training_share"] >= 0.5),
     "flood_bystander_p99_ms": ("<= 150 ms", lambda r: r["flood_bystander_p99_ms"] <= 150),
     "time_to_2bpc_s": ("<= 30 s", lambda r: r["time_to_2bpc_s"] <= 30),
+    "cluster_train_ratio": (">= 0.9", lambda r: r["cluster_train_ratio"] >= 0.9),
+    "cluster_keystroke_p99_ratio": ("<= 1.5", lambda r: r["cluster_keystroke_p99_ratio"] <= 1.5),
 }
 
 
@@ -187,6 +192,9 @@ def run(mode: Mode, parts: tuple[str, ...]) -> dict[str, Any]:
         attempt(results, "gpu", lambda: measure_gpu(mode))
         if results.get("gpu_note"):
             log(results["gpu_note"])
+    if "cluster" in parts:
+        log("cluster mode (Ray, Redis, PostgreSQL) vs embedded mode, one session each")
+        attempt(results, "cluster", lambda: measure_cluster(mode))
     results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     results["goals"] = goals(results)
     return results
@@ -210,7 +218,7 @@ def main() -> None:
     args = parser.parse_args()
     mode = QUICK if args.quick else FULL
     started = time.monotonic()
-    results = run(mode, tuple(args.only or PARTS))
+    results = run(mode, tuple(args.only or DEFAULT_PARTS))
     results["wall_s"] = round(time.monotonic() - started, 1)
     summary(results)
     print(json.dumps(finite(results)), flush=True)

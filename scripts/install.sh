@@ -8,6 +8,10 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+# Cluster mode (docs/deploy.md) adds Ray, redis and psycopg: only where it is configured.
+if [ -n "${PLAYGROUND_RAY_ADDRESS:-}${PLAYGROUND_DATABASE_URL:-}${PLAYGROUND_MESSAGE_QUEUE:-}" ]; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-cluster.lock
+fi
 
 # npm ci is exact and clean; skip it when node_modules already matches the lock.
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.ok-lock; then

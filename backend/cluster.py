@@ -1,0 +1,340 @@
+"""Cluster mode: several web processes over PostgreSQL, Redis and a Ray cluster of trainers.
+
+Chosen by configuration alone (docs/deploy.md): with PLAYGROUND_RAY_ADDRESS,
+PLAYGROUND_MESSAGE_QUEUE and PLAYGROUND_DATABASE_URL set, `create_app` builds the parts
+below instead of the embedded ones; with none set, nothing here is used.
+
+Every web process that shows a session holds a copy of it (`Session`), fed by the same
+trainer events from Redis, so each sends its own watchers what they need:
+  - the database is the source of truth for session records; a process that changes one
+    (a pause, a setting, a new link) says so on Redis, and the others reload it
+    (`ClusterSessions.refresh`) and send their watchers the new state;
+  - emits that every copy makes for the same trainer event (progress, samples) go to the
+    process's own watchers only; any other room emit (a class focus, the viewer count)
+    goes through Flask-SocketIO's Redis message queue to every process;
+  - commands from any process reach the trainer actor holding the session through Ray.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask_socketio import SocketIO
+
+from backend.config import TrainConfig
+from backend.errors import StorageFailed
+from backend.sessions.registry import Session, Sessions, text_name
+from backend.store.storage import Storage, metadata
+from backend.store.storage import sessions as table
+from backend.web.publisher import SocketPublisher
+
+log = logging.getLogger(__name__)
+
+SETTINGS = ("RAY_ADDRESS", "MESSAGE_QUEUE", "DATABASE_URL")
+WATCHERS = "playground:watchers:"  # + session: a hash of web process id -> its watchers
+ORPHANED = "playground:orphaned:"  # + session: since when no live web process holds it
+LOCAL = threading.local()  # set on threads whose emits every copy makes (trainer events)
+
+
+def clustered(config: dict[str, Any]) -> bool:
+    """Whether `config` asks for cluster mode; a partial cluster configuration is an error."""
+    given = [name for name in SETTINGS if config.get(name)]
+    if given and "RAY_ADDRESS" in given and len(given) < len(SETTINGS):
+        missing = ", ".join(f"PLAYGROUND_{n}" for n in SETTINGS if n not in given)
+        raise ValueError(f"cluster mode (PLAYGROUND_RAY_ADDRESS) also needs {missing}")
+    if config.get("MESSAGE_QUEUE") and not config.get("RAY_ADDRESS"):
+        raise ValueError("PLAYGROUND_MESSAGE_QUEUE is for cluster mode: set PLAYGROUND_RAY_ADDRESS")
+    return bool(config.get("RAY_ADDRESS"))
+
+
+def storage(config: dict[str, Any]) -> Storage:
+    """The database at PLAYGROUND_DATABASE_URL, else SQLite under the data directory."""
+    if not config.get("DATABASE_URL"):
+        return Storage.in_directory(config["DATA_DIR"])
+    return SharedStorage(config["DATABASE_URL"], config["DATA_DIR"])
+
+
+class SharedStorage(Storage):
+    """Storage on a database server (PostgreSQL); checkpoints on a directory every node reads.
+
+    Connections are checked before use, so a restarted database costs one failed request,
+    not a broken pool. Several web processes may create the tables at once: one wins.
+    """
+
+    def __init__(self, url: str, data_dir: str | Path) -> None:
+        self.engine = sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.problems: dict[str, str] = {}
+        self.changed: Any = lambda session_id, run=None: None  # set by the engine: tell others
+        for attempt in range(5):
+            try:
+                metadata.create_all(self.engine)
+                break
+            except (sa.exc.IntegrityError, sa.exc.ProgrammingError):  # created concurrently
+                time.sleep(0.2 * (attempt + 1))
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """A read whose failure (the database unreachable) becomes a clear `StorageFailed`."""
+        try:
+            yield
+        except sa.exc.OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            self.report("database", reason)
+            raise StorageFailed(f"the database cannot be reached ({reason}); try again") from exc
+
+    def load(self, session_id: str) -> Any:
+        with self.reading():
+            return super().load(session_id)
+
+    def count(self) -> int:
+        with self.reading():
+            return super().count()
+
+    def children(self, session_id: str) -> list[str]:
+        with self.reading():
+            return super().children(session_id)
+
+    def save(self, record: Any) -> None:
+        super().save(record)
+        self.changed(record.id)
+
+    def merge_state(self, session_id: str, fields: dict[str, Any]) -> None:
+        """Overwrite only `fields` of the stored run state, under the row's lock.
+
+        Every web process records a checkpoint's steps and history; none may write back a
+        status it read before another process stored a newer one (a pause).
+        """
+        row = sa.select(table.c.state).where(table.c.id == session_id).with_for_update()
+        with self.writing() as conn:
+            stored = conn.execute(row).scalar_one_or_none()
+            if stored is None:
+                return
+            state = {**json.loads(stored), **fields}
+            conn.execute(
+                table.update()
+                .where(table.c.id == session_id)
+                .values(state=json.dumps(state), updated_at=time.time())
+            )
+
+    def save_state(self, session_id: str, state: dict[str, Any]) -> None:
+        super().save_state(session_id, state)
+        self.changed(session_id, run_status(state))
+
+    def delete(self, session_id: str) -> None:
+        super().delete(session_id)
+        self.changed(session_id)
+
+
+class ClusterSocketIO(SocketIO):
+    """Flask-SocketIO over the Redis message queue; an emit to one of our own connections
+    (a reply, an error) is delivered here directly, so it needs no queue and cannot be lost
+    while Redis is away."""
+
+    def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
+        to = kwargs.get("to") or kwargs.get("room")
+        namespace = kwargs.get("namespace") or "/"
+        if isinstance(to, str) and self.server.manager.is_connected(to, namespace):
+            kwargs["ignore_queue"] = True
+        super().emit(event, *args, **kwargs)
+
+
+class ClusterPublisher(SocketPublisher):
+    """A publisher whose per-copy emits stay in this process (see the module docstring)."""
+
+    def __init__(self, socketio: SocketIO, hz: float, redis_url: str) -> None:
+        import redis
+
+        super().__init__(socketio, hz)
+        self.redis = redis.Redis.from_url(redis_url)
+        self.origin = ""  # this web process, set once the engine has one
+
+    def viewers(self, session: Any) -> None:
+        """The viewer count over every web process, to the whole room."""
+        self.redis.hset(WATCHERS + session.id, self.origin, len(session.clients))
+        total = sum(self.watchers(session.id).values())
+        self.socketio.emit("session:viewers", {"viewers": total}, to=session.id)
+
+    def watchers(self, session_id: str) -> dict[str, int]:
+        """How many watchers each live web process has on the session."""
+        from backend.engine.ray_pool import ALIVE
+
+        counts = self.redis.hgetall(WATCHERS + session_id)
+        live = {who.decode(): int(n) for who, n in counts.items()}
+        return {who: n for who, n in live.items() if self.redis.exists(ALIVE + who)}
+
+    def to_room(self, session_id: str, event: str, data: dict) -> None:
+        local = getattr(LOCAL, "on", False) or threading.current_thread() is self.thread
+        self.socketio.emit(event, data, to=session_id, ignore_queue=local)
+
+
+def run_status(state: dict[str, Any]) -> dict[str, Any]:
+    """The part of a run state that says whether it trains."""
+    return {"status": state.get("status"), "pause_reason": state.get("pause_reason")}
+
+
+class ClusterSessions(Sessions):
+    """The session layer with copies in several web processes, kept in step through Redis."""
+
+    def on_event(self, event: dict) -> None:
+        LOCAL.on = True
+        try:
+            super().on_event(event)
+        finally:
+            LOCAL.on = False
+
+    def watched_elsewhere(self, session: Session) -> bool:
+        """Whether another web process has watchers on `session`."""
+        counts = self.publisher.watchers(session.id)
+        return any(n for who, n in counts.items() if who != self.publisher.origin)
+
+    def pause_unwatched(self, idle_s: float) -> list[str]:
+        """Pause what nobody watches, on any web process, and what no web process holds."""
+        try:
+            with self.lock:
+                for session in self.sessions.values():
+                    if session.status == "running" and self.watched_elsewhere(session):
+                        session.last_watched = time.monotonic()
+            paused = super().pause_unwatched(idle_s)
+            return paused + self.pause_orphans(idle_s)
+        except Exception:  # Redis or the database away: the housekeeping must go on
+            log.exception("pausing unwatched sessions failed; trying again next round")
+            return []
+
+    def pause_orphans(self, idle_s: float) -> list[str]:
+        """Pause sessions the trainers run for no web process any more (every one that held
+        them stopped) once that has lasted `idle_s`: as an embedded server's restart would."""
+        from backend.engine.ray_pool import ALIVE, HOLDERS, RUNNING
+
+        redis, now, paused = self.publisher.redis, time.time(), []
+        for raw in redis.smembers(RUNNING):
+            session_id = raw.decode()
+            holders = redis.smembers(HOLDERS + session_id)
+            if any(redis.exists(ALIVE + holder.decode()) for holder in holders):
+                redis.delete(ORPHANED + session_id)
+                continue
+            redis.set(ORPHANED + session_id, now, nx=True)
+            since = float(redis.get(ORPHANED + session_id) or now)
+            if now - since < idle_s or not redis.delete(ORPHANED + session_id):
+                continue  # not yet, or another web process took it meanwhile
+            self.engine.send(session_id, "pause")
+            self.storage.merge_state(session_id, {"status": "paused", "pause_reason": "idle"})
+            paused.append(session_id)
+        if paused:
+            log.info("paused %d sessions no web process holds", len(paused))
+        return paused
+
+    def _save_state(self, session: Session, state: dict[str, Any] | None = None) -> None:
+        """Store the run state; the other web processes hear of a new status even if that fails."""
+        state = state or session.dump_state()
+        try:
+            self.storage.save_state(session.id, state)
+        except StorageFailed as exc:
+            self.notify(session, exc.code, exc.message)
+            self.engine.note_change(session.id, run=run_status(state))
+
+    def refresh(self, session_id: str, run: dict | None = None) -> None:
+        """Another web process changed the session: reload our copy and tell our watchers.
+
+        `run` is the status that process holds (it may not be stored: the database away).
+        """
+        with self.lock:
+            session = self.sessions.get(session_id)
+        if session is None:
+            return
+        try:
+            record = self.storage.load(session_id)
+        except StorageFailed:
+            if not run:
+                raise
+            record = session.record  # the database is away: take the status alone
+        if record is None:
+            self._gone(session)
+            return
+        with self.lock:
+            before = session.snapshot("owner")
+            revoked = record.view_token != session.record.view_token
+            if record is not session.record:
+                self._adopt(session, record)
+            if run:
+                session.status, session.pause_reason = run["status"], run["pause_reason"]
+            dropped = [c for c, role in session.clients.items() if role == "viewer" and revoked]
+            changed = session.snapshot("owner") != before
+        for client in dropped:
+            message = "the owner replaced this session's link; ask for the new one"
+            self.publisher.to_client(client, "session:revoked", {"message": message})
+            self.leave(client)
+            self.publisher.remove(client, session_id)
+        if changed:
+            self.publisher.state(session)
+
+    def _adopt(self, session: Session, record: Any) -> None:
+        """Take the stored record and run state (callers hold the lock)."""
+        state = record.state
+        text_changed = record.text != session.record.text
+        session.record, session.config = record, TrainConfig(**record.config)
+        if text_changed:
+            session.text_name, session.vocab_size = (
+                text_name(record.text_source),
+                len(set(record.text)),
+            )
+        session.status = state.get("status", session.status)
+        session.pause_reason = state.get("pause_reason")
+        session.view_version = state.get("view_version", session.view_version)
+        # A model rebuilt elsewhere restarts its history when its trainer reports it `opened`.
+
+    def _on_checkpointed(self, session: Session, event: dict) -> None:
+        """Store what the trainer changed (steps, history), keeping the stored run status."""
+        self.storage.report("checkpoints", None)
+        with self.lock:
+            ours = session.dump_state()
+            session.saved_step = event["step"]
+            self.saved.notify_all()
+        trained = {k: ours[k] for k in ("step", "chars_seen", "history", "samples")}
+        try:
+            self.storage.merge_state(session.id, trained)
+        except StorageFailed as exc:
+            self.notify(session, exc.code, exc.message)
+
+    def _gone(self, session: Session) -> None:
+        """The session was deleted through another web process: drop our copy and watchers."""
+        with self.lock:
+            self.sessions.pop(session.id, None)
+            session.gen += 1
+            watchers = list(session.clients)
+            for client in watchers:
+                self.clients.pop(client, None)
+        self.engine.send(session.id, "close")
+        for client in watchers:
+            self.publisher.to_client(client, "session:deleted", {"id": session.id})
+            self.publisher.remove(client, session.id)
+
+
+def build(config: dict[str, Any], socketio: SocketIO, publisher_hz: float, **limits: Any) -> Any:
+    """The session layer and Ray engine of cluster mode, wired to each other."""
+    from backend.engine.ray_pool import RayEngine
+
+    store = storage(config)
+    publisher = ClusterPublisher(socketio, publisher_hz, config["MESSAGE_QUEUE"])
+    manager = ClusterSessions(store, publisher, **limits)
+    engine = RayEngine(
+        manager.on_event,
+        address=config["RAY_ADDRESS"],
+        redis_url=config["MESSAGE_QUEUE"],
+        device=config["DEVICE"],
+        checkpoint_s=config["CHECKPOINT_S"],
+        batching=config["BATCH_SESSIONS"],
+        on_changed=manager.refresh,
+    )
+    publisher.origin = engine.origin
+    store.changed = engine.note_change
+    return manager, engine

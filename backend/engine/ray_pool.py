@@ -1,0 +1,457 @@
+"""The training engine of cluster mode: today's worker loop in Ray actors, one per trainer CPU.
+
+Each trainer node runs `Trainer` actors (one per CPU, or one per GPU with the batched cohort
+path). An actor runs the same `Worker` loop as an embedded worker process, on in-process
+queues: commands arrive as actor method calls, events leave on a Redis channel that every
+web process reads. `RayEngine` is a web process's handle on them, with `Engine`'s interface:
+
+- placement is shared by every web process, in Redis: a new session goes to the trainer
+  holding the fewest sessions (`HSETNX`, so two processes placing it at once agree);
+- a model build's generation is global (`INCR`): each web process maps the trainer's
+  generation to that of its own copy of the session, so stale events drop as they do today;
+- opening a session a trainer already holds only attaches to it (a second web process, or
+  a restarted one, must not rewind a running model to its last checkpoint);
+- a supervisor notices a dead node (Ray marks it dead) or a dead trainer (it stops answering;
+  it is started again), and one web process, under a Redis lock, reopens that trainer's
+  sessions on the least-loaded live trainer from their last
+  checkpoints (on the shared checkpoint directory), starts the running ones again and sends
+  their owners a `worker_lost` notice, as the embedded engine does for a dead process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import pickle
+import queue
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from backend.engine import worker
+from backend.errors import Busy
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMESPACE = "playground"
+EVENTS = "playground:events"  # the channel trainers publish events on
+PLACEMENT = "playground:placement"  # session -> trainer actor name
+OPENED = "playground:opened"  # session -> its latest `open` (pickled), to reopen it elsewhere
+RUNNING = "playground:running"  # sessions the trainers should be training
+HOLDERS = "playground:holders:"  # + session: web processes holding a copy of it
+ALIVE = "playground:alive:"  # + web process id, with a short expiry: that process lives
+GEN = "playground:gen"  # global model-build generation counter
+RECOVER = "playground:recover:"  # + trainer name: the lock of whoever reopens its sessions
+TRAINERS = "playground:trainers"  # trainer actor name -> its pid, node and device (JSON)
+ALIVE_S = 15.0  # a web process that stops refreshing its mark is gone after this
+SUPERVISE_S = 1.0
+PING_EVERY = 5  # supervision rounds between checks that each trainer actor still answers
+PING_TIMEOUT_S = 10.0
+LOST = "the trainer holding this session stopped; it was reopened from its last checkpoint"
+
+
+class RedisEvents:
+    """The worker's `events` queue, as a Redis channel: `put` publishes (pickled)."""
+
+    def __init__(self, url: str, channel: str = EVENTS) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.channel = channel
+
+    def put(self, event: dict) -> None:
+        """Publish; while Redis is away, retry for a few seconds, then drop it (logged)."""
+        import redis
+
+        data = pickle.dumps(event)
+        for attempt in range(20):
+            try:
+                self.client.publish(self.channel, data)
+                return
+            except redis.ConnectionError:
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+        log.error("redis unreachable: dropped a %s event", event.get("type"))
+
+
+class Trainer:
+    """A Ray actor running the embedded worker loop; its methods only queue and look up."""
+
+    def __init__(self, redis_url: str, checkpoint_s: float, batching: str, device: str) -> None:
+        import torch
+
+        torch.set_num_threads(1)  # as an embedded worker process: see worker.main
+        torch.set_num_interop_threads(1)
+        sys.setswitchinterval(0.001)  # hand the GIL to a waiting query within a millisecond
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.commands: queue.Queue = queue.Queue()
+        self.queries: queue.Queue = queue.Queue()
+        self.gens: dict[str, int] = {}  # the build each held session was last opened with
+        events = RedisEvents(redis_url)
+        batch = batching == "on" or (batching == "auto" and device.startswith("cuda"))
+        loop = worker.Worker(self.commands, self.queries, events, device, checkpoint_s, batch)
+        threading.Thread(target=loop.run, name="training", daemon=True).start()
+        import ray
+
+        me = {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id(), "device": device}
+        name = ray.get_runtime_context().get_actor_name()
+        events.client.hset(TRAINERS, name, json.dumps(me))  # for operators (and the tests)
+
+    def send(self, message: dict) -> None:
+        if message["op"] == "close":
+            self.gens.pop(message["session"], None)
+        elif message["op"] == "open":
+            self.gens[message["session"]] = message["gen"]
+        target = self.queries if message["op"] in worker.QUERIES else self.commands
+        target.put(message)
+
+    def attach_or_open(self, message: dict) -> int:
+        """The build this trainer holds of the session; open it (from `message`) if none."""
+        held = self.gens.get(message["session"])
+        if held is not None:
+            return held
+        self.send(message)
+        return message["gen"]
+
+    def info(self) -> dict:
+        import ray
+
+        return {
+            "device": self.device,
+            "node": ray.get_runtime_context().get_node_id(),
+            "pid": os.getpid(),
+            "sessions": len(self.gens),
+        }
+
+
+def trainer_name(node: dict, index: int) -> str:
+    """A trainer actor's name: its node's name and id, and its index there."""
+    return f"trainer-{node['NodeName']}-{node['NodeID'][:12]}-{index}"
+
+
+def node_of(name: str) -> str:
+    """The node id prefix a trainer name carries."""
+    return name.split("-")[-2]
+
+
+class RayEngine:
+    """Routes per-session commands to trainer actors, and their events to `on_event`."""
+
+    def __init__(
+        self,
+        on_event: Callable[[dict], None],
+        address: str,
+        redis_url: str,
+        device: str = "auto",
+        checkpoint_s: float = 15.0,
+        batching: str = "auto",
+        on_changed: Callable[[str, dict | None], None] | None = None,
+    ) -> None:
+        import redis
+
+        self.on_event = on_event
+        self.on_changed = on_changed or (lambda session, run: None)
+        self.address, self.redis_url = address, redis_url
+        self.requested_device, self.device = device, "cpu"
+        self.checkpoint_s, self.batching = checkpoint_s, batching
+        self.redis = redis.Redis.from_url(redis_url)
+        self.origin = uuid.uuid4().hex  # this web process, in holder sets and change notes
+        self.local_gen: dict[str, int] = {}  # session -> the build number of our copy
+        self.global_gen: dict[str, int] = {}  # session -> the trainers' build it maps to
+        self.actors: dict[str, Any] = {}
+        self.count = 0
+        self.restarts = 0
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+
+    # -- start and stop --------------------------------------------------------------------
+
+    def start(self) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            env = {"PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+            ray.init(
+                address=self.address,
+                namespace=NAMESPACE,
+                log_to_driver=False,
+                runtime_env={"env_vars": env},
+            )
+        self._mark_alive()
+        names = self._ensure_trainers()
+        if not names:
+            raise RuntimeError("the Ray cluster has no node with a CPU or GPU to train on")
+        infos = ray.get([self._actor(n).info.remote() for n in names], timeout=300)
+        self.device = "cuda" if any(i["device"].startswith("cuda") for i in infos) else "cpu"
+        subscribed = threading.Event()
+        args = (subscribed,)
+        threading.Thread(target=self._listen, args=args, name="cluster-events", daemon=True).start()
+        subscribed.wait(10)
+        threading.Thread(target=self._supervise, name="cluster-supervisor", daemon=True).start()
+
+    def stop(self) -> None:
+        """Leave the trainers running: they belong to the cluster, not to this web process."""
+        self.stopping.set()
+        self.redis.delete(ALIVE + self.origin)
+
+    def _ensure_trainers(self) -> list[str]:
+        """A trainer per CPU (or per GPU) of every live node; returns their names."""
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        names = []
+        remote = ray.remote(Trainer)
+        for node in ray.nodes():
+            if not node["Alive"]:
+                continue
+            gpus = int(node["Resources"].get("GPU", 0))
+            cpus = int(node["Resources"].get("CPU", 0))
+            for index in range(gpus or cpus):
+                name = trainer_name(node, index)
+                strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
+                self.actors[name] = remote.options(
+                    name=name,
+                    get_if_exists=True,
+                    lifetime="detached",
+                    max_restarts=0,
+                    num_cpus=0 if gpus else 1,
+                    num_gpus=1 if gpus else 0,
+                    max_concurrency=1,
+                    scheduling_strategy=strategy,
+                ).remote(self.redis_url, self.checkpoint_s, self.batching, self.requested_device)
+                names.append(name)
+        self.count = len(names)
+        return names
+
+    def _actor(self, name: str) -> Any:
+        actor = self.actors.get(name)
+        if actor is None:
+            import ray
+
+            actor = self.actors[name] = ray.get_actor(name, namespace=NAMESPACE)
+        return actor
+
+    # -- commands --------------------------------------------------------------------------
+
+    def send(self, session: str, op: str, **payload: Any) -> None:
+        """Send a command or query to the trainer holding `session` (placing it if new)."""
+        import redis
+
+        try:
+            self._send({"op": op, "session": session, **payload})
+        except redis.ConnectionError as exc:
+            raise Busy("the training cluster cannot be reached right now; try again") from exc
+
+    def _send(self, message: dict) -> None:
+        session, op = message["session"], message["op"]
+        if op == "open":
+            self._open(message)
+            return
+        if op == "close":
+            if not self._last_holder(session):
+                return  # another web process still shows it: the trainer keeps it
+            self._forget(session)
+        elif op == "start":
+            self.redis.sadd(RUNNING, session)
+        elif op in ("pause", "step"):
+            self.redis.srem(RUNNING, session)
+        elif op == "configure":
+            self._update_opened(session, config=message["config"])
+        name = self._place(session)
+        self._actor(name).send.remote(message)
+        if op == "close":
+            self.redis.hdel(PLACEMENT, session)
+
+    def _open(self, message: dict) -> None:
+        """Build the model on its trainer, or attach to the build a trainer already holds."""
+        import ray
+
+        session, local = message["session"], message["gen"]
+        message = {**message, "gen": int(self.redis.incr(GEN))}
+        self.redis.sadd(HOLDERS + session, self.origin)
+        actor = self._actor(self._place(session))
+        if message["resume"]:
+            held = ray.get(actor.attach_or_open.remote(message), timeout=60)
+        else:
+            actor.send.remote(message)
+            self.redis.srem(RUNNING, session)
+            held = message["gen"]
+        if held == message["gen"]:  # opened now: keep the `open` to reopen it elsewhere
+            self.redis.hset(OPENED, session, pickle.dumps(message))
+        with self.lock:
+            self.local_gen[session], self.global_gen[session] = local, held
+
+    def _update_opened(self, session: str, **changes: Any) -> None:
+        stored = self.redis.hget(OPENED, session)
+        if stored is not None:
+            self.redis.hset(OPENED, session, pickle.dumps({**pickle.loads(stored), **changes}))
+
+    def _place(self, session: str) -> str:
+        """The trainer holding `session`; a new one goes to the least-loaded trainer."""
+        name = self.redis.hget(PLACEMENT, session)
+        if name is not None:
+            return name.decode()
+        self.redis.hsetnx(PLACEMENT, session, self._least_loaded())
+        return self.redis.hget(PLACEMENT, session).decode()
+
+    def _least_loaded(self) -> str:
+        load = dict.fromkeys(self.actors, 0)
+        for name in self.redis.hvals(PLACEMENT):
+            if name.decode() in load:
+                load[name.decode()] += 1
+        if not load:
+            raise RuntimeError("no trainer is alive in the Ray cluster")
+        return min(sorted(load), key=lambda n: load[n])
+
+    def _last_holder(self, session: str) -> bool:
+        """Drop this process from the session's holders; True if no live process still holds it."""
+        self.redis.srem(HOLDERS + session, self.origin)
+        with self.lock:
+            self.local_gen.pop(session, None)
+            self.global_gen.pop(session, None)
+        holders = [h.decode() for h in self.redis.smembers(HOLDERS + session)]
+        return not any(self.redis.exists(ALIVE + h) for h in holders)
+
+    def _forget(self, session: str) -> None:
+        self.redis.hdel(OPENED, session)
+        self.redis.srem(RUNNING, session)
+        self.redis.delete(HOLDERS + session)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def note_change(self, session: str, run: dict | None = None) -> None:
+        """Tell the other web processes that `session` changed (`run`: its status, if known)."""
+        event = {"type": "changed", "session": session, "origin": self.origin, "run": run}
+        self.redis.publish(EVENTS, pickle.dumps(event))
+
+    def _listen(self, subscribed: threading.Event) -> None:
+        """Read the trainers' events; after losing Redis, reconnect and refresh every copy."""
+        import redis
+
+        while not self.stopping.is_set():
+            try:
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(EVENTS)
+                subscribed.set()
+                for message in pubsub.listen():
+                    self._dispatch(pickle.loads(message["data"]))
+            except redis.ConnectionError:
+                log.error("lost the connection to redis; reconnecting")
+                time.sleep(1.0)
+                with self.lock:
+                    held = list(self.local_gen)
+                for session in held:  # what changed meanwhile is in the database
+                    self._changed(session, None)
+
+    def _changed(self, session: str, run: dict | None) -> None:
+        try:
+            self.on_changed(session, run)
+        except Exception:  # the database away, say: the next change brings it up to date
+            log.exception("reloading session %s failed", session)
+
+    def _dispatch(self, event: dict) -> None:
+        if event["type"] == "changed":
+            if event["origin"] != self.origin:
+                self._changed(event["session"], event.get("run"))
+            return
+        session, gen = event["session"], event["gen"]
+        with self.lock:
+            local, expected = self.local_gen.get(session), self.global_gen.get(session)
+            if local is None:
+                return  # no copy of it here
+            if event["type"] == "opened" and gen > expected:  # rebuilt by another web process
+                self.global_gen[session] = expected = gen
+            if gen != expected:
+                return  # an older build's
+        try:
+            self.on_event({**event, "gen": local})
+        except Exception:  # one bad event must not stop every session's updates
+            log.exception("handling trainer event %s failed", event.get("type"))
+
+    # -- supervision -----------------------------------------------------------------------
+
+    def _mark_alive(self) -> None:
+        self.redis.set(ALIVE + self.origin, "1", ex=int(ALIVE_S))
+
+    def _supervise(self) -> None:
+        """Keep this process marked alive; when a trainer dies, reopen its sessions elsewhere."""
+        for round_ in itertools.count(1):
+            if self.stopping.wait(SUPERVISE_S):
+                return
+            try:
+                self._mark_alive()
+                lost = self._dead_trainers(ping=round_ % PING_EVERY == 0)
+                handles = {name: self.actors.pop(name) for name in lost}
+                if lost or len(self.actors) < self.count:
+                    self._ensure_trainers()  # a dead actor on a live node is started again
+                for name, handle in handles.items():
+                    self._recover(name, handle)
+            except Exception:  # Redis or the Ray head briefly away: try again next round
+                log.exception("cluster supervision failed; retrying")
+
+    def _dead_trainers(self, ping: bool) -> list[str]:
+        """Trainers whose node died; with `ping`, also those that no longer answer (killed)."""
+        import ray
+
+        dead = {n["NodeID"][:12] for n in ray.nodes() if not n["Alive"]}
+        lost = [name for name in self.actors if node_of(name) in dead]
+        if not ping:
+            return lost
+        asked = {name: a.info.remote() for name, a in self.actors.items() if name not in lost}
+        ray.wait(list(asked.values()), num_returns=len(asked), timeout=PING_TIMEOUT_S)
+        for name, ref in asked.items():
+            try:
+                ray.get(ref, timeout=0)
+            except ray.exceptions.RayActorError:
+                lost.append(name)
+            except ray.exceptions.GetTimeoutError:
+                pass  # busy, not dead
+        return lost
+
+    def _recover(self, dead: str, handle: Any) -> None:
+        """Reopen a dead trainer's sessions on live ones (one web process does it)."""
+        instance = getattr(handle, "_actor_id", None)  # the same name may come back, restarted
+        key = f"{RECOVER}{dead}:{instance.hex() if instance else ''}"
+        if not self.redis.set(key, self.origin, nx=True, ex=3600):
+            return
+        self.restarts += 1
+        moved = [
+            s.decode() for s, name in self.redis.hgetall(PLACEMENT).items() if name.decode() == dead
+        ]
+        log.error("trainer %s was lost with %d sessions; reopening them", dead, len(moved))
+        for session in moved:
+            target = self._least_loaded()
+            self.redis.hset(PLACEMENT, session, target)
+            stored = self.redis.hget(OPENED, session)
+            if stored is None:
+                continue
+            opened = pickle.loads(stored)
+            actor = self._actor(target)
+            actor.send.remote({**opened, "resume": True, "weights": None})
+            if self.redis.sismember(RUNNING, session):
+                actor.send.remote({"op": "start", "session": session})
+            notice = {"type": "worker_lost", "session": session, "gen": opened["gen"]}
+            notice |= {"code": "worker_restarted", "message": LOST, "paused": False}
+            self.redis.publish(EVENTS, pickle.dumps({**notice, "worker": target}))
+
+    # -- what health reports ---------------------------------------------------------------
+
+    def alive(self) -> bool:
+        return not self.stopping.is_set() and bool(self.actors)
+
+    def running_per_worker(self) -> list[int]:
+        """Running sessions per trainer, as placed in the cluster."""
+        running = {s.decode() for s in self.redis.smembers(RUNNING)}
+        load = dict.fromkeys(sorted(self.actors), 0)
+        for session, name in self.redis.hgetall(PLACEMENT).items():
+            if session.decode() in running and name.decode() in load:
+                load[name.decode()] += 1
+        return list(load.values())

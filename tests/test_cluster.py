@@ -1,0 +1,344 @@
+"""Cluster mode for real: two gunicorn web processes, Redis, PostgreSQL and a two-node Ray cluster.
+
+Every service is started here (tests/services.py); the module takes a few minutes, most of
+it starting them, so its tests share one cluster and run in the order a class would meet
+the faults: the flows first, then a web process killed, then a trainer node killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests import services
+from tests.conftest import Client, Server, kill_server, start_server, stop_server
+
+pytestmark = pytest.mark.cluster
+
+CHECKPOINT_S = 1.0
+TINY = {"hidden_size": 8, "seq_len": 8, "batch_size": 8, "learning_rate": 0.01}
+
+
+@dataclass
+class Cluster:
+    redis: services.Redis
+    postgres: services.Postgres
+    ray: services.RayCluster
+    data: Path  # the checkpoint directory every node reads
+    env: dict[str, str]
+    web: list[Server]
+
+    def start_web(self) -> Server:
+        return start_server(self.data, **self.env)
+
+    def placement(self, session: str) -> str:
+        """The name of the trainer actor holding `session` (`trainer-<node name>-…`)."""
+        import redis
+
+        name = redis.Redis.from_url(self.redis.url).hget("playground:placement", session)
+        assert name is not None, "the session was never placed on a trainer"
+        return name.decode()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    folder = tmp_path_factory.mktemp("cluster")
+    started = time.monotonic()
+    stack = contextlib.ExitStack()
+    with stack:
+        redis = services.start_redis(folder)
+        stack.callback(redis.stop)
+        postgres = services.start_postgres(folder / "postgres.log")
+        stack.callback(postgres.stop)
+        ray = services.start_ray(folder)
+        stack.callback(ray.stop)
+        data = folder / "shared"
+        data.mkdir()
+        env = {
+            "RAY_ADDRESS": ray.address,
+            "MESSAGE_QUEUE": redis.url,
+            "DATABASE_URL": postgres.url,
+            "CHECKPOINT_S": str(CHECKPOINT_S),
+        }
+        found = Cluster(redis, postgres, ray, data, env, [])
+        stack.callback(lambda: [stop_server(web) for web in found.web])
+        for _ in range(2):
+            found.web.append(found.start_web())
+        print(f"\ncluster services and two web processes up in {time.monotonic() - started:.0f}s")
+        yield found
+
+
+def stored_in_postgres(cluster: Cluster, session: str) -> dict:
+    """The session's run state as PostgreSQL holds it."""
+    import json
+
+    import psycopg
+
+    url = cluster.postgres.url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT state FROM sessions WHERE id = %s", (session,)).fetchone()
+    assert row is not None, "the session is not in PostgreSQL"
+    return json.loads(row[0])
+
+
+def create(web: Server) -> dict:
+    response = requests.post(f"{web.url}/api/sessions", json={"config": TINY}, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def test_a_partial_cluster_configuration_is_refused_naming_what_is_missing() -> None:
+    from backend import cluster
+
+    assert not cluster.clustered({}) and not cluster.clustered({"DATABASE_URL": "sqlite://"})
+    with pytest.raises(ValueError, match="PLAYGROUND_DATABASE_URL"):
+        cluster.clustered({"RAY_ADDRESS": "head:6379", "MESSAGE_QUEUE": "redis://r"})
+    with pytest.raises(ValueError, match="PLAYGROUND_RAY_ADDRESS"):
+        cluster.clustered({"MESSAGE_QUEUE": "redis://r"})
+
+
+def test_a_session_made_on_one_web_process_is_watched_and_paused_through_another(
+    cluster: Cluster,
+) -> None:
+    a, b = cluster.web
+    links = create(a)
+    owner, viewer = Client(a.url), Client(b.url)
+    try:
+        owner.join(links["id"], links["owner_token"])
+        assert viewer.join(links["id"], links["view_token"])["role"] == "viewer"
+        owner.wait("session:viewers", lambda d: d["viewers"] == 2)  # counted over both processes
+        owner.emit("train:start")
+        progress = viewer.wait("train:progress", lambda d: d["step"] >= 5, timeout=60)
+        assert progress["train"], "the viewer on B sees the loss curve"
+        assert cluster.placement(links["id"]).startswith("trainer-")
+
+        viewer.emit("predict:query", {"seq": 1, "text": "the "})
+        result = viewer.wait("predict:result", timeout=30)
+        assert result["seq"] == 1 and len(result["top"]) > 1
+
+        owner.emit("train:pause")
+        paused = viewer.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
+        assert paused["pause_reason"] == "user"
+        health = requests.get(f"{b.url}/api/health", timeout=10).json()
+        assert health["ok"] and health["workers"] == 2  # a trainer on each Ray node
+        assert stored_in_postgres(cluster, links["id"])["status"] == "paused"
+    finally:
+        owner.close()
+        viewer.close()
+
+
+def test_sessions_spread_evenly_over_both_trainer_nodes(cluster: Cluster) -> None:
+    a, b = cluster.web
+    for web in (a, b, a, b):
+        create(web)
+    import redis
+
+    placed = redis.Redis.from_url(cluster.redis.url).hvals("playground:placement")
+    nodes = [name.decode().split("-")[1] for name in placed]
+    assert len(nodes) >= 4 and abs(nodes.count("head") - nodes.count("n1")) <= 1, nodes
+
+
+def test_postgres_briefly_away_gives_clear_errors_and_no_wrong_state(cluster: Cluster) -> None:
+    a, b = cluster.web
+    links = create(a)
+    owner, viewer = Client(a.url), Client(b.url)
+    try:
+        owner.join(links["id"], links["owner_token"])
+        viewer.join(links["id"], links["view_token"])
+        owner.emit("train:start")
+        viewer.wait("train:progress", lambda d: d["step"] > 0, timeout=60)
+        cluster.postgres.pause()
+        try:
+            owner.emit("train:config", {"config": {"learning_rate": 0.02}})
+            error = owner.wait("error", timeout=30)
+            assert error["code"] == "storage_failed" and "nothing was changed" in error["message"]
+            # A pause still pauses, says it was not stored, and reaches the other process.
+            owner.emit("train:pause")
+            notice = owner.wait("session:notice", timeout=30)
+            assert notice["code"] == "storage_failed"
+            viewer.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
+        finally:
+            cluster.postgres.resume()
+        owner.emit("train:config", {"config": {"learning_rate": 0.02}})
+        changed = viewer.wait("session:state", lambda d: d["config"]["learning_rate"] == 0.02)
+        assert changed["status"] == "paused"
+        assert stored_in_postgres(cluster, links["id"])["status"] == "paused"
+    finally:
+        owner.close()
+        viewer.close()
+
+
+def test_redis_briefly_away_gives_clear_errors_then_recovers(cluster: Cluster) -> None:
+    a, b = cluster.web
+    links = create(a)
+    owner, viewer = Client(a.url), Client(b.url)
+    try:
+        owner.join(links["id"], links["owner_token"])
+        viewer.join(links["id"], links["view_token"])
+        owner.emit("train:start")
+        viewer.wait("train:progress", lambda d: d["step"] > 0, timeout=60)
+        cluster.redis.stop()  # kill -9
+        try:
+            owner.emit("train:pause")
+            assert owner.wait("error", timeout=30)["code"] == "busy"
+        finally:
+            cluster.redis.resume()
+        # Every process reconnects by itself: training streams to B and a pause reaches it.
+        step = owner.wait("train:progress", timeout=60)["step"]
+        viewer.drain()
+        viewer.wait("train:progress", lambda d: d["step"] > step, timeout=60)
+        owner.emit("train:pause")
+        viewer.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
+    finally:
+        owner.close()
+        viewer.close()
+
+
+def record_steps(client: Client) -> list[int]:
+    """Every training step the client is sent, in order (its events still reach `wait`)."""
+    steps: list[int] = []
+
+    def on_progress(data: dict) -> None:
+        steps.extend(step for step, _ in data["train"])
+        client.inbox.put(("train:progress", data))
+
+    client.sio.on("train:progress", on_progress)
+    return steps
+
+
+def test_a_web_process_killed_and_restarted_loses_nothing(cluster: Cluster) -> None:
+    a, b = cluster.web
+    links = create(a)
+    owner, viewer = Client(a.url), Client(b.url)
+    steps = record_steps(viewer)
+    owner.join(links["id"], links["owner_token"])
+    viewer.join(links["id"], links["view_token"])
+    owner.emit("train:start")
+    before = viewer.wait("train:progress", lambda d: d["step"] >= 5, timeout=60)["step"]
+    owner.sio.disconnect()
+    kill_server(a)
+    try:
+        # Training goes on without web process A: its trainer belongs to the cluster.
+        during = viewer.wait("train:progress", lambda d: d["step"] > before + 5, timeout=60)
+        cluster.web[0] = a = cluster.start_web()
+        owner = Client(a.url)
+        state = owner.join(links["id"], links["owner_token"])
+        assert state["status"] == "running" and state["history"]["step"]
+        owner.wait("train:progress", lambda d: d["step"] > during["step"], timeout=60)
+        owner.emit("train:pause")
+        viewer.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
+        # Never rewound to a checkpoint: the viewer saw every step once, in order.
+        assert steps == list(range(1, len(steps) + 1)) and len(steps) > during["step"]
+    finally:
+        owner.close()
+        viewer.close()
+
+
+def train_a_while(owner: Client) -> list[tuple[float, int]]:
+    """Wait for a few checkpoint intervals of training; return (time, step) as it went."""
+    seen: list[tuple[float, int]] = []
+
+    def note(update: dict) -> bool:
+        seen.append((time.monotonic(), update["step"]))
+        return time.monotonic() - seen[0][0] > 3 * CHECKPOINT_S and update["step"] > 20
+
+    owner.wait("train:progress", note, timeout=60)
+    return seen
+
+
+def checkpointed_by(seen: list[tuple[float, int]], killed_at: float) -> int:
+    """A step surely checkpointed before `killed_at`: one interval earlier, and a second for
+    the step and the save in progress. Resuming from it loses at most one interval."""
+    return max(step for at, step in seen if at <= killed_at - CHECKPOINT_S - 1.0)
+
+
+def test_a_lost_trainer_node_resumes_its_sessions_on_the_other_from_their_checkpoints(
+    cluster: Cluster,
+) -> None:
+    a, b = cluster.web
+    made = [create(a), create(a)]  # one on each node
+    links = next(s for s in made if cluster.placement(s["id"]).split("-")[1] == "n1")
+    owner, viewer = Client(a.url), Client(b.url)
+    try:
+        owner.join(links["id"], links["owner_token"])
+        viewer.join(links["id"], links["view_token"])
+        owner.emit("train:start")
+        seen = train_a_while(owner)
+        killed_at = time.monotonic()
+        services.kill_group(cluster.ray.nodes[1])
+
+        notice = owner.wait("session:notice", timeout=60)
+        assert notice["code"] == "worker_restarted"
+        assert cluster.placement(links["id"]).split("-")[1] == "head"
+        # What comes after the notice is the other node's training, from the checkpoint on.
+        resumed = owner.wait("train:progress", lambda d: bool(d["train"]), timeout=60)
+        resumed_from = resumed["train"][0][0] - 1
+        assert resumed_from >= checkpointed_by(seen, killed_at) > 0
+        assert resumed["status"] == "running"
+        viewer.drain()
+        later = viewer.wait("train:progress", lambda d: d["step"] > resumed["step"], timeout=60)
+        assert later["train"], "the viewer on the other web process sees it train on"
+    finally:
+        owner.close()
+        viewer.close()
+
+
+def test_a_killed_trainer_is_started_again_and_its_sessions_resume(cluster: Cluster) -> None:
+    import json
+    import os
+    import signal
+
+    import redis
+
+    a, b = cluster.web
+    links = create(b)
+    owner, viewer = Client(b.url), Client(a.url)
+    try:
+        owner.join(links["id"], links["owner_token"])
+        viewer.join(links["id"], links["view_token"])
+        owner.emit("train:start")
+        seen = train_a_while(owner)
+        killed_at = time.monotonic()
+        name = cluster.placement(links["id"])
+        trainer = redis.Redis.from_url(cluster.redis.url).hget("playground:trainers", name)
+        os.kill(json.loads(trainer)["pid"], signal.SIGKILL)  # as the out-of-memory killer would
+
+        assert owner.wait("session:notice", timeout=60)["code"] == "worker_restarted"
+        resumed = owner.wait("train:progress", lambda d: bool(d["train"]), timeout=60)
+        assert resumed["train"][0][0] - 1 >= checkpointed_by(seen, killed_at) > 0
+        viewer.drain()
+        viewer.wait("train:progress", lambda d: d["step"] > resumed["step"], timeout=60)
+    finally:
+        owner.close()
+        viewer.close()
+
+
+def test_sessions_no_web_process_holds_any_more_pause_when_idle(cluster: Cluster) -> None:
+    """All web processes stopped (a new version deployed): trainers do not train on for ever."""
+    a, b = cluster.web
+    links = create(a)
+    owner = Client(a.url)
+    owner.join(links["id"], links["owner_token"])
+    owner.emit("train:start")
+    owner.wait("train:progress", lambda d: d["step"] > 0, timeout=60)
+    owner.sio.disconnect()
+    for web in (a, b):
+        kill_server(web)
+    idle = {"IDLE_PAUSE_S": "1", "HOUSEKEEPING_S": "0.5"}
+    cluster.web = [start_server(cluster.data, **cluster.env, **idle)]
+    services.wait_until(  # the dead processes' marks expire after 15 s, then 1 s idle
+        lambda: stored_in_postgres(cluster, links["id"])["status"] == "paused",
+        "the pause of a session no web process holds",
+    )
+    viewer = Client(cluster.web[0].url)
+    try:
+        state = viewer.join(links["id"], links["view_token"])
+        assert state["status"] == "paused" and state["pause_reason"] == "idle"
+    finally:
+        viewer.close()
