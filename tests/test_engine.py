@@ -12,12 +12,12 @@ from types import SimpleNamespace
 import pytest
 
 from backend.config import TrainConfig
-from backend.core.data import TextDataset
 from backend.core.training import Trainer
 from backend.engine import worker
 from backend.engine.pool import Engine, may_have_gpu
 from backend.errors import UserError
 from backend.sessions.registry import Sessions
+from backend.tasks.text.task import TextTask
 
 TEXT = "the cat sat on the mat. " * 20
 TINY = TrainConfig(hidden_size=8, num_layers=1, seq_len=8, batch_size=4)
@@ -47,7 +47,9 @@ def start_engine(tmp_path: Path) -> tuple[Engine, Events]:
     engine.start()
     checkpoint = str(tmp_path / "s.safetensors")
     config = TINY.to_dict()
-    engine.send("s", "open", gen=1, text=TEXT, config=config, checkpoint=checkpoint, resume=False)
+    source = {"corpus": "upload", "text": TEXT}
+    opened = dict(task="text", source=source, config=config, checkpoint=checkpoint)
+    engine.send("s", "open", gen=1, resume=False, **opened)
     events.wait(lambda e: e["type"] == "opened")
     return engine, events
 
@@ -116,7 +118,7 @@ class Outbox:
 def test_only_the_newest_waiting_query_per_client_and_kind_is_answered() -> None:
     queries, events = Closing(), Outbox()
     w = worker.Worker(commands=None, queries=queries, events=events, device="cpu", checkpoint_s=15)
-    w.slots["s"] = worker.Slot(Trainer(TextDataset.from_text(TEXT), TINY), gen=1)
+    w.slots["s"] = worker.Slot(Trainer(TextTask.from_text(TEXT), TINY), gen=1)
     for client, seq in [("a", 1), ("a", 2), ("b", 1), ("a", 3)]:
         queries.put({**PREDICT, "client": client, "seq": seq, "length": 0})
     look = {"position": None, "surgery": None, "saliency": False}
@@ -172,7 +174,9 @@ def moving_c(tmp_path: Path) -> Iterator[tuple[Engine, Events]]:
     try:
         for name in "abc":  # placed in turn on workers 0, 1, 0
             checkpoint = str(tmp_path / f"{name}.safetensors")
-            opened = dict(text=TEXT, config=TINY.to_dict(), checkpoint=checkpoint, resume=False)
+            source = {"corpus": "upload", "text": TEXT}
+            opened = dict(task="text", source=source, config=TINY.to_dict(), resume=False)
+            opened["checkpoint"] = checkpoint
             eng.send(name, "open", gen=1, **opened)
             events.wait(lambda e, n=name: e["type"] == "opened" and e["session"] == n)
         assert eng.placement == {"a": 0, "b": 1, "c": 0}
@@ -210,14 +214,15 @@ def test_a_query_queued_at_the_old_worker_before_a_move_is_answered_by_the_new_o
 def test_a_query_answered_while_its_session_is_handed_off_names_the_build_it_came_from():
     events = Outbox()
     w = worker.Worker(commands=None, queries=None, events=events, device="cpu", checkpoint_s=15)
-    w.slots["s"] = worker.Slot(Trainer(TextDataset.from_text(TEXT), TINY), gen=3)
-    predict = w.query_predict
+    w.slots["s"] = worker.Slot(Trainer(TextTask.from_text(TEXT), TINY), gen=3)
+    trainer = w.slots["s"].trainer
+    answer = trainer.answer
 
-    def slow_predict(trainer, cmd):  # the training thread hands the session off meanwhile
+    def slow_answer(op, query):  # the training thread hands the session off meanwhile
         w.op_handoff({"op": "handoff", "session": "s"})
-        return predict(trainer, cmd)
+        return answer(op, query)
 
-    w.query_predict = slow_predict
+    trainer.answer = slow_answer
     query = {"op": "predict", "session": "s", "client": "c", "seq": 1, "text": "the ca"}
     w.answer({**query, "k": 3, "temperature": 0.8, "length": 0})
     answered = [e for e in events.sent if e["type"] == "answered"]
@@ -247,7 +252,9 @@ def test_a_query_that_overtakes_its_sessions_open_is_answered_once_the_open_has_
     query = {"op": "predict", "session": "s", "client": "c", "seq": 1, "text": "the ca"}
     w.answer({**query, "k": 3, "temperature": 0.8, "length": 0})
     assert events.sent == [], "set aside, neither refused nor blocking the query thread"
-    opened = dict(text=TEXT, config=TINY.to_dict(), checkpoint=str(tmp_path / "s.safetensors"))
+    source = {"corpus": "upload", "text": TEXT}
+    opened = dict(task="text", source=source, config=TINY.to_dict())
+    opened["checkpoint"] = str(tmp_path / "s.safetensors")
     w.op_open({"op": "open", "session": "s", "gen": 1, "resume": False, **opened})
     w.answer(queries.get_nowait())  # queued again by the open
     answered = [e for e in events.sent if e["type"] == "answered"]

@@ -26,7 +26,6 @@ import sqlalchemy as sa
 import torch
 
 from backend.config import TrainConfig
-from backend.core.data import TextDataset
 from backend.core.training import Trainer
 from backend.engine import worker
 from backend.engine.pool import Engine
@@ -36,6 +35,7 @@ from backend.sessions.classroom import Classroom
 from backend.sessions.registry import Sessions
 from backend.store import checkpoints
 from backend.store.storage import DirectoryInUse, Storage, lock_directory
+from backend.tasks.text.task import TextTask
 from benchmarks.procs import training_workers
 from tests.conftest import Client, start_server, stop_server
 from tests.test_engine import TEXT, TINY, Events, Outbox
@@ -45,7 +45,7 @@ TINY_SETTINGS = {"hidden_size": 8, "num_layers": 1, "seq_len": 8, "batch_size": 
 
 
 def trained(steps: int, cfg: TrainConfig = TINY, text: str = TEXT) -> Trainer:
-    trainer = Trainer(TextDataset.from_text(text), cfg)
+    trainer = Trainer(TextTask.from_text(text), cfg)
     for _ in range(steps):
         trainer.step()
     return trainer
@@ -61,7 +61,8 @@ def test_a_killed_worker_is_replaced_its_sessions_reopened_and_waiting_queries_r
     eng = Engine(events, workers=1, device="cpu", checkpoint_s=0.2)
     eng.start()
     try:
-        opened = dict(text=TEXT, config=TINY.to_dict(), resume=False)
+        source = {"corpus": "upload", "text": TEXT}
+        opened = dict(task="text", source=source, config=TINY.to_dict(), resume=False)
         eng.send("s", "open", gen=1, checkpoint=str(tmp_path / "s.safetensors"), **opened)
         eng.send("s", "start")
         saved = events.wait(lambda e: e["type"] == "checkpointed" and e["step"] > 0)
@@ -260,12 +261,12 @@ def test_a_damaged_checkpoint_falls_back_to_the_previous_good_one(tmp_path: Path
     checkpoints.save(trained(3), path)
     checkpoints.save(trained(5), path)
     damage(path)
-    resumed = Trainer(TextDataset.from_text(TEXT), TINY)
+    resumed = Trainer(TextTask.from_text(TEXT), TINY)
     used, problems = checkpoints.restore_latest(resumed, path)
     assert used == checkpoints.previous_path(path) and len(problems) == 1
     assert resumed.step_count == 3
     assert all(torch.isfinite(p).all() for p in resumed.model.parameters())
-    assert [trained(3).step().loss_bits] == [resumed.step().loss_bits], "exactly the old run"
+    assert [trained(3).step().loss] == [resumed.step().loss], "exactly the old run"
 
 
 @pytest.mark.parametrize("damage", DAMAGE, ids=lambda f: f.__name__)
@@ -280,27 +281,35 @@ def test_a_worker_reopening_a_damaged_checkpoint_keeps_the_history_and_tells_the
         commands=None, queries=queue.Queue(), events=events, device="cpu", checkpoint_s=15
     )
     cmd = dict(
-        op="open", session="s", gen=2, text=TEXT, config=TINY.to_dict(), checkpoint=str(path)
+        op="open",
+        session="s",
+        gen=2,
+        task="text",
+        source={"corpus": "upload", "text": TEXT},
+        config=TINY.to_dict(),
+        checkpoint=str(path),
     )
-    w.op_open({**cmd, "resume": True, "step": 3, "chars_seen": 96})
+    w.op_open({**cmd, "resume": True, "step": 3, "items_seen": 96})
     notice, opened = events.sent
     assert notice["type"] == "notice" and notice["code"] == "checkpoint_damaged"
     assert notice["gen"] == 2 and "fresh weights" in notice["message"]
     assert opened["type"] == "opened" and not opened["resumed"]
-    assert (opened["step"], opened["chars_seen"]) == (3, 96), "the step count goes on"
+    assert (opened["step"], opened["items_seen"]) == (3, 96), "the step count goes on"
 
 
 def test_the_owner_is_told_and_the_history_stays_when_a_checkpoint_was_damaged(layer) -> None:
     sessions, _, publisher, session = layer
     progress = {"type": "progress", "session": session.id, "gen": session.gen, "batched": 1}
     points = {"train": [[1, 4.0], [2, 3.5]], "grad": [[1, 1.0, 0], [2, 1.0, 0]], "val": []}
-    sessions.on_event({**progress, "step": 2, "chars_seen": 64, "chars_per_sec": 1.0, **points})
-    sessions.on_event({**progress, "type": "sample", "step": 2, "temperature": 1, "text": "abc"})
+    sessions.on_event({**progress, "step": 2, "items_seen": 64, "items_per_sec": 1.0, **points})
+    sample = {"type": "sample", "step": 2, "temperature": 1, "payload": {"text": "abc"}}
+    sessions.on_event({**progress, **sample})
     detail = {"code": "checkpoint_damaged", "detail": "s.safetensors: truncated"}
     message = "a damaged checkpoint was set aside; training goes on from fresh weights"
     sessions.on_event({**progress, "type": "notice", **detail, "message": message})
     opened = {"type": "opened", "session": session.id, "gen": session.gen, "params": 1}
-    sessions.on_event({**opened, "vocab_size": 30, "step": 2, "chars_seen": 64, "resumed": False})
+    described = {"describe": {"vocab_size": 30}, "step": 2, "items_seen": 64, "resumed": False}
+    sessions.on_event({**opened, **described})
     assert session.history.step == [1, 2] and len(session.samples) == 1
     assert publisher.notices() == [{"code": "checkpoint_damaged", "message": message}]
 
@@ -321,7 +330,7 @@ def test_a_checkpoint_is_written_whole_or_not_at_all(tmp_path: Path, monkeypatch
     with pytest.raises(OSError):
         checkpoints.save(newer, path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name], "no temporary file is left"
-    resumed = Trainer(TextDataset.from_text(TEXT), TINY)
+    resumed = Trainer(TextTask.from_text(TEXT), TINY)
     assert checkpoints.restore_latest(resumed, path) == (path, [])
     assert resumed.step_count == 3
 
@@ -347,7 +356,7 @@ def test_a_full_disk_keeps_training_and_the_last_checkpoint_and_tells_the_owner(
     assert "No space left" in notice[0]["message"]
     assert [e["step"] for e in events.sent if e["type"] == "checkpointed"] == [3]
     monkeypatch.undo()
-    resumed = Trainer(TextDataset.from_text(TEXT), TINY)
+    resumed = Trainer(TextTask.from_text(TEXT), TINY)
     assert checkpoints.restore_latest(resumed, path) == (path, []) and resumed.step_count == 3
 
 

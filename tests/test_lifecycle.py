@@ -168,7 +168,8 @@ def test_a_non_live_change_sends_one_state(tmp_path: Path) -> None:
     reg.configure(session, {"hidden_size": 16})
     assert reg.publisher.states == []  # type: ignore[attr-defined]
     opened = {"type": "opened", "session": session.id, "gen": session.gen, "step": 0}
-    reg.on_event({**opened, "params": session.params, "vocab_size": session.vocab_size})
+    described = {"describe": {"vocab_size": session.vocab_size}, "items_seen": 0}
+    reg.on_event({**opened, "params": session.params, **described})
     assert reg.publisher.states == [(session.id, 0)]  # type: ignore[attr-defined]
 
 
@@ -181,8 +182,8 @@ def test_steps_trained_after_a_pause_are_followed_by_a_state(tmp_path: Path) -> 
     reg.on_event(
         {
             **progress,
-            "chars_seen": 100,
-            "chars_per_sec": 0.0,
+            "items_seen": 100,
+            "items_per_sec": 0.0,
             "batched": 1,
             "train": [[6, 2.0], [7, 2.0]],
             "grad": [[6, 1.0, 0], [7, 1.0, 0]],

@@ -204,7 +204,7 @@ class Engine:
             elif kind in ("progress", "opened"):
                 opened = self.opened.get(session)
                 if opened is not None and opened["gen"] == event["gen"]:
-                    step = {"step": event["step"], "chars_seen": event["chars_seen"]}
+                    step = {"step": event["step"], "items_seen": event["items_seen"]}
                     self.opened[session] = {**opened, **step}  # a copy: the old may be in flight
             elif kind == "failed" and event.get("op") == "train":
                 self.running.pop(session, None)  # the worker stopped training it
@@ -343,7 +343,7 @@ class Engine:
             self.placement[session] = index
         if message["op"] == "close":
             del self.placement[session]
-        if message["op"] in worker.QUERIES:
+        if message["op"] not in worker.COMMANDS:  # a query: the task's own op names
             self.pending[(message["client"], message["op"])] = message
             self.query_queues[index].put(message)
         else:

@@ -19,7 +19,7 @@ Three threads, so a keystroke never waits for a training step:
   overtakes its session's `open` is set aside until the open has run, so it holds up no
   other query; one for a session handed to another worker goes back to the engine.
   Predictions are answered a batch per session from a snapshot of the weights, each
-  client's state carried from its last text (`backend.engine.answering`);
+  client's state carried from its last text (for text, `backend.tasks.text.answering`);
 - the continuation thread (nice +5) makes the greedy and sampled continuations a client
   was owed: when more than a few clients type, at most once a second per client, many
   clients in one batch.
@@ -46,14 +46,14 @@ SAMPLE_EVERY_S = 5.0
 SAMPLE_LENGTH = 200
 DIAGNOSE_EVERY_S = 5.0  # gradient-through-time pass, on the session's own running time
 DIAGNOSE_BATCH = 4
-QUERIES = ("predict", "inspect", "gaps", "sentiment")  # answered off the training thread
-SLOW_QUERIES = ("sentiment",)  # may train for seconds: each gets a thread of its own
 RATE_WINDOW_S = 2.0
 # A client's continuations are generated at most this often (a text one reads, not a frame):
 # a keystroke in between gets its bars at once and its continuation when this is due.
 CONTINUE_EVERY_S = 1.0
 QUIET_CLIENTS = 4  # with no more clients asking this worker, every answer is continued
 CONTINUE_TOGETHER_S = 0.25  # owed continuations due this soon are made with one that is due
+# Control commands, applied on the training thread; any other op is a task's query.
+COMMANDS = ("open", "configure", "start", "pause", "step", "save", "handoff", "close", "shutdown")
 PREDICT_FIELDS = {"client", "seq", "text", "k", "temperature", "length"}
 CONTINUATION_NICE = 5  # below the bars, above training
 QUERY_SHARE = 0.5  # when queries keep coming, they rest as long as they ran: training gets half
@@ -79,11 +79,11 @@ class Slot:
     last_flush: float = 0.0
     run_s_since_val: float = math.inf  # so a new model's curve gets a validation point at once
     run_s_since_sample: float = 0.0
-    rate_marks: list[tuple[float, int]] = field(default_factory=list)  # (time, chars_seen)
+    rate_marks: list[tuple[float, int]] = field(default_factory=list)  # (time, items_seen)
     checkpoint: Path | None = None  # where this session's weights are saved
     batched: int = 1  # sessions its last step trained together (1: alone)
     saved_at: float = field(default_factory=time.perf_counter)
-    answerer: Any = None  # a backend.engine.answering.Answerer, made at the first prediction
+    answerer: Any = None  # the task's batched answerer (`Task.answerer`), made at the first one
 
 
 @dataclass
@@ -118,8 +118,6 @@ class Worker:
         # Held while the query thread answers: the training thread waits for it before each
         # step, so a query does not trade the GIL back and forth with training op by op.
         self.answering = threading.Lock()
-        self.classifiers: dict[str, Any] = {}  # a lesson session's trained sentiment classifiers
-        self.classifier_lock = threading.Lock()
         self.parent = os.getppid()
         # On a GPU a small model's step is mostly launch overhead: compatible running sessions
         # train together as one cohort (`backend.engine.cohort`), one batched step for all of them.
@@ -192,7 +190,7 @@ class Worker:
             with self.answering:
                 predictions = []
                 for cmd in newest.values():
-                    if cmd["op"] in SLOW_QUERIES:  # never hold up keystrokes behind a long job
+                    if self.is_slow(cmd):  # never hold up keystrokes behind a long job
                         thread = threading.Thread(target=self.answer_slowly, args=(cmd,))
                         thread.daemon = True
                         thread.start()
@@ -202,6 +200,11 @@ class Worker:
                         self.answer(cmd)
                 self.answer_predictions(predictions)
             self.rest(time.thread_time() - started)
+
+    def is_slow(self, cmd: dict) -> bool:
+        """Whether the session's task says this query may take seconds."""
+        slot = self.slots.get(cmd["session"])
+        return slot is not None and cmd["op"] in slot.trainer.task.spec.slow_queries
 
     def rest(self, spent: float) -> None:
         """After a long round, rest in proportion, so training keeps its share of the core.
@@ -219,15 +222,15 @@ class Worker:
         one that keeps typing gets the bars now, and the continuations of its newest text
         from the continuation thread when they are due.
         """
-        from backend.engine import answering
-
         by_session: dict[str, list[dict]] = {}
         for cmd in cmds:
             by_session.setdefault(cmd["session"], []).append(cmd)
         for sid, group in by_session.items():
             slot = self.slots.get(sid)
             whole = [cmd for cmd in group if PREDICT_FIELDS <= cmd.keys()]
-            if slot is None or not answering.supports(slot.trainer) or len(whole) < len(group):
+            if slot is not None and slot.answerer is None:
+                slot.answerer = slot.trainer.task.answerer(slot.trainer)
+            if slot is None or slot.answerer is None or len(whole) < len(group):
                 for cmd in group:  # the one-by-one path knows sessions not open here, and errors
                     self.answer(cmd)
                 continue
@@ -257,11 +260,7 @@ class Worker:
 
     def answer_batch(self, sid: str, slot: Slot, group: list[dict], continued: list[bool]) -> None:
         """One session's predictions in one batch, each emitted to its client."""
-        from backend.engine.answering import Answerer
-
         try:
-            if slot.answerer is None:
-                slot.answerer = Answerer(slot.trainer)
             slot.answerer.refresh(slot.running, slot.lock)
             results = slot.answerer.answer(group, continued)
         except Exception as exc:  # noqa: BLE001 - one odd query must not stop the worker
@@ -340,12 +339,13 @@ class Worker:
     def op_open(self, cmd: dict) -> None:
         """Build (or rebuild) a session's model; resume from its checkpoint if asked and present."""
         from backend.config import TrainConfig
-        from backend.core.data import TextDataset
         from backend.core.training import Trainer
         from backend.store import checkpoints
+        from backend.tasks.registry import task_for
 
         cfg = TrainConfig(**cmd["config"])
-        trainer = Trainer(TextDataset.from_text(cmd["text"]), cfg, device=self.device)
+        task = task_for(cmd["task"]).build(cmd["source"], cfg.seed)
+        trainer = Trainer(task, cfg, device=self.device)
         path = Path(cmd["checkpoint"])
         resumed = False
         if cmd["resume"]:
@@ -369,9 +369,9 @@ class Worker:
             "opened",
             cmd["session"],
             params=trainer.model.num_params(),
-            vocab_size=trainer.dataset.vocab.size,
+            describe=task.describe(),
             step=trainer.step_count,
-            chars_seen=trainer.chars_seen,
+            items_seen=trainer.items_seen,
             resumed=resumed,
         )
 
@@ -385,7 +385,7 @@ class Worker:
 
         used, problems = checkpoints.restore_latest(trainer, path)
         if used is None:  # the step count goes on: the history up to it is the session's own
-            trainer.step_count, trainer.chars_seen = cmd.get("step", 0), cmd.get("chars_seen", 0)
+            trainer.step_count, trainer.items_seen = cmd.get("step", 0), cmd.get("items_seen", 0)
         if not problems:
             return used is not None
         if used is None:
@@ -439,7 +439,7 @@ class Worker:
         slot = self.slots[cmd["session"]]
         slot.used_s = self.fair_start(slot)
         slot.running = True
-        slot.rate_marks = [(time.perf_counter(), slot.trainer.chars_seen)]
+        slot.rate_marks = [(time.perf_counter(), slot.trainer.items_seen)]
 
     def op_pause(self, cmd: dict) -> None:
         slot = self.slots[cmd["session"]]
@@ -472,7 +472,6 @@ class Worker:
             with self.placing:
                 self.gone.add(sid)
                 self.slots.pop(sid, None)
-            self.classifiers.pop(sid, None)
             self.emit("handed_off", sid)
 
     def op_close(self, cmd: dict) -> None:
@@ -483,7 +482,6 @@ class Worker:
         with self.placing:
             self.slots.pop(cmd["session"], None)
             early = self.early.pop(cmd["session"], [])
-        self.classifiers.pop(cmd["session"], None)
         for query in early:
             error = {"code": "not_found", "message": "this session was closed"}
             self.emit(
@@ -507,8 +505,9 @@ class Worker:
             return
         try:
             trainer = slot.trainer
-            with contextlib.nullcontext() if cmd["op"] in SLOW_QUERIES else slot.lock:
-                result = getattr(self, "query_" + cmd["op"])(trainer, cmd)
+            slow = cmd["op"] in trainer.task.spec.slow_queries
+            with contextlib.nullcontext() if slow else slot.lock:
+                result = trainer.answer(cmd["op"], cmd)
         except UserError as exc:
             self.emit("rejected", sid, slot, client=client, op=cmd["op"], error=exc.to_dict())
             return
@@ -518,50 +517,6 @@ class Worker:
             return
         result["step"] = trainer.step_count
         self.emit("answered", sid, slot, client=client, op=cmd["op"], seq=cmd["seq"], result=result)
-
-    @staticmethod
-    def query_predict(trainer: Any, cmd: dict) -> dict:
-        return trainer.predict(
-            cmd["text"], k=cmd["k"], temperature=cmd["temperature"], length=cmd["length"]
-        )
-
-    @staticmethod
-    def query_gaps(trainer: Any, cmd: dict) -> dict:
-        """Accuracy on the dependent character at each gap, on fresh examples."""
-        from backend.tasks.long_range import accuracy, make_task
-
-        task = make_task(cmd["task"], **cmd["params"])
-        vocab = trainer.dataset.vocab
-        scores = [
-            accuracy(trainer.model, vocab, task.examples(g, cmd["n"], seed=1)) for g in cmd["gaps"]
-        ]
-        return {"gaps": cmd["gaps"], "accuracy": scores, "chance": task.chance}
-
-    def query_sentiment(self, trainer: Any, cmd: dict) -> dict:
-        """Running P(positive) per run; the classifiers are trained once per lesson session."""
-        from backend.tasks import sentiment
-
-        with self.classifier_lock:  # one training even when requests overlap
-            runs = self.classifiers.get(cmd["session"])
-            if runs is None:
-                runs = self.classifiers[cmd["session"]] = train_classifiers(
-                    cmd["runs"], cmd["steps"]
-                )
-        return {
-            "runs": [
-                {**scores, "running": sentiment.running_prediction(model, cmd["text"])}
-                for model, scores in runs
-            ]
-        }
-
-    @staticmethod
-    def query_inspect(trainer: Any, cmd: dict) -> dict:
-        from backend.core.internals import inspect_text
-
-        vocab = trainer.dataset.vocab
-        return inspect_text(
-            trainer.model, vocab, cmd["text"], cmd["position"], cmd["surgery"], cmd["saliency"]
-        )
 
     # -- training --------------------------------------------------------------------------
 
@@ -677,14 +632,19 @@ class Worker:
     def sample_cohort(self, cohort: Any, members: list[str]) -> None:
         """A sample from every member at its own temperature, in one batched generation."""
         slots = [self.slots[sid] for sid in members]
-        texts = cohort.sample(SAMPLE_LENGTH, [s.trainer.cfg.temperature for s in slots])
-        for sid, slot, text in zip(members, slots, texts, strict=True):
-            self.send_sample(sid, slot, text)
+        payloads = cohort.sample(SAMPLE_LENGTH, [s.trainer.cfg.temperature for s in slots])
+        for sid, slot, payload in zip(members, slots, payloads, strict=True):
+            self.send_sample(sid, slot, payload)
 
-    def send_sample(self, sid: str, slot: Slot, text: str) -> None:
+    def send_sample(self, sid: str, slot: Slot, payload: dict) -> None:
+        """A sample as its task made it (for text, {"text": ...}), with its step and temperature."""
         trainer = slot.trainer
         self.emit(
-            "sample", sid, step=trainer.step_count, temperature=trainer.cfg.temperature, text=text
+            "sample",
+            sid,
+            step=trainer.step_count,
+            temperature=trainer.cfg.temperature,
+            payload=payload,
         )
         slot.run_s_since_sample = 0.0
 
@@ -701,7 +661,7 @@ class Worker:
     @staticmethod
     def record(slot: Slot, result: Any) -> None:
         """Keep one step's loss and gradient norm for the next progress message."""
-        slot.points.append([result.step, finite(result.loss_bits)])
+        slot.points.append([result.step, finite(result.loss)])
         slot.grads.append([result.step, finite(result.grad_norm), int(result.clipped)])
         slot.clipped += result.clipped
         slot.stepped += 1
@@ -712,8 +672,8 @@ class Worker:
             slot.val_points.append([slot.trainer.step_count, finite(slot.trainer.evaluate())])
             slot.run_s_since_val = 0.0
         if sample and slot.run_s_since_sample >= SAMPLE_EVERY_S:
-            text = slot.trainer.sample(SAMPLE_LENGTH, slot.trainer.cfg.temperature)
-            self.send_sample(sid, slot, text)
+            payload = slot.trainer.sample(SAMPLE_LENGTH, slot.trainer.cfg.temperature)
+            self.send_sample(sid, slot, payload)
         if slot.run_s_since_diag >= DIAGNOSE_EVERY_S and slot.trainer.model.kind in (
             "rnn",
             "lstm",
@@ -753,7 +713,7 @@ class Worker:
         """Send what this session learned since the last message, with its current speed."""
         now = time.perf_counter()
         trainer = slot.trainer
-        slot.rate_marks.append((now, trainer.chars_seen))
+        slot.rate_marks.append((now, trainer.items_seen))
         while len(slot.rate_marks) > 2 and now - slot.rate_marks[1][0] > RATE_WINDOW_S:
             slot.rate_marks.pop(0)
         (t0, c0), (t1, c1) = slot.rate_marks[0], slot.rate_marks[-1]
@@ -762,8 +722,8 @@ class Worker:
             "progress",
             sid,
             step=trainer.step_count,
-            chars_seen=trainer.chars_seen,
-            chars_per_sec=rate,
+            items_seen=trainer.items_seen,
+            items_per_sec=rate,
             batched=slot.batched,
             train=slot.points,
             grad=slot.grads,
@@ -775,27 +735,6 @@ class Worker:
 def finite(x: float) -> float | None:
     """JSON has no NaN or infinity: a diverged loss travels as null (a gap in the curve)."""
     return x if math.isfinite(x) else None
-
-
-def train_classifiers(runs: list[dict], steps: int) -> list[tuple[Any, dict]]:
-    """One many-to-one sentiment classifier per run, with its held-out accuracies."""
-    from backend.config import TrainConfig
-    from backend.tasks import sentiment
-
-    train, test = sentiment.split()
-    vocab = sentiment.vocabulary()
-    out = []
-    for run in runs:
-        model = sentiment.SentimentClassifier.from_config(TrainConfig(**run["config"]), vocab)
-        sentiment.train_classifier(model, train, steps)
-        scores = {
-            "label": run["label"],
-            "kind": run["config"]["model"],
-            "accuracy": sentiment.accuracy(model, test),
-            "pair_accuracy": sentiment.accuracy(model, sentiment.flipped_pairs(test)),
-        }
-        out.append((model, scores))
-    return out
 
 
 def lower_priority(nice: int) -> None:

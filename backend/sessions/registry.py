@@ -410,12 +410,13 @@ class Sessions:
             session.id,
             "open",
             gen=session.gen,
-            text=session.record.text,
+            task="text",
+            source={"corpus": session.record.text_source, "text": session.record.text},
             config=session.config.to_dict(),
             checkpoint=str(self.storage.checkpoint_path(session.id)),
             resume=resume,
             step=session.step,
-            chars_seen=session.chars_seen,
+            items_seen=session.chars_seen,
             weights=str(weights) if weights else None,
         )
 
@@ -719,12 +720,13 @@ class Sessions:
 
     def _on_opened(self, session: Session, event: dict) -> None:
         with self.lock:
-            session.params, session.vocab_size = event["params"], event["vocab_size"]
+            session.params = event["params"]
+            session.vocab_size = event["describe"].get("vocab_size", session.vocab_size)
             if session.step != event["step"]:  # history ran ahead of the last checkpoint
                 session.history.truncate(event["step"])
                 if event["step"] == 0:
                     session.samples.clear()
-                session.step, session.chars_seen = event["step"], event["chars_seen"]
+                session.step, session.chars_seen = event["step"], event["items_seen"]
         self.publisher.state(session)
 
     def _on_checkpointed(self, session: Session, event: dict) -> None:
@@ -804,8 +806,8 @@ class Sessions:
 
     def _on_progress(self, session: Session, event: dict) -> None:
         with self.lock:
-            session.step, session.chars_seen = event["step"], event["chars_seen"]
-            session.chars_per_sec = event["chars_per_sec"]
+            session.step, session.chars_seen = event["step"], event["items_seen"]
+            session.chars_per_sec = event["items_per_sec"]
             session.history.add(event["train"], event["grad"], event["val"])
             update = {
                 "step": session.step,
@@ -824,7 +826,7 @@ class Sessions:
         self._end_of_budget(session)
 
     def _on_sample(self, session: Session, event: dict) -> None:
-        sample = {k: event[k] for k in ("step", "temperature", "text")}
+        sample = {"step": event["step"], "temperature": event["temperature"], **event["payload"]}
         with self.lock:
             session.samples.append(sample)
             hidden = "samples" in session.record.classroom.get("hidden", ())

@@ -49,32 +49,39 @@ class Imported:
     weights: Path
 
 
-def expected_shapes(cfg: TrainConfig, vocab_size: int) -> dict[str, tuple[int, ...]]:
-    """Every tensor of the model these settings build, with its shape (no model is built)."""
+def expected_shapes(
+    cfg: TrainConfig, input_size: int, output_size: int | None = None
+) -> dict[str, tuple[int, ...]]:
+    """Every tensor of the model these settings build, with its shape (no model is built).
+
+    `input_size` and `output_size` are the task's (both the vocabulary size for text).
+    """
     hidden = cfg.hidden_size
+    outputs = input_size if output_size is None else output_size
     if cfg.model in ("window", "bag"):  # one hidden layer on the window's or bag's features
-        inputs = cfg.window * vocab_size if cfg.model == "window" else vocab_size
+        inputs = cfg.window * input_size if cfg.model == "window" else input_size
         return {
             "hidden.weight": (hidden, inputs),  # W_xh
-            "head.weight": (vocab_size, hidden),  # W_hy
-            "head.bias": (vocab_size,),  # b_y
+            "head.weight": (outputs, hidden),  # W_hy
+            "head.bias": (outputs,),  # b_y
         }
     rows = GATES[cfg.model] * hidden
     shapes: dict[str, tuple[int, ...]] = {}
     for k in range(cfg.num_layers):
-        inputs = vocab_size if k == 0 else hidden
+        inputs = input_size if k == 0 else hidden
         shapes[f"rnn.weight_ih_l{k}"] = (rows, inputs)
         shapes[f"rnn.weight_hh_l{k}"] = (rows, hidden)
         shapes[f"rnn.bias_ih_l{k}"] = (rows,)
         shapes[f"rnn.bias_hh_l{k}"] = (rows,)
-    shapes["head.weight"] = (vocab_size, hidden)
-    shapes["head.bias"] = (vocab_size,)
+    shapes["head.weight"] = (outputs, hidden)
+    shapes["head.bias"] = (outputs,)
     return shapes
 
 
-def param_count(cfg: TrainConfig, vocab_size: int) -> int:
+def param_count(cfg: TrainConfig, input_size: int, output_size: int | None = None) -> int:
     """How many numbers the model these settings build holds."""
-    return sum(math.prod(shape) for shape in expected_shapes(cfg, vocab_size).values())
+    shapes = expected_shapes(cfg, input_size, output_size)
+    return sum(math.prod(shape) for shape in shapes.values())
 
 
 def read_header(data: bytes) -> tuple[dict[str, Any], int]:

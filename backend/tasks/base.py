@@ -50,6 +50,9 @@ class TaskSpec:
     views: tuple[str, ...]  # frontend views it opens: "predict", "inspect", "ball", ...
     queries: tuple[str, ...]  # query ops it answers, each validated by parse_query
     default_source: dict[str, Any] = field(default_factory=dict)  # a new session's source
+    # Queries that may take seconds (training a classifier): each runs on a thread of its
+    # own and without the weights' lock, so keystrokes and training never wait for them.
+    slow_queries: tuple[str, ...] = ()
 
     def parse_source(self, source: Any) -> dict[str, Any]:
         """`source` checked and completed with the defaults; InvalidInput if it is not valid.
@@ -157,5 +160,19 @@ class Task(ABC):
         """JSON kept in checkpoints and exports, read back by `restore`."""
 
     def cohort_key(self) -> Hashable | None:
-        """Tasks with equal keys can train in one batched cohort; None never batches."""
+        """Tasks with equal keys can train in one batched cohort; None never batches.
+
+        The cohort (`backend.engine.cohort`) is written for categorical tasks: ids in
+        (B, T), cross-entropy over `output_size` classes out. A task that returns a key
+        also provides `start_id() -> int` and `sample_from_ids(ids) -> dict` (the sample
+        payload for ids the cohort drew).
+        """
+        return None
+
+    def answerer(self, trainer: Any) -> Any | None:
+        """An object that answers many clients' `predict` queries in one batch, or None.
+
+        It needs `refresh(running, lock)` and `answer(queries, continued) -> list[dict]`
+        (see `backend.tasks.text.answering`); without one, each query goes to `answer`.
+        """
         return None

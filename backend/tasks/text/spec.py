@@ -35,9 +35,16 @@ class TextSpec(TaskSpec):
         return {"corpus": corpus, "text": text}
 
     def parse_query(self, op: str, query: Any) -> dict[str, Any]:
-        """A next-character prediction (`predict`) or a look inside the model (`inspect`)."""
-        super().parse_query(op, query)
-        return parse_query(query) if op == "predict" else parse_inspect(query)
+        """A next-character prediction (`predict`) or a look inside the model (`inspect`).
+
+        The lessons' `gaps` and `sentiment` are asked by the server itself, already checked.
+        """
+        query = super().parse_query(op, query)
+        if op == "predict":
+            return parse_query(query)
+        if op == "inspect":
+            return parse_inspect(query)
+        return query
 
     def summarize_source(self, source: dict[str, Any]) -> dict[str, Any]:
         """The text's origin, name, size and the start of it; never the whole text."""
@@ -89,6 +96,7 @@ SPEC = TextSpec(
     unit="bits/char",
     item="char",
     views=("predict", "inspect"),
-    queries=("predict", "inspect"),
+    queries=("predict", "inspect", "gaps", "sentiment"),
     default_source={"corpus": "english"},
+    slow_queries=("sentiment",),
 )
