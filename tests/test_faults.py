@@ -308,7 +308,8 @@ def test_the_owner_is_told_and_the_history_stays_when_a_checkpoint_was_damaged(l
     message = "a damaged checkpoint was set aside; training goes on from fresh weights"
     sessions.on_event({**progress, "type": "notice", **detail, "message": message})
     opened = {"type": "opened", "session": session.id, "gen": session.gen, "params": 1}
-    described = {"describe": {"vocab_size": 30}, "step": 2, "items_seen": 64, "resumed": False}
+    described = {"input_size": 30, "output_size": 30, "describe": {}, "step": 2, "items_seen": 64}
+    described["resumed"] = False
     sessions.on_event({**opened, **described})
     assert session.history.step == [1, 2] and len(session.samples) == 1
     assert publisher.notices() == [{"code": "checkpoint_damaged", "message": message}]
@@ -403,15 +404,15 @@ def test_a_refused_write_changes_nothing_and_says_why(layer, fault) -> None:
     sessions, engine, publisher, session = layer
     fault(sessions.storage)
     text = "a new text that the database will not take. " * 2000
-    before = (session.record, session.config, session.text_name, session.vocab_size)
+    before = (session.record, session.config, session.sizes)
     with pytest.raises(StorageFailed) as refused:
-        sessions.set_text(session, "upload", text)
+        sessions.set_source(session, {"corpus": "upload", "text": text})
     assert refused.value.code == "storage_failed" and refused.value.http_status == 503
     if fault is read_only:  # a full database still takes an update that needs no new page
         with pytest.raises(StorageFailed):
             sessions.configure(session, {"hidden_size": 16, "num_layers": 2})
-    assert (session.record, session.config, session.text_name, session.vocab_size) == before
-    assert session.record.text != text and engine.calls == [] and publisher.calls == []
+    assert (session.record, session.config, session.sizes) == before
+    assert session.record.source["text"] != text and engine.calls == [] and publisher.calls == []
     with pytest.raises(StorageFailed):
         sessions.create("english", TINY_SETTINGS)
     assert len(sessions.sessions) == 1

@@ -86,7 +86,8 @@ def test_deleting_any_run_of_a_lesson_deletes_the_whole_lesson(tmp_path: Path) -
     started = Experiments(reg).start("long-range")  # the owner's page holds the opening run
     assert started["id"] != started["main"]
     main = started["main"]
-    fork = reg.new_record(TrainConfig(hidden_size=8), "english", "x" * 300, parent_id=main)
+    source = {"corpus": "english", "text": "x" * 300}
+    fork = reg.new_record(TrainConfig(hidden_size=8), "text", source, parent_id=main)
     reg.delete(reg.owned(started["id"], started["owner_token"]))
     assert reg.storage.ids() == {mine["id"], fork[0].id}, "someone else's fork stays theirs"
 
@@ -168,7 +169,8 @@ def test_a_non_live_change_sends_one_state(tmp_path: Path) -> None:
     reg.configure(session, {"hidden_size": 16})
     assert reg.publisher.states == []  # type: ignore[attr-defined]
     opened = {"type": "opened", "session": session.id, "gen": session.gen, "step": 0}
-    described = {"describe": {"vocab_size": session.vocab_size}, "items_seen": 0}
+    inputs, outputs = session.sizes
+    described = {"input_size": inputs, "output_size": outputs, "describe": {}, "items_seen": 0}
     reg.on_event({**opened, "params": session.params, **described})
     assert reg.publisher.states == [(session.id, 0)]  # type: ignore[attr-defined]
 

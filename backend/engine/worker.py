@@ -19,7 +19,7 @@ Three threads, so a keystroke never waits for a training step:
   overtakes its session's `open` is set aside until the open has run, so it holds up no
   other query; one for a session handed to another worker goes back to the engine.
   Predictions are answered a batch per session from a snapshot of the weights, each
-  client's state carried from its last text (for text, `backend.tasks.text.answering`);
+  client's state carried from its last input (the task's `answerer`, as text has);
 - the continuation thread (nice +5) makes the greedy and sampled continuations a client
   was owed: when more than a few clients type, at most once a second per client, many
   clients in one batch.
@@ -369,6 +369,8 @@ class Worker:
             "opened",
             cmd["session"],
             params=trainer.model.num_params(),
+            input_size=task.input_size,
+            output_size=task.output_size,
             describe=task.describe(),
             step=trainer.step_count,
             items_seen=trainer.items_seen,

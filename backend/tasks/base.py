@@ -84,6 +84,10 @@ class TaskSpec:
         model over the parameter cap before a worker builds it; None if only the worker knows."""
         return None
 
+    def export_files(self, source: dict[str, Any], state: dict[str, Any]) -> dict[str, str]:
+        """Files of the task's own to put in an export zip beside the weights (name -> text)."""
+        return {}
+
     def summarize_source(self, source: dict[str, Any]) -> dict[str, Any]:
         """What the page is told about a session's source (small: no bulk data)."""
         return dict(source)

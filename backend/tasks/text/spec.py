@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from backend import corpora
@@ -11,7 +12,8 @@ from backend.errors import InvalidInput, TooLarge
 from backend.tasks.base import TaskSpec
 from backend.web.queries import parse_inspect, parse_query
 
-PREVIEW_CHARS = 400  # how much of the text the page shows
+PREVIEW_CHARS = 300  # how much of the text the page shows
+SAMPLE_SCRIPT = Path(__file__).with_name("sample_script.py")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class TextSpec(TaskSpec):
             "vocab_size": len(set(text)),
             "preview": text[:PREVIEW_CHARS],
         }
+
+    def export_files(self, source: dict[str, Any], state: dict[str, Any]) -> dict[str, str]:
+        """The text, so the model can go on training elsewhere, and a script to sample it."""
+        return {"text.txt": source["text"], "sample.py": SAMPLE_SCRIPT.read_text()}
 
     def sizes(self, source: dict[str, Any]) -> tuple[int, int]:
         """One-hot characters in, one score per character out: (V, V)."""
