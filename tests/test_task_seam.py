@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,7 @@ def test_an_exported_text_session_imports_with_identical_predictions(tmp_path):
 
     from backend.config import TrainConfig
     from backend.engine import worker
+    from backend.engine.messages import Open, Save
     from backend.store import exchange
 
     torch.set_num_threads(1)
@@ -143,12 +145,11 @@ def test_an_exported_text_session_imports_with_identical_predictions(tmp_path):
     spec = spec_for("text")
     source = spec.parse_source({"corpus": "upload", "text": "the cat sat on the mat. " * 20})
     w = worker.Worker(None, queue.Queue(), Outbox(), device="cpu", checkpoint_s=60)
-    opened = {"op": "open", "gen": 1, "task": "text", "config": cfg.to_dict(), "resume": False}
     saved = tmp_path / "s.safetensors"
-    w.op_open({**opened, "session": "s", "source": source, "checkpoint": str(saved)})
+    w.op_open(Open("s", 1, "text", source, cfg.to_dict(), checkpoint=str(saved)))
     for _ in range(20):
         w.slots["s"].trainer.step()
-    w.op_save({"op": "save", "session": "s"})
+    w.op_save(Save("s"))
     checkpoint = saved.read_bytes()
     blob = exchange.export(
         exchange.weights_from_checkpoint(checkpoint),
@@ -159,9 +160,8 @@ def test_an_exported_text_session_imports_with_identical_predictions(tmp_path):
         20,
     )
     model = exchange.parse_import(blob, tmp_path / "imported.safetensors")
-    copy = {"session": "t", "task": model.task, "source": model.source}
-    copy["checkpoint"], copy["weights"] = str(tmp_path / "t.safetensors"), str(model.weights)
-    w.op_open({**opened, **copy})
+    copy = Open("t", 1, model.task, model.source, cfg.to_dict(), str(tmp_path / "t.safetensors"))
+    w.op_open(replace(copy, weights=str(model.weights)))
     query = spec.parse_query("predict", {"text": "the ca", "seq": 1, "k": 5, "length": 30})
     answers = []
     for sid in ("s", "t"):

@@ -16,12 +16,34 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from backend import config as settings
 from backend.config import LIMITS, TrainConfig
+from backend.engine.messages import (
+    Answered,
+    Checkpointed,
+    Close,
+    Configure,
+    Event,
+    Failed,
+    Gradients,
+    Notice,
+    Open,
+    Opened,
+    Pause,
+    Progress,
+    Query,
+    Rejected,
+    Sample,
+    Save,
+    Start,
+    Step,
+    WorkerLost,
+)
 from backend.errors import (
     BadToken,
     Busy,
@@ -303,6 +325,19 @@ class Sessions:
         self.lock = threading.RLock()
         self.saved = threading.Condition(self.lock)  # signalled when a checkpoint lands
         self.waiting: dict[str, tuple[dict, threading.Event]] = {}  # `ask` replies, by key
+        # How each worker event is folded in, by its type (`backend.engine.messages`).
+        self.handlers: dict[type[Event], Callable[[Session, Any], None]] = {
+            Opened: self._on_opened,
+            Checkpointed: self._on_checkpointed,
+            Notice: self._on_notice,
+            WorkerLost: self._on_worker_lost,
+            Progress: self._on_progress,
+            Sample: self._on_sample,
+            Answered: self._on_answered,
+            Rejected: self._on_rejected,
+            Gradients: self._on_gradients,
+            Failed: self._on_failed,
+        }
 
     def attach(self, engine: Any) -> None:
         """Connect the training engine (created after us, since it calls back into us)."""
@@ -406,17 +441,18 @@ class Sessions:
             session.history = History()
             session.samples.clear()
         self.engine.send(
-            session.id,
-            "open",
-            gen=session.gen,
-            task=session.record.task,
-            source=session.record.source,
-            config=session.config.to_dict(),
-            checkpoint=str(self.storage.checkpoint_path(session.id)),
-            resume=resume,
-            step=session.step,
-            items_seen=session.items_seen,
-            weights=str(weights) if weights else None,
+            Open(
+                session.id,
+                gen=session.gen,
+                task=session.record.task,
+                source=session.record.source,
+                config=session.config.to_dict(),
+                checkpoint=str(self.storage.checkpoint_path(session.id)),
+                resume=resume,
+                step=session.step,
+                items_seen=session.items_seen,
+                weights=str(weights) if weights else None,
+            )
         )
 
     def _save_state(self, session: Session, state: dict[str, Any] | None = None) -> None:
@@ -520,11 +556,11 @@ class Sessions:
             if rebuild:
                 self._build(session)
                 if session.status == "running":  # keep training, on the new model
-                    self.engine.send(session.id, "start")
+                    self.engine.send(Start(session.id))
                 elif session.status == "paused":
                     session.status, session.pause_reason = "idle", None
             else:
-                self.engine.send(session.id, "configure", config=new.to_dict())
+                self.engine.send(Configure(session.id, config=new.to_dict()))
             self._save_state(session)
         if not rebuild:  # a rebuilt model's state goes out once the worker has opened it
             self.publisher.state(session)
@@ -577,7 +613,7 @@ class Sessions:
             if session.status in ("running", "queued"):
                 raise InvalidInput("pause training before stepping one step at a time")
             session.status, session.pause_reason = "paused", "user"
-            self.engine.send(session.id, "step")
+            self.engine.send(Step(session.id))
             self._save_state(session)
         self.publisher.state(session)
 
@@ -626,7 +662,7 @@ class Sessions:
         session.pause_reason = None
         if self._running() < self.max_running:
             session.status = "running"
-            self.engine.send(session.id, "start")
+            self.engine.send(Start(session.id))
         else:
             session.status = "queued"
             self.queue.append(session.id)
@@ -635,7 +671,7 @@ class Sessions:
     def _halt(self, session: Session, status: str, reason: str | None) -> None:
         """Stop training or leave the queue, ending in `status`."""
         if session.status == "running":
-            self.engine.send(session.id, "pause")
+            self.engine.send(Pause(session.id))
         elif session.status == "queued":
             self.queue.remove(session.id)
             self._renumber()
@@ -648,7 +684,7 @@ class Sessions:
         while self.queue and self._running() < self.max_running:
             session = self.sessions[self.queue.pop(0)]
             session.status = "running"
-            self.engine.send(session.id, "start")
+            self.engine.send(Start(session.id))
             self._save_state(session)
             started.append(session)
         if not started:
@@ -690,70 +726,71 @@ class Sessions:
                 joined.parked[op] = query  # one is at the worker: this one waits for its answer
                 return
             joined.asked_at[op] = time.monotonic()
-            self.engine.send(session.id, op, client=client, **query)
+            self.engine.send(Query(session.id, op, client, seq=query["seq"], fields=query))
 
-    def _send_parked(self, session: Session, event: dict) -> None:
+    def _send_parked(self, session: Session, event: Answered | Rejected) -> None:
         """A client's query was answered or refused: send the one that waited behind it."""
+        op = event.op
         with self.lock:
-            joined = self.clients.get(event["client"])
+            joined = self.clients.get(event.client)
             if joined is None or joined.session != session.id:
                 return
-            joined.asked_at.pop(event["op"], None)
-            query = joined.parked.pop(event["op"], None)
+            joined.asked_at.pop(op, None)
+            query = joined.parked.pop(op, None)
             if query is not None:
-                joined.asked_at[event["op"]] = time.monotonic()
-                self.engine.send(session.id, event["op"], client=event["client"], **query)
+                joined.asked_at[op] = time.monotonic()
+                self.engine.send(Query(session.id, op, event.client, query["seq"], fields=query))
 
     # -- engine events (one reader thread) -------------------------------------------------
 
-    def on_event(self, event: dict) -> None:
+    def on_event(self, event: Event) -> None:
         """Fold one worker event into session state and pass it on to the watchers."""
-        if event["type"] in ("answered", "rejected") and self._reply(event):
+        if isinstance(event, (Answered, Rejected)) and self._reply(event):
             return  # the server's own question (`ask`): its unique key needs no build check
         with self.lock:
-            session = self.sessions.get(event["session"] or "")
-            if session is None or event["gen"] != session.gen:
+            session = self.sessions.get(event.session or "")
+            if session is None or event.gen != session.gen:
                 return  # a session or a model build that no longer exists
-            handler = getattr(self, "_on_" + event["type"], None)
+            handler = self.handlers.get(type(event))
         if handler is not None:
             handler(session, event)
 
-    def _on_opened(self, session: Session, event: dict) -> None:
+    def _on_opened(self, session: Session, event: Opened) -> None:
         with self.lock:
-            session.params = event["params"]
-            session.sizes = (event["input_size"], event["output_size"])
-            if session.step != event["step"]:  # history ran ahead of the last checkpoint
-                session.history.truncate(event["step"])
-                if event["step"] == 0:
+            session.params = event.params
+            session.sizes = (event.input_size, event.output_size)
+            if session.step != event.step:  # history ran ahead of the last checkpoint
+                session.history.truncate(event.step)
+                if event.step == 0:
                     session.samples.clear()
-                session.step, session.items_seen = event["step"], event["items_seen"]
+                session.step, session.items_seen = event.step, event.items_seen
         self.publisher.state(session)
 
-    def _on_checkpointed(self, session: Session, event: dict) -> None:
+    def _on_checkpointed(self, session: Session, event: Checkpointed) -> None:
         self.storage.report("checkpoints", None)
         with self.lock:
             state = session.dump_state()
-            session.saved_step = event["step"]
+            session.saved_step = event.step
             self.saved.notify_all()
         self._save_state(session, state)
 
-    def _on_notice(self, session: Session, event: dict) -> None:
+    def _on_notice(self, session: Session, event: Notice) -> None:
         """Something the owner should know: a damaged checkpoint, a failed save."""
-        if event.get("detail"):
-            log.warning("session %s: %s", session.id, event["detail"])
-        if event["code"] == "storage_failed":
-            self.storage.report("checkpoints", event["message"])
-            self._fail_save(session, StorageFailed(event["message"]))
-        self.notify(session, event["code"], event["message"])
+        if event.detail:
+            log.warning("session %s: %s", session.id, event.detail)
+        if event.code == "storage_failed":
+            self.storage.report("checkpoints", event.message)
+            self._fail_save(session, StorageFailed(event.message))
+        self.notify(session, event.code, event.message)
 
-    def _on_worker_lost(self, session: Session, event: dict) -> None:
+    def _on_worker_lost(self, session: Session, event: WorkerLost) -> None:
         """Its worker died: it is reopened from its checkpoint; a save waited for will not come.
 
         The engine reopens it paused when this keeps happening: the page must say so too.
         """
-        self._fail_save(session, WorkerRestarted(event["message"] + "; try again"))
-        self.notify(session, event["code"], event["message"])
-        if not event.get("paused"):
+        self._fail_save(session, WorkerRestarted(event.message + "; try again"))
+        self.notify(session, event.code, event.message)
+        if not event.paused:
             return
         with self.lock:
             changed: list[Session] = []
@@ -776,7 +813,7 @@ class Sessions:
         done = threading.Event()
         with self.lock:
             self.waiting[key] = (reply, done)
-        self.engine.send(session.id, op, client=key, seq=0, **payload)
+        self.engine.send(Query(session.id, op, client=key, seq=0, fields=payload))
         answered = done.wait(timeout)
         with self.lock:
             self.waiting.pop(key, None)
@@ -794,7 +831,7 @@ class Sessions:
         """Have the worker save the session's current weights; return the checkpoint's path."""
         with self.lock:
             session.saved_step, session.save_error = -1, None
-            self.engine.send(session.id, "save")
+            self.engine.send(Save(session.id))
             done = self.saved.wait_for(
                 lambda: session.saved_step >= 0 or session.save_error is not None, timeout
             )
@@ -804,11 +841,11 @@ class Sessions:
                 raise Busy("the server is too busy to save the model right now; try again")
         return self.storage.checkpoint_path(session.id)
 
-    def _on_progress(self, session: Session, event: dict) -> None:
+    def _on_progress(self, session: Session, event: Progress) -> None:
         with self.lock:
-            session.step, session.items_seen = event["step"], event["items_seen"]
-            session.items_per_sec = event["items_per_sec"]
-            session.history.add(event["train"], event["grad"], event["val"])
+            session.step, session.items_seen = event.step, event.items_seen
+            session.items_per_sec = event.items_per_sec
+            session.history.add(event.train, event.grad, event.val)
             update = {
                 "step": session.step,
                 "items_seen": session.items_seen,
@@ -818,11 +855,11 @@ class Sessions:
                 # The names before tasks, kept for older pages and scripts.
                 "chars_seen": session.items_seen,
                 "chars_per_sec": session.items_per_sec,
-                "batched": event["batched"],
+                "batched": event.batched,
                 "status": session.status,
-                "train": event["train"],
-                "grad": event["grad"],
-                "val": event["val"],
+                "train": event.train,
+                "grad": event.grad,
+                "val": event.val,
             }
             stopped = session.status != "running"  # steps the worker took before it paused
         self.publisher.progress(session.id, update)
@@ -830,8 +867,8 @@ class Sessions:
             self.publisher.state(session)
         self._end_of_budget(session)
 
-    def _on_sample(self, session: Session, event: dict) -> None:
-        sample = {"step": event["step"], "temperature": event["temperature"], **event["payload"]}
+    def _on_sample(self, session: Session, event: Sample) -> None:
+        sample = {"step": event.step, "temperature": event.temperature, **event.payload}
         with self.lock:
             session.samples.append(sample)
             hidden = "samples" in session.record.classroom.get("hidden", ())
@@ -842,46 +879,49 @@ class Sessions:
         else:
             self.publisher.to_room(session.id, "train:sample", sample)
 
-    def _on_answered(self, session: Session, event: dict) -> None:
+    def _on_answered(self, session: Session, event: Answered) -> None:
         self._send_parked(session, event)
-        op = event["op"]
+        op = event.op
         with self.lock:
-            joined = self.clients.get(event["client"])
-            if joined is None or event["seq"] < joined.latest.get(op, -1):
+            joined = self.clients.get(event.client)
+            if joined is None or event.seq < joined.latest.get(op, -1):
                 return  # the client left, or typed again: this answer is stale
             text_len = joined.text_len.get(op, 0)
-        result = {"seq": event["seq"], "text_len": text_len, **event["result"]}
-        self.publisher.to_client(event["client"], f"{op}:result", result)
+        result = {"seq": event.seq, "text_len": text_len, **event.result}
+        self.publisher.to_client(event.client, f"{op}:result", result)
 
-    def _reply(self, event: dict) -> bool:
+    def _reply(self, event: Answered | Rejected) -> bool:
         """Hand an answer or refusal to the `ask` waiting for it; False if none is (a client's)."""
         with self.lock:
-            waiting = self.waiting.get(event["client"])
+            waiting = self.waiting.get(event.client)
         if waiting is None:
             return False
-        reply = {"result": event["result"]} if "result" in event else {"error": event["error"]}
+        if isinstance(event, Answered):
+            reply: dict[str, Any] = {"result": event.result}
+        else:
+            reply = {"error": event.error}
         waiting[0].update(reply)
         waiting[1].set()
         return True
 
-    def _on_rejected(self, session: Session, event: dict) -> None:
+    def _on_rejected(self, session: Session, event: Rejected) -> None:
         self._send_parked(session, event)
-        error = {**event["error"], "event": f"{event['op']}:query"}
-        self.publisher.to_client(event["client"], "error", error)
+        error = {**event.error, "event": f"{event.op}:query"}
+        self.publisher.to_client(event.client, "error", error)
 
-    def _on_gradients(self, session: Session, event: dict) -> None:
-        profile = {k: v for k, v in event.items() if k not in ("type", "session", "gen")}
+    def _on_gradients(self, session: Session, event: Gradients) -> None:
+        profile = event.to_dict()
         with self.lock:
             session.gradients = profile
         self.publisher.to_room(session.id, "train:gradients", profile)
 
-    def _on_failed(self, session: Session, event: dict) -> None:
-        log.warning("session %s: %s failed: %s", session.id, event["op"], event["message"])
+    def _on_failed(self, session: Session, event: Failed) -> None:
+        log.warning("session %s: %s failed: %s", session.id, event.op, event.message)
         with self.lock:
             self._halt(session, "paused", "error")
             changed = self._promote()
             self._save_state(session)
-        error = {"code": "training_failed", "message": event["message"], "event": event["op"]}
+        error = {"code": "training_failed", "message": event.message, "event": event.op}
         self.publisher.to_room(session.id, "error", error)
         self._publish(session, *changed)
 
@@ -912,7 +952,7 @@ class Sessions:
                 and now - s.last_watched > idle_s
             ]
             for session in idle:
-                self.engine.send(session.id, "close")
+                self.engine.send(Close(session.id))
                 del self.sessions[session.id]
                 self._save_state(session)  # its last use, for `remove_abandoned`
         return [s.id for s in idle]
@@ -935,7 +975,7 @@ class Sessions:
                     self._renumber()
                 session.status = "idle"
                 session.gen += 1  # whatever the worker still sends about it is ignored
-                self.engine.send(session_id, "close")
+                self.engine.send(Close(session_id))
                 watchers = list(session.clients)
                 for client in watchers:
                     self.clients.pop(client, None)
