@@ -10,7 +10,7 @@ from backend import corpora
 from backend.config import LIMITS
 from backend.errors import InvalidInput, TooLarge
 from backend.tasks.base import TaskSpec
-from backend.web.queries import parse_inspect, parse_query
+from backend.tasks.text.queries import parse_inspect, parse_query
 
 PREVIEW_CHARS = 300  # how much of the text the page shows
 SAMPLE_SCRIPT = Path(__file__).with_name("sample_script.py")
