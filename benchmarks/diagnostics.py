@@ -35,11 +35,11 @@ def operation_costs(config: dict, repeats: int) -> dict[str, float]:
     """Median milliseconds of each worker operation for a model with these settings."""
     from backend import corpora
     from backend.config import TrainConfig
-    from backend.core.data import TextDataset
     from backend.core.training import Trainer
     from backend.engine import worker
+    from backend.tasks.text.task import TextTask
 
-    trainer = Trainer(TextDataset.from_text(corpora.load(CORPUS)), TrainConfig(**config))
+    trainer = Trainer(TextTask.from_text(corpora.load(CORPUS)), TrainConfig(**config))
     # Each periodic pass, with how often (seconds of a session's running time) it runs.
     periodic: dict[str, tuple[Callable[[], object], float]] = {
         "validate_ms": (trainer.evaluate, worker.VALIDATE_EVERY_S),
@@ -53,8 +53,10 @@ def operation_costs(config: dict, repeats: int) -> dict[str, float]:
     ops: dict[str, Callable[[], object]] = {
         "step_ms": trainer.step,
         **{name: fn for name, (fn, _) in periodic.items()},
-        "predict_len120_ms": lambda: trainer.predict(QUERY[:100], k=5, length=120),
-        "predict_len0_ms": lambda: trainer.predict(QUERY[:100], k=5, length=0),
+        "predict_len120_ms": lambda: trainer.task.predict(
+            trainer.model, QUERY[:100], k=5, length=120
+        ),
+        "predict_len0_ms": lambda: trainer.task.predict(trainer.model, QUERY[:100], k=5, length=0),
     }
     for fn in ops.values():  # warm-up
         fn()
@@ -73,13 +75,13 @@ def inspect_budget(repeats: int) -> dict[str, float]:
     characters, computed (`inspect_text`: trace, saliency, top-k) and packed for the wire."""
     from backend import corpora
     from backend.config import TrainConfig
-    from backend.core.data import TextDataset
     from backend.core.internals import inspect_text
     from backend.core.training import Trainer
+    from backend.tasks.text.task import TextTask
 
     text = corpora.load(CORPUS)
     cfg = TrainConfig(model="lstm", hidden_size=256, num_layers=2)
-    trainer = Trainer(TextDataset.from_text(text), cfg)
+    trainer = Trainer(TextTask.from_text(text), cfg)
     query = text[1000:1200]
     vocab = trainer.dataset.vocab
     run = lambda: inspect_text(trainer.model, vocab, query, with_saliency=False)  # noqa: E731

@@ -20,6 +20,7 @@ from backend.config import TrainConfig
 from backend.core.data import TextDataset
 from backend.core.training import Trainer
 from backend.engine.cohort import Cohort, rnn_uses_tf32
+from backend.tasks.text.task import TextTask
 from benchmarks.common import (
     BENCH_MODEL,
     CORPUS_FILE,
@@ -60,8 +61,8 @@ def measure_cohort(mode: Mode) -> dict:
     torch.set_num_threads(1)
     dataset = TextDataset.from_text(CORPUS_FILE.read_text())
     cfg = TrainConfig(**BENCH_MODEL)
-    separate = [Trainer(dataset, cfg.replace(seed=s), device=device) for s in range(S)]
-    together = [Trainer(dataset, cfg.replace(seed=s), device=device) for s in range(S)]
+    separate = [Trainer(TextTask(dataset), cfg.replace(seed=s), device=device) for s in range(S)]
+    together = [Trainer(TextTask(dataset), cfg.replace(seed=s), device=device) for s in range(S)]
     cohort = Cohort(together)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     chars = S * cfg.batch_size * cfg.seq_len

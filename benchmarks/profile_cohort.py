@@ -22,6 +22,7 @@ from backend.config import TrainConfig
 from backend.core.data import TextDataset
 from backend.core.training import Trainer
 from backend.engine.cohort import Cohort
+from backend.tasks.text.task import TextTask
 from benchmarks.common import BENCH_MODEL, CORPUS_FILE
 from benchmarks.gpu import rate
 from benchmarks.training import PlainLoop
@@ -46,7 +47,9 @@ def main() -> None:
     print(f"S={S}, V={dataset.vocab.size}, chars per cohort step {chars}")
 
     def fresh(**options: bool) -> Cohort:
-        trainers = [Trainer(dataset, cfg.replace(seed=s), device=device) for s in range(S)]
+        trainers = [
+            Trainer(TextTask(dataset), cfg.replace(seed=s), device=device) for s in range(S)
+        ]
         return Cohort(trainers, **options)
 
     variants: dict[str, Callable[[], Callable[[], object]]] = {"cohort": lambda: fresh().step}

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from backend.config import TrainConfig
-from backend.core.data import TextDataset
 from backend.core.training import Trainer
-from backend.engine import answering
-from backend.engine.answering import Answerer
+from backend.tasks.text import answering
+from backend.tasks.text.answering import Answerer
+from backend.tasks.text.task import TextTask
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 20
 NO_LOCK = contextlib.nullcontext()
@@ -17,7 +17,7 @@ NO_LOCK = contextlib.nullcontext()
 
 def make_trainer(kind: str, layers: int = 2) -> Trainer:
     cfg = TrainConfig(model=kind, hidden_size=8, num_layers=layers, seq_len=8, batch_size=4)
-    trainer = Trainer(TextDataset.from_text(TEXT), cfg)
+    trainer = Trainer(TextTask.from_text(TEXT), cfg)
     for _ in range(3):
         trainer.step()
     return trainer
@@ -54,7 +54,7 @@ def test_typing_one_key_at_a_time_equals_a_full_rerun(kind):
             query("d", typed),
         ]
         for q, result in zip(queries, answerer.answer(queries, [False] * 4), strict=True):
-            assert_same_top(result, trainer.predict(q["text"], k=5, length=0))
+            assert_same_top(result, trainer.task.predict(trainer.model, q["text"], k=5, length=0))
             assert result["step"] == trainer.step_count
 
 
@@ -87,7 +87,7 @@ def test_greedy_continuation_equals_the_full_rerun():
     ]
     results = answerer.answer(queries, [True, True, True])
     for q, result in zip(queries, results, strict=True):
-        expected = trainer.predict(q["text"], k=5, length=q["length"])
+        expected = trainer.task.predict(trainer.model, q["text"], k=5, length=q["length"])
         assert result["greedy"] == expected["greedy"]
         assert len(result["sample"]) == q["length"] and result["continued"]
         assert_same_top(result, expected)
@@ -115,4 +115,4 @@ def test_the_snapshot_follows_training_and_forgets_old_states(monkeypatch):
     answerer.refresh(running=False, lock=NO_LOCK)  # paused: the snapshot catches up at once
     assert answerer.step == trainer.step_count
     (result,) = answerer.answer([query("a", "the quick")], [False])
-    assert_same_top(result, trainer.predict("the quick", k=5, length=0))
+    assert_same_top(result, trainer.task.predict(trainer.model, "the quick", k=5, length=0))

@@ -10,11 +10,11 @@ import torch.nn.functional as F
 
 from backend import config
 from backend.config import TrainConfig
-from backend.core.data import TextDataset
 from backend.core.models import BagOfChars, WindowMLP, build_model
 from backend.core.training import Trainer
 from backend.errors import InvalidInput
 from backend.store.exchange import expected_shapes
+from backend.tasks.text.task import TextTask
 
 V = 11
 TEXT = "hello world " * 50
@@ -126,7 +126,7 @@ def make_trainer(kind: str, **changes) -> Trainer:
     cfg = TrainConfig(
         model=kind, hidden_size=16, num_layers=1, seq_len=12, batch_size=8, learning_rate=1e-2
     )
-    return Trainer(TextDataset.from_text(TEXT), cfg.replace(**changes))
+    return Trainer(TextTask.from_text(TEXT), cfg.replace(**changes))
 
 
 def test_window_learns_and_continues_a_repetitive_text():
@@ -136,8 +136,10 @@ def test_window_learns_and_continues_a_repetitive_text():
         trainer.step()
     assert trainer.evaluate() < 0.3 * start  # 4 characters decide the next one here
     # Generation carries the window's state from one character to the next.
-    assert trainer.predict("hello wor", length=14)["greedy"] == "ld hello world"
-    assert trainer.sample(20, 0.5, prompt="hel", generator=torch.Generator().manual_seed(0))
+    assert trainer.task.predict(trainer.model, "hello wor", length=14)["greedy"] == "ld hello world"
+    assert trainer.task.sample(
+        trainer.model, 20, 0.5, prompt="hel", generator=torch.Generator().manual_seed(0)
+    )["text"]
 
 
 def test_bag_trains_and_generates_with_the_trainer():
@@ -146,6 +148,6 @@ def test_bag_trains_and_generates_with_the_trainer():
     for _ in range(150):
         trainer.step()
     assert trainer.evaluate() < start - 0.5  # it learns the letter frequencies, at least
-    out = trainer.predict("hello", k=3, length=10)
+    out = trainer.task.predict(trainer.model, "hello", k=3, length=10)
     assert len(out["top"]) == 3 and len(out["greedy"]) == 10 and len(out["sample"]) == 10
-    assert len(trainer.sample(15, 1.0)) == 15  # no prompt: starts from the zero state
+    assert len(trainer.sample(15, 1.0)["text"]) == 15  # no prompt: starts from the zero state

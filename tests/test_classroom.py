@@ -134,7 +134,8 @@ def test_export_then_import_gives_identical_predictions(
     assert response.headers["Content-Type"] == "application/zip"
     blob = response.content
     with zipfile.ZipFile(io.BytesIO(blob)) as z:
-        assert set(z.namelist()) == {"model.safetensors", "settings.json", "text.txt", "sample.py"}
+        names = {"model.safetensors", "settings.json", "source.json", "text.txt", "sample.py"}
+        assert set(z.namelist()) == names
         z.extractall(tmp_path)
     settings = json.loads((tmp_path / "settings.json").read_text())
     assert settings["config"]["model"] == "gru" and settings["step"] >= 30
@@ -183,7 +184,7 @@ def test_malformed_and_hostile_uploads_are_rejected(server: Server, connect) -> 
     ).content
     members = {
         n: zipfile.ZipFile(io.BytesIO(good)).read(n)
-        for n in ("model.safetensors", "settings.json", "text.txt")
+        for n in ("model.safetensors", "settings.json", "source.json", "text.txt")
     }
 
     def zipped(**replace: bytes | None) -> bytes:
@@ -206,7 +207,8 @@ def test_malformed_and_hostile_uploads_are_rejected(server: Server, connect) -> 
         zipped(**{"settings.json": bigger.encode()}): "shape",
         zipped(**{"model.safetensors": pickle}): "header",
         zipped(**{"model.safetensors": bytes(nan_weights)}): "finite",
-        zipped(**{"text.txt": b"\xff\xfe" * 200}): "UTF-8",
+        zipped(**{"source.json": b"\xff\xfe" * 200}): "source.json",
+        zipped(**{"source.json": b'{"corpus": "upload", "text": "too short"}'}): "at least",
     }
     for blob, message in cases.items():
         response = api(server, "POST", "/api/sessions/import", data=blob)

@@ -10,6 +10,7 @@ from backend.core.data import TextDataset
 from backend.core.training import Trainer
 from backend.engine.cohort import Cohort, cell_step, cohort_key, fused_cells_work
 from backend.store import checkpoints
+from backend.tasks.text.task import TextTask
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 20
 TINY = TrainConfig(hidden_size=8, num_layers=2, seq_len=8, batch_size=4)
@@ -22,7 +23,7 @@ MEMBERS = [
 
 
 def make(dataset: TextDataset, **changes) -> Trainer:
-    return Trainer(dataset, TINY.replace(**changes))
+    return Trainer(TextTask(dataset), TINY.replace(**changes))
 
 
 def pairs(**shared) -> tuple[list[Trainer], list[Trainer]]:
@@ -83,15 +84,15 @@ def test_cohort_training_equals_training_each_alone(model, activation, optimizer
         expected = [t.step() for t in alone]
         got = cohort.step()
         for e, g in zip(expected, got, strict=True):
-            assert g.step == e.step and g.chars == e.chars and g.clipped == e.clipped
-            assert math.isclose(g.loss_bits, e.loss_bits, rel_tol=1e-5)
+            assert g.step == e.step and g.items == e.items and g.clipped == e.clipped
+            assert math.isclose(g.loss, e.loss, rel_tol=1e-5)
             assert math.isclose(g.grad_norm, e.grad_norm, rel_tol=1e-4)
     assert any(r.clipped for r in got)  # the tight threshold really clipped
     for a, b, before in zip(alone, together, start, strict=True):
         params = zip(a.model.parameters(), before, strict=True)
         moved = max((p - q).abs().max().item() for p, q in params)
         assert_same_weights(a, b, atol=1e-3 * moved)  # members' own models saw every update
-        assert b.step_count == a.step_count and b.chars_seen == a.chars_seen
+        assert b.step_count == a.step_count and b.items_seen == a.items_seen
 
 
 def test_leaving_the_cohort_hands_back_optimizer_state_that_trains_on_identically():
@@ -111,7 +112,7 @@ def test_leaving_the_cohort_hands_back_optimizer_state_that_trains_on_identicall
             assert float(sb["step"]) == float(sa["step"])
             assert torch.allclose(sa["exp_avg_sq"], sb["exp_avg_sq"], atol=1e-6)
         for _ in range(3):  # and goes on alone exactly as the one that never joined
-            assert math.isclose(a.step().loss_bits, b.step().loss_bits, rel_tol=1e-4)
+            assert math.isclose(a.step().loss, b.step().loss, rel_tol=1e-4)
         assert_same_weights(a, b)
     # The members no longer share memory with the cohort's stacked weights.
     before = [p.clone() for p in together[1].model.parameters()]
@@ -149,7 +150,7 @@ def test_a_checkpoint_of_a_member_resumes_exactly(tmp_path):
     checkpoints.restore(resumed, tmp_path / "member.safetensors")
     assert resumed.step_count == 3
     next_in_cohort = cohort.step()[2]
-    assert math.isclose(resumed.step().loss_bits, next_in_cohort.loss_bits, rel_tol=1e-4)
+    assert math.isclose(resumed.step().loss, next_in_cohort.loss, rel_tol=1e-4)
     assert_same_weights(resumed, together[2])
 
 
@@ -173,7 +174,7 @@ def test_a_stream_moved_between_steps_is_drawn_from_where_it_now_is():
     for t in (alone[1], together[1]):
         t.generator.manual_seed(99)
     for e, g in zip([t.step() for t in alone], cohort.step(), strict=True):
-        assert math.isclose(g.loss_bits, e.loss_bits, rel_tol=1e-4)
+        assert math.isclose(g.loss, e.loss, rel_tol=1e-4)
     for a, b in zip(alone, together, strict=True):
         assert_same_weights(a, b)
 
@@ -186,7 +187,10 @@ def test_members_answer_predictions_from_the_weights_the_cohort_trains():
         for t in alone:
             t.step()
     for a, b in zip(alone, together, strict=True):
-        pa, pb = a.predict("the ca", length=0), b.predict("the ca", length=0)
+        pa, pb = (
+            a.task.predict(a.model, "the ca", length=0),
+            b.task.predict(b.model, "the ca", length=0),
+        )
         assert [t["char"] for t in pa["top"]] == [t["char"] for t in pb["top"]]
         assert math.isclose(pa["top"][0]["p"], pb["top"][0]["p"], rel_tol=1e-4)
 
@@ -195,10 +199,10 @@ def test_the_cohort_samples_every_member_at_its_own_temperature():
     _, together = pairs()
     cohort = Cohort(together)
     torch.manual_seed(0)
-    texts = cohort.sample(30, [0.5, 1.0, 2.0])
+    texts = [sample["text"] for sample in cohort.sample(30, [0.5, 1.0, 2.0])]
     assert [len(t) for t in texts] == [30, 30, 30]
     assert all(set(t) <= set(TEXT) for t in texts)
-    assert cohort.sample(0, [1.0, 1.0, 1.0]) == ["", "", ""]
+    assert cohort.sample(0, [1.0, 1.0, 1.0]) == [{"text": ""}] * 3
 
 
 def test_only_models_that_can_share_a_step_share_a_key():
@@ -207,7 +211,7 @@ def test_only_models_that_can_share_a_step_share_a_key():
     assert cohort_key(base) == cohort_key(make(dataset, seed=9, learning_rate=0.1, clip=False))
     for change in ({"hidden_size": 16}, {"model": "gru"}, {"batch_size": 8}, {"optimizer": "sgd"}):
         assert cohort_key(make(dataset, **change)) != cohort_key(base)
-    other_vocab = Trainer(TextDataset.from_text("abcdefgh " * 40), TINY)
+    other_vocab = Trainer(TextTask.from_text("abcdefgh " * 40), TINY)
     assert cohort_key(other_vocab) != cohort_key(base)
     assert cohort_key(make(dataset, model="window")) is None
     with pytest.raises(ValueError, match="cohort_key"):
@@ -250,12 +254,14 @@ def test_the_cpu_runs_the_written_out_equations():
 def test_cohort_on_cuda_equals_training_each_alone_on_the_cpu(model, tf32, graphs, tol):
     dataset = TextDataset.from_text(TEXT)
     alone = [make(dataset, model=model, **m) for m in MEMBERS]
-    together = [Trainer(dataset, TINY.replace(model=model, **m), device="cuda") for m in MEMBERS]
+    together = [
+        Trainer(TextTask(dataset), TINY.replace(model=model, **m), device="cuda") for m in MEMBERS
+    ]
     cohort = Cohort(together, tf32=tf32, graphs=graphs)
     for _ in range(4):
         expected = [t.step() for t in alone]
         for e, g in zip(expected, cohort.step(), strict=True):
-            assert math.isclose(g.loss_bits, e.loss_bits, rel_tol=tol)
+            assert math.isclose(g.loss, e.loss, rel_tol=tol)
     assert cohort.graphed == graphs
     cohort.dissolve()
     for a, b in zip(alone, together, strict=True):

@@ -12,28 +12,54 @@ from types import SimpleNamespace
 import pytest
 
 from backend.config import TrainConfig
-from backend.core.data import TextDataset
 from backend.core.training import Trainer
 from backend.engine import worker
+from backend.engine.messages import (
+    Answered,
+    Event,
+    Handoff,
+    Open,
+    Opened,
+    Progress,
+    Query,
+    Rejected,
+    Start,
+    WorkerLost,
+)
 from backend.engine.pool import Engine, may_have_gpu
 from backend.errors import UserError
 from backend.sessions.registry import Sessions
+from backend.tasks.text.task import TextTask
 
 TEXT = "the cat sat on the mat. " * 20
 TINY = TrainConfig(hidden_size=8, num_layers=1, seq_len=8, batch_size=4)
-PREDICT = {"op": "predict", "session": "s", "text": "the ca", "k": 3, "temperature": 0.8}
+PREDICT = {"text": "the ca", "k": 3, "temperature": 0.8}
+SOURCE = {"corpus": "upload", "text": TEXT}
+
+
+def predict(session: str, client: str, seq: int, **fields: object) -> Query:
+    """A next-character query as the session layer sends it (already parsed)."""
+    return Query(session, "predict", client, seq, fields={**PREDICT, "seq": seq, **fields})
+
+
+def opening(session: str, checkpoint: Path | str, gen: int = 1) -> Open:
+    return Open(session, gen, "text", SOURCE, TINY.to_dict(), checkpoint=str(checkpoint))
+
+
+def client_of(event: Event) -> str | None:
+    return getattr(event, "client", None)
 
 
 class Events:
     """An engine's `on_event`: keeps every event; `wait` finds the first that matches."""
 
     def __init__(self) -> None:
-        self.inbox: queue.Queue[dict] = queue.Queue()
+        self.inbox: queue.Queue[Event] = queue.Queue()
 
-    def __call__(self, event: dict) -> None:
+    def __call__(self, event: Event) -> None:
         self.inbox.put(event)
 
-    def wait(self, match: Callable[[dict], bool], timeout: float = 30.0) -> dict:
+    def wait(self, match: Callable[[Event], bool], timeout: float = 30.0) -> Event:
         while True:
             event = self.inbox.get(timeout=timeout)  # raises queue.Empty when none comes
             if match(event):
@@ -46,9 +72,8 @@ def start_engine(tmp_path: Path) -> tuple[Engine, Events]:
     engine = Engine(events, workers=1, device="cpu")
     engine.start()
     checkpoint = str(tmp_path / "s.safetensors")
-    config = TINY.to_dict()
-    engine.send("s", "open", gen=1, text=TEXT, config=config, checkpoint=checkpoint, resume=False)
-    events.wait(lambda e: e["type"] == "opened")
+    engine.send(opening("s", checkpoint))
+    events.wait(lambda e: isinstance(e, Opened))
     return engine, events
 
 
@@ -59,39 +84,39 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, E
     engine.stop()
 
 
-def answer_to(events: Events, client: str) -> dict:
-    return events.wait(lambda e: e.get("client") == client)
+def answer_to(events: Events, client: str) -> Event:
+    return events.wait(lambda e: client_of(e) == client)
 
 
 def test_a_query_is_answered_for_its_client(engine: tuple[Engine, Events]) -> None:
     eng, events = engine
-    eng.send("s", "predict", client="a", seq=7, text="the ca", k=3, temperature=0.8, length=5)
+    eng.send(predict("s", "a", 7, length=5))
     event = answer_to(events, "a")
-    assert event["type"] == "answered" and event["op"] == "predict" and event["seq"] == 7
-    assert event["session"] == "s" and event["gen"] == 1
-    assert len(event["result"]["top"]) == 3 and event["result"]["step"] == 0
+    assert isinstance(event, Answered) and event.op == "predict" and event.seq == 7
+    assert event.session == "s" and event.gen == 1
+    assert len(event.result["top"]) == 3 and event.result["step"] == 0
 
 
 def test_an_inspect_answer_carries_its_binary_payload(engine: tuple[Engine, Events]) -> None:
     eng, events = engine
     look = {"position": None, "surgery": None, "saliency": False}
-    eng.send("s", "inspect", client="b", seq=1, text="the cat", **look)
+    eng.send(Query("s", "inspect", "b", 1, fields={"text": "the cat", "seq": 1, **look}))
     event = answer_to(events, "b")
-    assert event["type"] == "answered" and isinstance(event["result"]["data"], bytes)
-    assert len(event["result"]["data"]) > 0
+    assert isinstance(event, Answered) and isinstance(event.result["data"], bytes)
+    assert len(event.result["data"]) > 0
 
 
 def test_a_bad_query_is_rejected_and_the_next_one_answered(engine: tuple[Engine, Events]) -> None:
     eng, events = engine
     look = {"position": None, "surgery": None, "saliency": False}
-    eng.send("s", "inspect", client="c", seq=1, text="§§§", **look)
+    eng.send(Query("s", "inspect", "c", 1, fields={"text": "§§§", "seq": 1, **look}))
     refused = answer_to(events, "c")
-    assert refused["type"] == "rejected" and refused["error"]["field"] == "text"
-    eng.send("s", "predict", client="c", seq=2, text="the", k=2, temperature=1.0)  # no length
-    broken = answer_to(events, "c")
-    assert broken["type"] == "rejected" and broken["error"]["code"] == "internal"
-    eng.send("s", "predict", client="c", seq=3, text="the", k=2, temperature=1.0, length=0)
-    assert answer_to(events, "c")["type"] == "answered"
+    assert isinstance(refused, Rejected) and refused.error["field"] == "text"
+    eng.send(Query("s", "predict", "c", 2, fields={"text": "the", "k": 2, "temperature": 1.0}))
+    broken = answer_to(events, "c")  # no length
+    assert isinstance(broken, Rejected) and broken.error["code"] == "internal"
+    eng.send(predict("s", "c", 3, text="the", k=2, temperature=1.0, length=0))
+    assert isinstance(answer_to(events, "c"), Answered)
 
 
 class Closing(queue.Queue):
@@ -107,24 +132,24 @@ class Outbox:
     """Stands in for the worker's events queue: keeps what is put on it."""
 
     def __init__(self) -> None:
-        self.sent: list[dict] = []
+        self.sent: list[Event] = []
 
-    def put(self, message: dict) -> None:
+    def put(self, message: Event) -> None:
         self.sent.append(message)
 
 
 def test_only_the_newest_waiting_query_per_client_and_kind_is_answered() -> None:
     queries, events = Closing(), Outbox()
     w = worker.Worker(commands=None, queries=queries, events=events, device="cpu", checkpoint_s=15)
-    w.slots["s"] = worker.Slot(Trainer(TextDataset.from_text(TEXT), TINY), gen=1)
+    w.slots["s"] = worker.Slot(Trainer(TextTask.from_text(TEXT), TINY), gen=1)
     for client, seq in [("a", 1), ("a", 2), ("b", 1), ("a", 3)]:
-        queries.put({**PREDICT, "client": client, "seq": seq, "length": 0})
-    look = {"position": None, "surgery": None, "saliency": False}
-    queries.put({**PREDICT, "op": "inspect", "client": "a", "seq": 1, **look})
+        queries.put(predict("s", client, seq, length=0))
+    look = {"text": "the ca", "seq": 1, "position": None, "surgery": None, "saliency": False}
+    queries.put(Query("s", "inspect", "a", 1, fields=look))
     w.answer_forever()  # answers what waits, then finds the queue closed and returns
-    answered = sorted((m["client"], m["op"], m["seq"]) for m in events.sent)
+    answered = sorted((m.client, m.op, m.seq) for m in events.sent)
     assert answered == [("a", "inspect", 1), ("a", "predict", 3), ("b", "predict", 1)]
-    assert all(m["type"] == "answered" and m["gen"] == 1 for m in events.sent)
+    assert all(isinstance(m, Answered) and m.gen == 1 for m in events.sent)
 
 
 def test_stop_ends_the_workers_and_the_reader(tmp_path: Path) -> None:
@@ -145,10 +170,10 @@ def test_a_worker_killed_while_writing_an_event_holds_up_nothing(tmp_path: Path)
         eng.event_queues[0]._wlock.acquire()
         first = eng.readers[0]
         eng.procs[0].kill()
-        events.wait(lambda e: e["type"] == "worker_lost")
+        events.wait(lambda e: isinstance(e, WorkerLost))
         first.join(timeout=10)
         assert not first.is_alive(), "the dead worker's reader stopped without a sentinel"
-        events.wait(lambda e: e["type"] == "opened" and e.get("resumed") is not None)
+        events.wait(lambda e: isinstance(e, Opened))
     finally:
         eng.stop()
     for reader in eng.readers:
@@ -171,13 +196,11 @@ def moving_c(tmp_path: Path) -> Iterator[tuple[Engine, Events]]:
     eng.start()
     try:
         for name in "abc":  # placed in turn on workers 0, 1, 0
-            checkpoint = str(tmp_path / f"{name}.safetensors")
-            opened = dict(text=TEXT, config=TINY.to_dict(), checkpoint=checkpoint, resume=False)
-            eng.send(name, "open", gen=1, **opened)
-            events.wait(lambda e, n=name: e["type"] == "opened" and e["session"] == n)
+            eng.send(opening(name, tmp_path / f"{name}.safetensors"))
+            events.wait(lambda e, n=name: isinstance(e, Opened) and e.session == n)
         assert eng.placement == {"a": 0, "b": 1, "c": 0}
-        eng.send("a", "start")
-        eng.send("c", "start")  # two on worker 0, none on 1: c moves
+        eng.send(Start("a"))
+        eng.send(Start("c"))  # two on worker 0, none on 1: c moves
         yield eng, events
     finally:
         eng.stop()
@@ -186,42 +209,41 @@ def moving_c(tmp_path: Path) -> Iterator[tuple[Engine, Events]]:
 def test_a_hand_off_delivers_what_was_sent_meanwhile_to_the_new_worker(tmp_path: Path) -> None:
     with moving_c(tmp_path) as (eng, events):
         assert "c" in eng.moving and eng.running_per_worker() == [1, 1]
-        eng.send("c", "predict", client="q", seq=1, text="the", k=2, temperature=1.0, length=0)
-        reopened = events.wait(lambda e: e["type"] == "opened" and e["session"] == "c")
-        assert reopened["resumed"], "the new worker took it over from the old one's checkpoint"
+        eng.send(predict("c", "q", 1, text="the", k=2, temperature=1.0, length=0))
+        reopened = events.wait(lambda e: isinstance(e, Opened) and e.session == "c")
+        assert reopened.resumed, "the new worker took it over from the old one's checkpoint"
         assert eng.placement["c"] == 1 and not eng.moving
-        answer = events.wait(lambda e: e.get("client") == "q")
-        assert answer["type"] == "answered" and answer["seq"] == 1
-        events.wait(lambda e: e["type"] == "progress" and e["session"] == "c")  # and trains it
+        answer = events.wait(lambda e: client_of(e) == "q")
+        assert isinstance(answer, Answered) and answer.seq == 1
+        events.wait(lambda e: isinstance(e, Progress) and e.session == "c")  # and trains it
 
 
 def test_a_query_queued_at_the_old_worker_before_a_move_is_answered_by_the_new_one(
     tmp_path: Path,
 ) -> None:
     with moving_c(tmp_path) as (eng, events):
-        events.wait(lambda e: e["type"] == "opened" and e["session"] == "c")
+        events.wait(lambda e: isinstance(e, Opened) and e.session == "c")
         # As if the query had been routed to worker 0 just before the move began.
-        late = {**PREDICT, "session": "c", "client": "late", "seq": 1, "length": 0}
-        eng.query_queues[0].put(late)
-        answer = events.wait(lambda e: e.get("client") == "late", timeout=5.0)
-        assert answer["type"] == "answered", answer
+        eng.query_queues[0].put(predict("c", "late", 1, length=0))
+        answer = events.wait(lambda e: client_of(e) == "late", timeout=5.0)
+        assert isinstance(answer, Answered), answer
 
 
 def test_a_query_answered_while_its_session_is_handed_off_names_the_build_it_came_from():
     events = Outbox()
     w = worker.Worker(commands=None, queries=None, events=events, device="cpu", checkpoint_s=15)
-    w.slots["s"] = worker.Slot(Trainer(TextDataset.from_text(TEXT), TINY), gen=3)
-    predict = w.query_predict
+    w.slots["s"] = worker.Slot(Trainer(TextTask.from_text(TEXT), TINY), gen=3)
+    trainer = w.slots["s"].trainer
+    answer = trainer.answer
 
-    def slow_predict(trainer, cmd):  # the training thread hands the session off meanwhile
-        w.op_handoff({"op": "handoff", "session": "s"})
-        return predict(trainer, cmd)
+    def slow_answer(op, query):  # the training thread hands the session off meanwhile
+        w.op_handoff(Handoff("s"))
+        return answer(op, query)
 
-    w.query_predict = slow_predict
-    query = {"op": "predict", "session": "s", "client": "c", "seq": 1, "text": "the ca"}
-    w.answer({**query, "k": 3, "temperature": 0.8, "length": 0})
-    answered = [e for e in events.sent if e["type"] == "answered"]
-    assert len(answered) == 1 and answered[0]["gen"] == 3, events.sent
+    trainer.answer = slow_answer
+    w.answer(predict("s", "c", 1, length=0))
+    answered = [e for e in events.sent if isinstance(e, Answered)]
+    assert len(answered) == 1 and answered[0].gen == 3, events.sent
     assert "s" not in w.slots and "s" in w.gone
 
 
@@ -230,10 +252,9 @@ def test_a_server_question_gets_its_reply_even_without_a_model_build():
     sessions = Sessions(storage=None, publisher=None)
 
     class Engine:
-        def send(self, session: str, op: str, client: str, **_: object) -> None:
+        def send(self, query: Query) -> None:
             error = {"code": "internal", "message": "KeyError: 's'"}
-            refusal = {"type": "rejected", "session": session, "gen": None, "op": op}
-            sessions.on_event({**refusal, "client": client, "error": error})
+            sessions.on_event(Rejected(query.session, None, query.client, query.op, error))
 
     sessions.engine = Engine()
     with pytest.raises(UserError, match="KeyError"):
@@ -244,11 +265,9 @@ def test_a_query_that_overtakes_its_sessions_open_is_answered_once_the_open_has_
     """Commands and queries travel on separate queues: a busy worker may see the query first."""
     queries, events = queue.Queue(), Outbox()
     w = worker.Worker(commands=None, queries=queries, events=events, device="cpu", checkpoint_s=15)
-    query = {"op": "predict", "session": "s", "client": "c", "seq": 1, "text": "the ca"}
-    w.answer({**query, "k": 3, "temperature": 0.8, "length": 0})
+    w.answer(predict("s", "c", 1, length=0))
     assert events.sent == [], "set aside, neither refused nor blocking the query thread"
-    opened = dict(text=TEXT, config=TINY.to_dict(), checkpoint=str(tmp_path / "s.safetensors"))
-    w.op_open({"op": "open", "session": "s", "gen": 1, "resume": False, **opened})
+    w.op_open(opening("s", tmp_path / "s.safetensors"))
     w.answer(queries.get_nowait())  # queued again by the open
-    answered = [e for e in events.sent if e["type"] == "answered"]
-    assert len(answered) == 1 and answered[0]["client"] == "c" and answered[0]["gen"] == 1
+    answered = [e for e in events.sent if isinstance(e, Answered)]
+    assert len(answered) == 1 and answered[0].client == "c" and answered[0].gen == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import numpy as np
@@ -13,6 +14,7 @@ from backend.config import TrainConfig
 from backend.core.models import build_model
 from backend.errors import InvalidInput, TooLarge
 from backend.store import exchange
+from backend.tasks.registry import spec_for
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
@@ -52,7 +54,9 @@ def small_export(extra: dict[str, bytes]) -> bytes:
     vocab = sorted(set(text))
     cfg = TrainConfig(model="gru", hidden_size=8, num_layers=1)
     weights = {k: v.numpy() for k, v in build_model(cfg, len(vocab)).state_dict().items()}
-    blob = exchange.export(exchange.write(weights), cfg, vocab, text, 0)
+    source = {"corpus": "upload", "text": text}
+    state = {"vocab": vocab}
+    blob = exchange.export(exchange.write(weights), cfg, spec_for("text"), source, state, 0)
     out = io.BytesIO(blob)
     with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as z:
         for name, data in extra.items():
@@ -67,9 +71,34 @@ def test_an_import_streams_its_weights_to_disk(tmp_path) -> None:
 
 def test_zips_with_many_members_or_a_huge_unpacked_size_are_refused(tmp_path) -> None:
     many = small_export({f"junk/{i}.txt": b"" for i in range(2000)})
-    with pytest.raises(InvalidInput, match="2004 files"):
+    with pytest.raises(InvalidInput, match="2005 files"):
         exchange.parse_import(many, tmp_path / "w.safetensors")
     bomb = small_export({"padding.bin": bytes(exchange.MAX_IMPORT_BYTES)})  # deflates to ~64 KB
     assert len(bomb) < 1024 * 1024
     with pytest.raises(TooLarge, match="unpacks"):
         exchange.parse_import(bomb, tmp_path / "w.safetensors")
+
+
+def test_an_export_from_before_tasks_imports_as_a_text_session(tmp_path) -> None:
+    text = "the cat sat on the mat. " * 20
+    vocab = sorted(set(text))
+    cfg = TrainConfig(model="gru", hidden_size=8, num_layers=1)
+    weights = {k: v.numpy() for k, v in build_model(cfg, len(vocab)).state_dict().items()}
+    settings = {"format": 1, "config": cfg.to_dict(), "vocab": vocab, "step": 3}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("model.safetensors", exchange.write(weights))
+        z.writestr("settings.json", json.dumps(settings))
+        z.writestr("text.txt", text)
+    model = exchange.parse_import(out.getvalue(), tmp_path / "w.safetensors")
+    assert model.task == "text" and model.source == {"corpus": "upload", "text": text}
+
+
+def test_an_export_names_its_task_and_carries_its_source_and_state(tmp_path) -> None:
+    with zipfile.ZipFile(io.BytesIO(small_export({}))) as z:
+        settings = json.loads(z.read("settings.json"))
+        source = json.loads(z.read("source.json"))
+        names = set(z.namelist())
+    assert settings["format"] == 2 and settings["task"] == "text"
+    assert settings["state"]["vocab"] == settings["vocab"] == sorted(set(source["text"]))
+    assert {"model.safetensors", "settings.json", "source.json", "sample.py"} <= names

@@ -26,9 +26,22 @@ import sqlalchemy as sa
 import torch
 
 from backend.config import TrainConfig
-from backend.core.data import TextDataset
 from backend.core.training import Trainer
 from backend.engine import worker
+from backend.engine.messages import (
+    Answered,
+    Checkpointed,
+    Notice,
+    Open,
+    Opened,
+    Progress,
+    Query,
+    Rejected,
+    Sample,
+    Start,
+    WorkerLost,
+    kind,
+)
 from backend.engine.pool import Engine
 from backend.errors import StorageFailed, WorkerRestarted
 from backend.sessions import classroom
@@ -36,6 +49,7 @@ from backend.sessions.classroom import Classroom
 from backend.sessions.registry import Sessions
 from backend.store import checkpoints
 from backend.store.storage import DirectoryInUse, Storage, lock_directory
+from backend.tasks.text.task import TextTask
 from benchmarks.procs import training_workers
 from tests.conftest import Client, start_server, stop_server
 from tests.test_engine import TEXT, TINY, Events, Outbox
@@ -45,7 +59,7 @@ TINY_SETTINGS = {"hidden_size": 8, "num_layers": 1, "seq_len": 8, "batch_size": 
 
 
 def trained(steps: int, cfg: TrainConfig = TINY, text: str = TEXT) -> Trainer:
-    trainer = Trainer(TextDataset.from_text(text), cfg)
+    trainer = Trainer(TextTask.from_text(text), cfg)
     for _ in range(steps):
         trainer.step()
     return trainer
@@ -61,34 +75,36 @@ def test_a_killed_worker_is_replaced_its_sessions_reopened_and_waiting_queries_r
     eng = Engine(events, workers=1, device="cpu", checkpoint_s=0.2)
     eng.start()
     try:
-        opened = dict(text=TEXT, config=TINY.to_dict(), resume=False)
-        eng.send("s", "open", gen=1, checkpoint=str(tmp_path / "s.safetensors"), **opened)
-        eng.send("s", "start")
-        saved = events.wait(lambda e: e["type"] == "checkpointed" and e["step"] > 0)
+        source = {"corpus": "upload", "text": TEXT}
+        opened = dict(task="text", source=source, config=TINY.to_dict())
+        eng.send(Open("s", 1, checkpoint=str(tmp_path / "s.safetensors"), **opened))
+        eng.send(Start("s"))
+        saved = events.wait(lambda e: isinstance(e, Checkpointed) and e.step > 0)
         # A query for a session the worker has not opened waits there, set aside.
-        eng.send("x", "predict", client="q", seq=4, text="the", k=2, temperature=1.0, length=0)
+        ask = {"text": "the", "k": 2, "temperature": 1.0, "length": 0}
+        eng.send(Query("x", "predict", "q", 4, fields={**ask, "seq": 4}))
         dead = eng.procs[0]
         dead.kill()
 
-        refused = events.wait(lambda e: e.get("client") == "q")
-        assert refused["type"] == "rejected" and refused["seq"] == 4
-        assert refused["error"]["code"] == "worker_restarted"
-        lost = events.wait(lambda e: e["type"] == "worker_lost")
-        assert lost["session"] == "s" and lost["gen"] == 1 and lost["code"] == "worker_restarted"
-        reopened = events.wait(lambda e: e["type"] == "opened" and e["session"] == "s")
-        assert reopened["resumed"] and reopened["step"] >= saved["step"]
-        events.wait(lambda e: e["type"] == "progress" and e["step"] > reopened["step"])
+        refused = events.wait(lambda e: getattr(e, "client", None) == "q")
+        assert isinstance(refused, Rejected) and refused.seq == 4
+        assert refused.error["code"] == "worker_restarted"
+        lost = events.wait(lambda e: isinstance(e, WorkerLost))
+        assert lost.session == "s" and lost.gen == 1 and lost.code == "worker_restarted"
+        reopened = events.wait(lambda e: isinstance(e, Opened) and e.session == "s")
+        assert reopened.resumed and reopened.step >= saved.step
+        events.wait(lambda e: isinstance(e, Progress) and e.step > reopened.step)
         assert eng.procs[0] is not dead and eng.alive() and eng.restarts == 1
 
-        eng.send("s", "predict", client="r", seq=1, text="the", k=2, temperature=1.0, length=0)
-        assert events.wait(lambda e: e.get("client") == "r")["type"] == "answered"
-        eng.send("t", "open", gen=1, checkpoint=str(tmp_path / "t.safetensors"), **opened)
-        assert events.wait(lambda e: e["type"] == "opened" and e["session"] == "t")
-        assert not lost["paused"]
+        eng.send(Query("s", "predict", "r", 1, fields={**ask, "seq": 1}))
+        assert isinstance(events.wait(lambda e: getattr(e, "client", None) == "r"), Answered)
+        eng.send(Open("t", 1, checkpoint=str(tmp_path / "t.safetensors"), **opened))
+        assert events.wait(lambda e: isinstance(e, Opened) and e.session == "t")
+        assert not lost.paused
 
         eng.procs[0].kill()  # again, soon after: a session that keeps killing it stays paused
-        again = events.wait(lambda e: e["type"] == "worker_lost" and e["session"] == "s")
-        assert again["paused"] and "paused" in again["message"]
+        again = events.wait(lambda e: isinstance(e, WorkerLost) and e.session == "s")
+        assert again.paused and "paused" in again.message
         assert "s" not in eng.running and eng.restarts == 2
     finally:
         eng.stop()
@@ -144,7 +160,7 @@ def in_thread(fn: Any) -> tuple[threading.Thread, queue.Queue]:
 def wait_for_send(engine: Recorder, op: str) -> None:
     """Until the session layer has sent `op` to the engine (bounded)."""
     for _ in range(200):
-        if op in [a[1] for n, a, _ in engine.calls if n == "send"]:
+        if op in [kind(a[0]) for n, a, _ in engine.calls if n == "send"]:
             return
         threading.Event().wait(0.05)
     raise AssertionError(f"{op} was never sent")
@@ -185,8 +201,7 @@ def test_an_export_waiting_on_a_worker_that_dies_gets_a_clear_error_at_once(laye
     thread, out = in_thread(lambda: sessions.checkpoint_now(session, timeout=60.0))
     wait_for_send(engine, "save")
     message = "the training process stopped unexpectedly"
-    lost = {"type": "worker_lost", "session": session.id, "gen": session.gen}
-    sessions.on_event({**lost, "code": "worker_restarted", "message": message})
+    sessions.on_event(WorkerLost(session.id, session.gen, "worker_restarted", message))
     error = out.get(timeout=10)
     assert isinstance(error, WorkerRestarted) and error.code == "worker_restarted"
     assert [n["code"] for n in publisher.notices()] == ["worker_restarted"]
@@ -195,8 +210,8 @@ def test_an_export_waiting_on_a_worker_that_dies_gets_a_clear_error_at_once(laye
 def test_a_session_that_keeps_losing_its_worker_is_shown_paused(layer) -> None:
     sessions, engine, publisher, session = layer
     sessions.start(session)
-    lost = {"type": "worker_lost", "session": session.id, "gen": session.gen, "paused": True}
-    sessions.on_event({**lost, "code": "worker_restarted", "message": "… and paused"})
+    lost = WorkerLost(session.id, session.gen, "worker_restarted", "… and paused", paused=True)
+    sessions.on_event(lost)
     assert (session.status, session.pause_reason) == ("paused", "error")
     assert publisher.names()[-1] == "state"
 
@@ -260,12 +275,12 @@ def test_a_damaged_checkpoint_falls_back_to_the_previous_good_one(tmp_path: Path
     checkpoints.save(trained(3), path)
     checkpoints.save(trained(5), path)
     damage(path)
-    resumed = Trainer(TextDataset.from_text(TEXT), TINY)
+    resumed = Trainer(TextTask.from_text(TEXT), TINY)
     used, problems = checkpoints.restore_latest(resumed, path)
     assert used == checkpoints.previous_path(path) and len(problems) == 1
     assert resumed.step_count == 3
     assert all(torch.isfinite(p).all() for p in resumed.model.parameters())
-    assert [trained(3).step().loss_bits] == [resumed.step().loss_bits], "exactly the old run"
+    assert [trained(3).step().loss] == [resumed.step().loss], "exactly the old run"
 
 
 @pytest.mark.parametrize("damage", DAMAGE, ids=lambda f: f.__name__)
@@ -280,27 +295,34 @@ def test_a_worker_reopening_a_damaged_checkpoint_keeps_the_history_and_tells_the
         commands=None, queries=queue.Queue(), events=events, device="cpu", checkpoint_s=15
     )
     cmd = dict(
-        op="open", session="s", gen=2, text=TEXT, config=TINY.to_dict(), checkpoint=str(path)
+        session="s",
+        gen=2,
+        task="text",
+        source={"corpus": "upload", "text": TEXT},
+        config=TINY.to_dict(),
+        checkpoint=str(path),
     )
-    w.op_open({**cmd, "resume": True, "step": 3, "chars_seen": 96})
+    w.op_open(Open(**cmd, resume=True, step=3, items_seen=96))
     notice, opened = events.sent
-    assert notice["type"] == "notice" and notice["code"] == "checkpoint_damaged"
-    assert notice["gen"] == 2 and "fresh weights" in notice["message"]
-    assert opened["type"] == "opened" and not opened["resumed"]
-    assert (opened["step"], opened["chars_seen"]) == (3, 96), "the step count goes on"
+    assert isinstance(notice, Notice) and notice.code == "checkpoint_damaged"
+    assert notice.gen == 2 and "fresh weights" in notice.message
+    assert isinstance(opened, Opened) and not opened.resumed
+    assert (opened.step, opened.items_seen) == (3, 96), "the step count goes on"
 
 
 def test_the_owner_is_told_and_the_history_stays_when_a_checkpoint_was_damaged(layer) -> None:
     sessions, _, publisher, session = layer
-    progress = {"type": "progress", "session": session.id, "gen": session.gen, "batched": 1}
+    build = {"session": session.id, "gen": session.gen}
     points = {"train": [[1, 4.0], [2, 3.5]], "grad": [[1, 1.0, 0], [2, 1.0, 0]], "val": []}
-    sessions.on_event({**progress, "step": 2, "chars_seen": 64, "chars_per_sec": 1.0, **points})
-    sessions.on_event({**progress, "type": "sample", "step": 2, "temperature": 1, "text": "abc"})
-    detail = {"code": "checkpoint_damaged", "detail": "s.safetensors: truncated"}
+    sessions.on_event(
+        Progress(**build, step=2, items_seen=64, items_per_sec=1.0, batched=1, **points)
+    )
+    sessions.on_event(Sample(**build, step=2, temperature=1, payload={"text": "abc"}))
     message = "a damaged checkpoint was set aside; training goes on from fresh weights"
-    sessions.on_event({**progress, "type": "notice", **detail, "message": message})
-    opened = {"type": "opened", "session": session.id, "gen": session.gen, "params": 1}
-    sessions.on_event({**opened, "vocab_size": 30, "step": 2, "chars_seen": 64, "resumed": False})
+    detail = "s.safetensors: truncated"
+    sessions.on_event(Notice(**build, code="checkpoint_damaged", message=message, detail=detail))
+    sizes = {"params": 1, "input_size": 30, "output_size": 30, "describe": {}}
+    sessions.on_event(Opened(**build, **sizes, step=2, items_seen=64, resumed=False))
     assert session.history.step == [1, 2] and len(session.samples) == 1
     assert publisher.notices() == [{"code": "checkpoint_damaged", "message": message}]
 
@@ -321,7 +343,7 @@ def test_a_checkpoint_is_written_whole_or_not_at_all(tmp_path: Path, monkeypatch
     with pytest.raises(OSError):
         checkpoints.save(newer, path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name], "no temporary file is left"
-    resumed = Trainer(TextDataset.from_text(TEXT), TINY)
+    resumed = Trainer(TextTask.from_text(TEXT), TINY)
     assert checkpoints.restore_latest(resumed, path) == (path, [])
     assert resumed.step_count == 3
 
@@ -342,12 +364,12 @@ def test_a_full_disk_keeps_training_and_the_last_checkpoint_and_tells_the_owner(
     monkeypatch.setattr(checkpoints.os, "write", full_disk)
     w.save("s", slot)  # neither raises nor stops the session
     assert slot.running
-    notice = [e for e in events.sent if e["type"] == "notice"]
-    assert [n["code"] for n in notice] == ["storage_failed"]
-    assert "No space left" in notice[0]["message"]
-    assert [e["step"] for e in events.sent if e["type"] == "checkpointed"] == [3]
+    notice = [e for e in events.sent if isinstance(e, Notice)]
+    assert [n.code for n in notice] == ["storage_failed"]
+    assert "No space left" in notice[0].message
+    assert [e.step for e in events.sent if isinstance(e, Checkpointed)] == [3]
     monkeypatch.undo()
-    resumed = Trainer(TextDataset.from_text(TEXT), TINY)
+    resumed = Trainer(TextTask.from_text(TEXT), TINY)
     assert checkpoints.restore_latest(resumed, path) == (path, []) and resumed.step_count == 3
 
 
@@ -355,15 +377,13 @@ def test_a_save_that_fails_answers_the_export_at_once_and_health_degrades(layer)
     sessions, engine, publisher, session = layer
     thread, out = in_thread(lambda: sessions.checkpoint_now(session, timeout=60.0))
     wait_for_send(engine, "save")
-    notice = {"type": "notice", "session": session.id, "gen": session.gen}
     message = "the model could not be saved (No space left on device)"
-    sessions.on_event({**notice, "code": "storage_failed", "message": message})
+    sessions.on_event(Notice(session.id, session.gen, code="storage_failed", message=message))
     error = out.get(timeout=10)
     assert isinstance(error, StorageFailed) and error.code == "storage_failed"
     assert "checkpoints" in sessions.storage.problems
     assert publisher.notices() == [{"code": "storage_failed", "message": message}]
-    checkpointed = {**notice, "type": "checkpointed", "step": 4}
-    sessions.on_event(checkpointed)
+    sessions.on_event(Checkpointed(session.id, session.gen, step=4))
     assert not sessions.storage.problems, "a checkpoint that lands again clears it"
 
 
@@ -394,15 +414,15 @@ def test_a_refused_write_changes_nothing_and_says_why(layer, fault) -> None:
     sessions, engine, publisher, session = layer
     fault(sessions.storage)
     text = "a new text that the database will not take. " * 2000
-    before = (session.record, session.config, session.text_name, session.vocab_size)
+    before = (session.record, session.config, session.sizes)
     with pytest.raises(StorageFailed) as refused:
-        sessions.set_text(session, "upload", text)
+        sessions.set_source(session, {"corpus": "upload", "text": text})
     assert refused.value.code == "storage_failed" and refused.value.http_status == 503
     if fault is read_only:  # a full database still takes an update that needs no new page
         with pytest.raises(StorageFailed):
             sessions.configure(session, {"hidden_size": 16, "num_layers": 2})
-    assert (session.record, session.config, session.text_name, session.vocab_size) == before
-    assert session.record.text != text and engine.calls == [] and publisher.calls == []
+    assert (session.record, session.config, session.sizes) == before
+    assert session.record.source["text"] != text and engine.calls == [] and publisher.calls == []
     with pytest.raises(StorageFailed):
         sessions.create("english", TINY_SETTINGS)
     assert len(sessions.sessions) == 1
@@ -453,10 +473,9 @@ def test_training_goes_on_when_its_state_cannot_be_written_and_the_owner_is_told
     sessions, engine, publisher, session = layer
     read_only(sessions.storage)
     sessions.start(session)
-    assert session.status == "running" and ("send", (session.id, "start"), {}) in engine.calls
+    assert session.status == "running" and ("send", (Start(session.id),), {}) in engine.calls
     assert [n["code"] for n in publisher.notices()] == ["storage_failed"]
-    checkpointed = {"type": "checkpointed", "session": session.id, "gen": session.gen, "step": 9}
-    sessions.on_event(checkpointed)  # the reader thread carries on
+    sessions.on_event(Checkpointed(session.id, session.gen, step=9))  # the reader carries on
     assert session.saved_step == 9
 
 

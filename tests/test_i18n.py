@@ -60,3 +60,12 @@ def test_every_corpus_and_lesson_run_has_a_french_name() -> None:
     for lesson in lessons.list_lessons():
         for run in lesson.to_dict("fr")["runs"]:
             assert run["name"] != run["label"] or run["label"].isupper(), run
+
+
+def test_every_task_and_its_unit_has_a_name_in_both_languages() -> None:
+    from backend.tasks.registry import TASKS
+
+    en, fr = messages("en"), messages("fr")
+    for name, spec in TASKS.items():
+        for key in (f"tasks.{name}.title", f"tasks.{name}.summary", f"unit.{spec.unit}"):
+            assert key in en and key in fr, key

@@ -27,15 +27,16 @@ from backend.core.internals import (
     trace,
     trace_reference,
 )
-from backend.core.models import CharRNN, build_model
+from backend.core.models import SequenceModel, build_model
 from backend.core.training import Trainer
 from backend.errors import InvalidInput
+from backend.tasks.text.task import TextTask
 
 V = 7
 CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]
 
 
-def random_model(kind: str, activation: str, layers: int, seed: int = 0) -> CharRNN:
+def random_model(kind: str, activation: str, layers: int, seed: int = 0) -> SequenceModel:
     """A float64 model whose every weight is redrawn from N(0, 0.5^2), so gates are far from 0.5."""
     cfg = TrainConfig(model=kind, activation=activation, hidden_size=8, num_layers=layers)
     model = build_model(cfg, V).double()
@@ -50,13 +51,15 @@ def random_ids(T: int = 9, seed: int = 1) -> torch.Tensor:
     return torch.randint(0, V, (T,), generator=torch.Generator().manual_seed(seed))
 
 
-def torch_logits(model: CharRNN, x: torch.Tensor) -> torch.Tensor:
+def torch_logits(model: SequenceModel, x: torch.Tensor) -> torch.Tensor:
     """The model's own forward pass on ids x (B, T), in the dtype of its weights."""
     h, _ = model.rnn(F.one_hot(x, V).to(model.head.weight.dtype))  # (B, T, H)
     return model.head(h)  # (B, T, V)
 
 
-def torch_states(model: CharRNN, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+def torch_states(
+    model: SequenceModel, ids: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Every layer's h_t (and c_t) from torch's own module: its final state after each prefix."""
     x = F.one_hot(ids, V).double()[None]  # (1, T, V)
     hs, cs = [], []
@@ -243,7 +246,7 @@ def trained_ratio(kind: str, seed: int, steps: int = 300) -> float:
     cfg = TrainConfig(
         model=kind, hidden_size=32, num_layers=1, seq_len=48, batch_size=32, learning_rate=2e-2
     )
-    trainer = Trainer(dataset, cfg.replace(seed=seed))
+    trainer = Trainer(TextTask(dataset), cfg.replace(seed=seed))
     for _ in range(steps):
         trainer.step()
     return gradient_through_time(trainer.model, *recall_windows(dataset)).ratio
@@ -303,7 +306,7 @@ def test_quantize_round_trip_is_within_one_step():
 
 def test_pack_round_trips_and_stays_small():
     torch.manual_seed(0)
-    model = CharRNN("lstm", 65, 256, 2)
+    model = SequenceModel("lstm", 65, 256, 2)
     ids = torch.randint(0, 65, (200,))
     start = time.perf_counter()
     tr = trace(model, ids)
@@ -337,7 +340,7 @@ def test_pack_survives_an_exploding_relu_rnn():
 
 def test_the_cell_state_is_sent_precise_enough_for_two_decimals():
     torch.manual_seed(0)
-    model = CharRNN("lstm", 65, 64, 1)
+    model = SequenceModel("lstm", 65, 64, 1)
     tr = trace(model, torch.randint(0, 65, (100,)))
     tr.layers[0]["c"] = tr.layers[0]["c"] * 40  # a well-trained cell's range, about ±30
     entry = pack(tr)["layers"][0]["c"]

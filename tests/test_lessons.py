@@ -30,6 +30,7 @@ from backend.lessons import catalog as lessons
 from backend.lessons.catalog import Lesson
 from backend.tasks import sentiment
 from backend.tasks.long_range import accuracy, make_task
+from backend.tasks.text.task import TextTask
 
 LONG_GAPS = (40, 50, 60)
 WINDOW_GAPS = (3, 5, 8, 10, 20, 40, 60)  # the window lesson: three inside its width, four out
@@ -144,7 +145,7 @@ def race_run(lesson: Lesson, label: str, seed: int) -> RaceRun:
     cfg = lesson.config(label).replace(seed=seed)
     text = lessons.training_text(lesson.data)
     gaps = WINDOW_GAPS if cfg.model == "window" else LONG_GAPS
-    return RaceRun(lesson, Trainer(TextDataset.from_text(text), cfg), gaps)
+    return RaceRun(lesson, Trainer(TextTask.from_text(text), cfg), gaps)
 
 
 def memory_figures(seed: int) -> dict[str, Any]:
@@ -252,7 +253,7 @@ def race(label: str, seed: int) -> tuple[bool, str]:
 def train(lesson: Lesson, label: str, seed: int) -> Trainer:
     """Run `label` of `lesson` with `seed`, after the lesson's `steps` steps."""
     cfg = lesson.config(label).replace(seed=seed)
-    trainer = Trainer(TextDataset.from_text(lessons.training_text(lesson.data)), cfg)
+    trainer = Trainer(TextTask.from_text(lessons.training_text(lesson.data)), cfg)
     for _ in range(lesson.steps):
         trainer.step()
     return trainer
@@ -338,7 +339,7 @@ def test_exploding_gradients_are_tamed_by_clipping():
     data = TextDataset.from_text(lessons.training_text(lesson.data))
 
     def explodes(seed: int) -> tuple[bool, str]:
-        free = Trainer(data, lesson.config("no clipping").replace(seed=seed))
+        free = Trainer(TextTask(data), lesson.config("no clipping").replace(seed=seed))
         start, peak, end = free.evaluate(), 0.0, None
         while free.step_count < 100 and end is None:
             norm = free.step().grad_norm
@@ -346,7 +347,7 @@ def test_exploding_gradients_are_tamed_by_clipping():
             if peak > 1000 and free.step_count % 10 == 0:
                 loss = free.evaluate()
                 end = loss if not math.isfinite(loss) or loss > start + 1 else None
-        clipped = Trainer(data, lesson.config("clipping at 1").replace(seed=seed))
+        clipped = Trainer(TextTask(data), lesson.config("clipping at 1").replace(seed=seed))
         for _ in range(lesson.steps):
             clipped.step()
         learnt = clipped.evaluate()

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from backend.config import TrainConfig
+from backend.engine.messages import Command, Opened, Progress
 from backend.errors import Full
 from backend.lessons.experiments import Experiments
 from backend.sessions.registry import Sessions
@@ -26,10 +27,10 @@ class Engine:
     device = "cpu"
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, str, dict]] = []
+        self.sent: list[Command] = []
 
-    def send(self, session: str, op: str, **payload: Any) -> None:
-        self.sent.append((session, op, payload))
+    def send(self, message: Command) -> None:
+        self.sent.append(message)
 
 
 class Publisher:
@@ -86,7 +87,8 @@ def test_deleting_any_run_of_a_lesson_deletes_the_whole_lesson(tmp_path: Path) -
     started = Experiments(reg).start("long-range")  # the owner's page holds the opening run
     assert started["id"] != started["main"]
     main = started["main"]
-    fork = reg.new_record(TrainConfig(hidden_size=8), "english", "x" * 300, parent_id=main)
+    source = {"corpus": "english", "text": "x" * 300}
+    fork = reg.new_record(TrainConfig(hidden_size=8), "text", source, parent_id=main)
     reg.delete(reg.owned(started["id"], started["owner_token"]))
     assert reg.storage.ids() == {mine["id"], fork[0].id}, "someone else's fork stays theirs"
 
@@ -167,8 +169,11 @@ def test_a_non_live_change_sends_one_state(tmp_path: Path) -> None:
     session = reg.get(reg.create(config={"hidden_size": 8})["id"])
     reg.configure(session, {"hidden_size": 16})
     assert reg.publisher.states == []  # type: ignore[attr-defined]
-    opened = {"type": "opened", "session": session.id, "gen": session.gen, "step": 0}
-    reg.on_event({**opened, "params": session.params, "vocab_size": session.vocab_size})
+    inputs, outputs = session.sizes
+    sizes = {"params": session.params, "input_size": inputs, "output_size": outputs}
+    reg.on_event(
+        Opened(session.id, session.gen, **sizes, describe={}, step=0, items_seen=0, resumed=False)
+    )
     assert reg.publisher.states == [(session.id, 0)]  # type: ignore[attr-defined]
 
 
@@ -177,17 +182,18 @@ def test_steps_trained_after_a_pause_are_followed_by_a_state(tmp_path: Path) -> 
     session = reg.get(reg.create(config={"hidden_size": 8})["id"])
     reg.start(session)
     reg.pause(session)
-    progress = {"type": "progress", "session": session.id, "gen": session.gen, "step": 7}
     reg.on_event(
-        {
-            **progress,
-            "chars_seen": 100,
-            "chars_per_sec": 0.0,
-            "batched": 1,
-            "train": [[6, 2.0], [7, 2.0]],
-            "grad": [[6, 1.0, 0], [7, 1.0, 0]],
-            "val": [],
-        }
+        Progress(
+            session.id,
+            session.gen,
+            step=7,
+            items_seen=100,
+            items_per_sec=0.0,
+            batched=1,
+            train=[[6, 2.0], [7, 2.0]],
+            grad=[[6, 1.0, 0], [7, 1.0, 0]],
+            val=[],
+        )
     )
     assert reg.publisher.states[-1] == (session.id, 7)  # type: ignore[attr-defined]
 

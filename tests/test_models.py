@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from backend.config import TrainConfig
-from backend.core.models import CharRNN, build_model
+from backend.core.models import SequenceModel, build_model
 
 V = 11
 
@@ -51,7 +51,7 @@ def test_building_leaves_global_rng_alone():
 
 def test_layer_names_and_param_count():
     model = build_model(TrainConfig(model="lstm", hidden_size=8, num_layers=1), V)
-    assert isinstance(model, CharRNN)
+    assert isinstance(model, SequenceModel)
     assert model.rnn.weight_ih_l0.shape == (4 * 8, V)  # gates i, f, g, o stacked
     assert model.head.weight.shape == (V, 8)
     lstm = 4 * 8 * (V + 8 + 2)  # W_ih, W_hh and two biases
@@ -70,7 +70,7 @@ def test_rnn_is_tanh_rnn():
 def test_defaults_leave_pytorch_initialisation_alone():
     cfg = TrainConfig(model="rnn", hidden_size=8, num_layers=2, seed=4)
     torch.manual_seed(4)
-    plain = CharRNN("rnn", V, 8, 2)
+    plain = SequenceModel("rnn", V, 8, 2)
     built = build_model(cfg, V).state_dict()
     for (name, p), q in zip(built.items(), plain.state_dict().values(), strict=True):
         assert torch.equal(p, q), name
@@ -88,7 +88,7 @@ def test_activation_is_ignored_by_gated_cells():
     lstm = build_model(TrainConfig(model="lstm", activation="relu", hidden_size=8), V)
     assert lstm.activation == "tanh"
     with pytest.raises(ValueError):
-        CharRNN("rnn", V, 8, 1, activation="sigmoid")
+        SequenceModel("rnn", V, 8, 1, activation="sigmoid")
 
 
 @pytest.mark.parametrize(("kind", "gates"), [("rnn", 1), ("lstm", 4), ("gru", 3)])

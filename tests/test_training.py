@@ -4,15 +4,15 @@ import pytest
 import torch
 
 from backend.config import TrainConfig
-from backend.core.data import TextDataset
-from backend.core.training import StepResult, Trainer
+from backend.core.training import StepResult, Trainer, next_logits
+from backend.tasks.text.task import TextTask
 
 TEXT = "hello world " * 50
 TINY = TrainConfig(hidden_size=16, num_layers=1, seq_len=12, batch_size=8, learning_rate=1e-2)
 
 
 def make_trainer(text: str = TEXT, **changes) -> Trainer:
-    return Trainer(TextDataset.from_text(text), TINY.replace(**changes))
+    return Trainer(TextTask.from_text(text), TINY.replace(**changes))
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def trained() -> Trainer:
 def test_loss_falls_on_repetitive_text(kind):
     trainer = make_trainer(model=kind)
     start = trainer.evaluate()
-    losses = [trainer.step().loss_bits for _ in range(120)]
+    losses = [trainer.step().loss for _ in range(120)]
     assert start > 2.0  # about log2(8) = 3 bits before training
     assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10
     assert trainer.evaluate() < 0.5 * start
@@ -38,16 +38,16 @@ def test_step_reports_progress():
     trainer = make_trainer()
     result = trainer.step()
     assert isinstance(result, StepResult)
-    assert result.step == 1 and result.chars == 8 * 12
+    assert result.step == 1 and result.items == 8 * 12
     trainer.step()
-    assert trainer.step_count == 2 and trainer.chars_seen == 2 * 8 * 12
+    assert trainer.step_count == 2 and trainer.items_seen == 2 * 8 * 12
 
 
 def test_same_seed_same_losses_different_seed_different():
     a, b, c = make_trainer(seed=3), make_trainer(seed=3), make_trainer(seed=4)
-    la = [a.step().loss_bits for _ in range(5)]
-    lb = [b.step().loss_bits for _ in range(5)]
-    lc = [c.step().loss_bits for _ in range(5)]
+    la = [a.step().loss for _ in range(5)]
+    lb = [b.step().loss for _ in range(5)]
+    lc = [c.step().loss for _ in range(5)]
     assert la == lb
     assert la != lc
 
@@ -79,7 +79,9 @@ def test_clipping_bounds_the_update():
 
 
 def test_predict_top_k_and_continuations(trained):
-    out = trained.predict("hello wor", k=3, length=12, generator=torch.Generator().manual_seed(0))
+    out = trained.task.predict(
+        trained.model, "hello wor", k=3, length=12, generator=torch.Generator().manual_seed(0)
+    )
     probs = [entry["p"] for entry in out["top"]]
     assert len(out["top"]) == 3
     assert probs == sorted(probs, reverse=True) and sum(probs) <= 1.0 + 1e-6
@@ -90,14 +92,14 @@ def test_predict_top_k_and_continuations(trained):
 
 
 def test_predict_skips_unknown_characters(trained):
-    out = trained.predict("hel?lo wQor", k=2, length=5)
+    out = trained.task.predict(trained.model, "hel?lo wQor", k=2, length=5)
     assert out["unknown"] == ["?", "Q"]
     assert out["top"][0]["char"] == "l"
     assert len(out["top"]) == 2 and len(out["greedy"]) == 5
 
 
 def test_predict_from_empty_text_uses_zero_state(trained):
-    out = trained.predict("", k=100, length=4)
+    out = trained.task.predict(trained.model, "", k=100, length=4)
     assert len(out["top"]) == trained.dataset.vocab.size  # k is capped at the vocabulary
     assert math.isclose(sum(e["p"] for e in out["top"]), 1.0, rel_tol=1e-5)
     head_bias = trained.model.head.bias
@@ -106,11 +108,15 @@ def test_predict_from_empty_text_uses_zero_state(trained):
 
 def test_sample_length_prompt_and_seed(trained):
     g = torch.Generator().manual_seed(0)
-    text = trained.sample(20, temperature=0.5, generator=g)
+    text = trained.task.sample(trained.model, 20, temperature=0.5, generator=g)["text"]
     assert len(text) == 20 and set(text) <= set(TEXT)
-    prompted = trained.sample(10, temperature=0.5, prompt="hello", generator=g)
+    prompted = trained.task.sample(trained.model, 10, temperature=0.5, prompt="hello", generator=g)[
+        "text"
+    ]
     assert prompted.startswith("hello") and len(prompted) == 15
-    again = trained.sample(20, temperature=0.5, generator=torch.Generator().manual_seed(0))
+    again = trained.task.sample(
+        trained.model, 20, temperature=0.5, generator=torch.Generator().manual_seed(0)
+    )["text"]
     assert again == text
 
 
@@ -119,7 +125,9 @@ def test_a_diverged_model_still_samples():
     with torch.no_grad():
         for p in trainer.model.parameters():
             p.fill_(float("nan"))
-    text = trainer.sample(10, temperature=1.0, generator=torch.Generator().manual_seed(0))
+    text = trainer.task.sample(
+        trainer.model, 10, temperature=1.0, generator=torch.Generator().manual_seed(0)
+    )["text"]
     assert len(text) == 10 and set(text) <= set(TEXT)
 
 
@@ -147,21 +155,25 @@ def test_state_dict_resumes_exactly():
     b = make_trainer()  # same settings, still at step 0
     b.load_state_dict(a.state_dict())
     assert b.step_count == 3
-    assert [a.step().loss_bits for _ in range(3)] == [b.step().loss_bits for _ in range(3)]
+    assert [a.step().loss for _ in range(3)] == [b.step().loss for _ in range(3)]
 
 
 def test_hand_written_lstm_generation_step_matches_the_fused_module() -> None:
     text = "the quick brown fox jumps over the lazy dog. " * 10
     cfg = TrainConfig(model="lstm", hidden_size=16, num_layers=2, seq_len=8, batch_size=4)
-    trainer = Trainer(TextDataset.from_text(text), cfg)
+    trainer = Trainer(TextTask.from_text(text), cfg)
     x = torch.tensor([3, 5, 7])
     with torch.inference_mode():
         _, state = trainer.model(torch.randint(0, 10, (3, 6)))
         fused_logits, (fused_h, fused_c) = trainer.model(x[:, None], state)
-        logits, (h, c) = trainer._next(x, state)
-        first, _ = trainer._next(x, None)
+        logits, (h, c) = next_logits(trainer.model, x, state)
+        first, _ = next_logits(trainer.model, x, None)
         fresh, _ = trainer.model(x[:, None])
+        # A task's float input vectors take the product path: the same step as the gather.
+        one_hot = torch.nn.functional.one_hot(x, trainer.model.input_size).float()
+        from_vectors, _ = next_logits(trainer.model, one_hot, state)
     torch.testing.assert_close(logits, fused_logits[:, -1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(from_vectors, logits, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(h, fused_h, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(c, fused_c, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(first, fresh[:, -1], atol=1e-5, rtol=1e-5)

@@ -56,7 +56,7 @@ import torch
 import torch.nn.functional as F
 
 from backend.core.data import Vocab
-from backend.core.models import CharRNN
+from backend.core.models import SequenceModel, encode_input
 from backend.errors import InvalidInput
 
 # What each cell exposes per layer, in display order; every entry is a (T, H) tensor.
@@ -134,7 +134,7 @@ class Surgery:
         v[..., units] = 0.0
         return v
 
-    def check(self, model: CharRNN) -> None:
+    def check(self, model: SequenceModel) -> None:
         """Raise InvalidInput if a layer, gate, unit or clamp value does not fit `model`."""
         L, H, gates = model.num_layers, model.hidden_size, GATES[model.kind]
         if len(self.clamps) + len(self.ablations) > MAX_INTERVENTIONS:
@@ -154,7 +154,7 @@ class Surgery:
                 raise InvalidInput(f"unit must be between 0 and {H - 1}", field="unit")
 
     @classmethod
-    def from_dict(cls, data: Any, model: CharRNN) -> Surgery:
+    def from_dict(cls, data: Any, model: SequenceModel) -> Surgery:
         """Parse and check {"clamps": [{layer, gate, value, unit?}], "ablations": [...]}.
 
         Each ablation is {layer, unit}; a clamp without a unit holds the gate of every unit.
@@ -186,7 +186,7 @@ class LayerWeights:
     b_hh: torch.Tensor  # (G*H,)
 
     @classmethod
-    def of(cls, model: CharRNN, k: int) -> LayerWeights:
+    def of(cls, model: SequenceModel, k: int) -> LayerWeights:
         """Layer k's weights: views of the model's own parameters, not copies."""
         rnn = model.rnn
         return cls(
@@ -201,7 +201,7 @@ class LayerWeights:
         return [self.W_ih, self.W_hh, self.b_ih, self.b_hh]
 
 
-def _phi(model: CharRNN) -> Callable[[torch.Tensor], torch.Tensor]:
+def _phi(model: SequenceModel) -> Callable[[torch.Tensor], torch.Tensor]:
     """The vanilla RNN's nonlinearity."""
     return torch.relu if model.activation == "relu" else torch.tanh
 
@@ -232,7 +232,7 @@ def gate_values(
 
 
 def _step(
-    model: CharRNN,
+    model: SequenceModel,
     w: LayerWeights,
     x_t: torch.Tensor,
     h: torch.Tensor,
@@ -261,7 +261,7 @@ def _step(
 
 
 def _unroll(
-    model: CharRNN, x: torch.Tensor, surgery: Surgery
+    model: SequenceModel, x: torch.Tensor, surgery: Surgery
 ) -> list[list[dict[str, torch.Tensor]]]:
     """Step every layer over x (B, T, V): steps[k][t] holds layer k's quantities (B, H) at t."""
     B, T, _ = x.shape
@@ -295,13 +295,16 @@ class Trace:
     probs: torch.Tensor  # (T, V): softmax(logits)
 
 
-def _one_hot(model: CharRNN, ids: torch.Tensor) -> torch.Tensor:
-    """One-hot rows (..., V) in the dtype and on the device of the model's weights."""
+def _one_hot(model: SequenceModel, x: torch.Tensor) -> torch.Tensor:
+    """The model's input vectors (..., I) for x, in the dtype and on the device of its weights.
+
+    For text, category ids become one-hot rows; a task's float vectors pass unchanged.
+    """
     w = model.rnn.weight_ih_l0
-    return F.one_hot(ids.to(w.device), model.vocab_size).to(w.dtype)
+    return encode_input(x.to(w.device), model.input_size, w.dtype)
 
 
-def _finish(model: CharRNN, layers: list[dict[str, torch.Tensor]]) -> Trace:
+def _finish(model: SequenceModel, layers: list[dict[str, torch.Tensor]]) -> Trace:
     """Wrap per-layer quantities in a Trace, adding the head's logits and probabilities."""
     logits = model.head(layers[-1]["h"])  # (T, V)
     return Trace(model.kind, model.activation, layers, logits, F.softmax(logits, dim=-1))
@@ -313,7 +316,9 @@ def _check_ids(ids: torch.Tensor) -> None:
 
 
 @torch.no_grad()
-def trace_reference(model: CharRNN, ids: torch.Tensor, surgery: Surgery | None = None) -> Trace:
+def trace_reference(
+    model: SequenceModel, ids: torch.Tensor, surgery: Surgery | None = None
+) -> Trace:
     """The plain per-step loop of the hand-written cells over ids (T,): the oracle for `trace`."""
     _check_ids(ids)
     x = _one_hot(model, ids)[None]  # (1, T, V)
@@ -325,7 +330,7 @@ def trace_reference(model: CharRNN, ids: torch.Tensor, surgery: Surgery | None =
     return _finish(model, layers)
 
 
-def _fused_layer(model: CharRNN, w: LayerWeights, x: torch.Tensor) -> torch.Tensor:
+def _fused_layer(model: SequenceModel, w: LayerWeights, x: torch.Tensor) -> torch.Tensor:
     """h_t of one layer for every t, from PyTorch's fused kernel: x (T, D) -> (T, H).
 
     torch.lstm / gru / rnn_tanh / rnn_relu are the functions nn.LSTM etc. call,
@@ -350,7 +355,7 @@ def _fused_layer(model: CharRNN, w: LayerWeights, x: torch.Tensor) -> torch.Tens
 
 
 @torch.no_grad()
-def trace(model: CharRNN, ids: torch.Tensor, surgery: Surgery | None = None) -> Trace:
+def trace(model: SequenceModel, ids: torch.Tensor, surgery: Surgery | None = None) -> Trace:
     """Every gate and state of every layer at each position of ids (T,), and the predictions.
 
     With surgery this is `trace_reference`. Without, each layer runs fused for its
@@ -404,7 +409,7 @@ class Saliency:
         return dataclasses.asdict(self)
 
 
-def saliency(model: CharRNN, ids: torch.Tensor, position: int | None = None) -> Saliency:
+def saliency(model: SequenceModel, ids: torch.Tensor, position: int | None = None) -> Saliency:
     """Gradient saliency of the prediction after reading ids[:position] (default: all of ids).
 
     1. feed the one-hot characters x_1..x_P (which require grad) through the model
@@ -443,8 +448,8 @@ class GradientFlow:
 
     h_norms: list[list[float]]  # [layer][t]: ||dL_T / dh_t||, mean over the batch
     c_norms: list[list[float]] | None  # LSTM only: ||dL_T / dc_t||, the cell's highway
-    loss_last: float  # L_T, cross-entropy of the last position, nats
-    loss_mean: float  # mean cross-entropy over all positions, nats (the training loss)
+    loss_last: float  # L_T, the task's loss at the last position (nats for text)
+    loss_mean: float  # the mean loss over all positions (the training loss)
     param_grad_norm: float  # global ||dL_mean / dtheta||, what clipping compares to its threshold
 
     @property
@@ -469,25 +474,36 @@ def _finite(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _cross_entropy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of logits (B, T, V) against ids (B, T): the default loss."""
+    return F.cross_entropy(out.flatten(0, 1), y.flatten())
+
+
 def gradient_through_time(
-    model: CharRNN, x: torch.Tensor, y: torch.Tensor, surgery: Surgery | None = None
+    model: SequenceModel,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    surgery: Surgery | None = None,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = _cross_entropy,
 ) -> GradientFlow:
     """||dL_T / dh_t|| at every t of the windows x, y (B, T), for the loss at the last step only.
 
+    x holds category ids (B, T) or a task's input vectors (B, T, I); `loss` is the
+    task's loss (cross-entropy over characters by default).
     The hand-written cells are unrolled so each h_t is a node of the graph; the
-    gradient of L_T = CE(y_T | x_1..x_T) with respect to h_t is everything that
+    gradient of L_T = loss(y_T | x_1..x_T) with respect to h_t is everything that
     flows back to step t along all paths (through h_{t+1}, c_{t+1} and the layer
     above). torch.autograd.grad gives it, like h_t.retain_grad() + backward would,
     without touching the .grad of a model that may be training.
     """
     names = ("h", "c") if model.kind == "lstm" else ("h",)
     with torch.enable_grad():
-        steps = _unroll(model, _one_hot(model, x), surgery or Surgery())  # x: (B, T) ids
+        steps = _unroll(model, _one_hot(model, x), surgery or Surgery())  # (B, T, I) inputs
         h_top = torch.stack([v["h"] for v in steps[-1]], dim=1)  # (B, T, H)
-        logits = model.head(h_top)  # (B, T, V)
-        y = y.to(logits.device)
-        loss_last = F.cross_entropy(logits[:, -1], y[:, -1])
-        loss_mean = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+        out = model.head(h_top)  # (B, T, O)
+        y = y.to(out.device)
+        loss_last = loss(out[:, -1:], y[:, -1:])
+        loss_mean = loss(out, y)
         # 1. dL_T/dh_t (and dL_T/dc_t) for every layer and step, in one backward pass.
         nodes = [v[n] for layer in steps for v in layer for n in names]
         grads = torch.autograd.grad(loss_last, nodes, retain_graph=True, allow_unused=True)
@@ -609,7 +625,7 @@ def one_buffer(packed: dict[str, Any]) -> dict[str, Any]:
 
 
 def inspect_text(
-    model: CharRNN,
+    model: SequenceModel,
     vocab: Vocab,
     text: str,
     position: int | None = None,

@@ -55,7 +55,6 @@ from backend.core.internals import gate_values
 from backend.core.recurrence import fused_recurrence_works, recurrence
 from backend.core.training import StepResult, Trainer
 
-LN2 = math.log(2.0)
 CELLS = ("rnn", "lstm", "gru")
 # torch.optim's defaults, which `training.build_optimizer` uses.
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
@@ -65,16 +64,22 @@ CLIP_EPS = 1e-6  # clip_grad_norm_'s guard against dividing by a zero norm
 
 
 def cohort_key(trainer: Trainer) -> tuple | None:
-    """Trainers with equal keys can train as one cohort; None for a model that cannot."""
+    """Trainers with equal keys can train as one cohort; None for a model that cannot.
+
+    The cohort's maths is for categorical tasks (ids in, cross-entropy over them out),
+    which say so with a task key; a task without one (`Task.cohort_key` is None) trains alone.
+    """
     model, cfg = trainer.model, trainer.cfg
-    if model.kind not in CELLS:
+    task_key = trainer.task.cohort_key()
+    if model.kind not in CELLS or task_key is None:
         return None
     T = min(cfg.seq_len, len(trainer.dataset.train) - 1)  # the window `dataset.batch` cuts
     w = model.head.weight
     return (
+        task_key,
         model.kind,
         model.activation,
-        model.vocab_size,
+        model.input_size,
         model.hidden_size,
         model.num_layers,
         cfg.batch_size,
@@ -177,7 +182,7 @@ class Cohort:
         self.trainers = trainers
         self.locks = locks or [threading.Lock() for _ in trainers]  # held while weights change
         self.kind, self.activation = first.kind, first.activation
-        self.V, self.H, self.L = first.vocab_size, first.hidden_size, first.num_layers
+        self.V, self.H, self.L = first.input_size, first.hidden_size, first.num_layers
         self.optimizer = trainers[0].cfg.optimizer
         self.device = first.head.weight.device
         self.slices: dict[str, Slice] = {}
@@ -332,11 +337,10 @@ class Cohort:
         results = []
         for s, trainer in enumerate(self.trainers):
             trainer.step_count += 1
-            trainer.chars_seen += x[s].numel()
+            trainer.items_seen += x[s].numel()
             clipped = trainer.cfg.clip and norm[s] > trainer.cfg.clip_threshold
-            results.append(
-                StepResult(trainer.step_count, loss_nats[s] / LN2, x[s].numel(), norm[s], clipped)
-            )
+            metric = trainer.task.metric(loss_nats[s])
+            results.append(StepResult(trainer.step_count, metric, x[s].numel(), norm[s], clipped))
         return results
 
     def _batches(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -472,12 +476,13 @@ class Cohort:
     # ------------------------------------------------------------ sampling
 
     @torch.no_grad()
-    def sample(self, length: int, temperatures: list[float]) -> list[str]:
-        """`length` characters from every member at once, each at its own temperature.
+    def sample(self, length: int, temperatures: list[float]) -> list[dict[str, Any]]:
+        """`length` steps from every member at once, each at its own temperature.
 
-        Like `Trainer.sample` without a prompt: each starts from its neutral first character.
+        Like `Trainer.sample`: each starts from its task's neutral first id, and its task
+        turns the ids drawn into its sample payload.
         """
-        ids = torch.tensor([t.start_id() for t in self.trainers], device=self.device)  # (S,)
+        ids = torch.tensor([t.task.start_id() for t in self.trainers], device=self.device)  # (S,)
         temps = torch.tensor(temperatures, dtype=torch.float32)[:, None]  # (S, 1)
         theta = self.theta.detach()
         state = [(self.theta.new_zeros(self.S, 1, self.H),) * 2 for _ in range(self.L)]
@@ -498,7 +503,7 @@ class Cohort:
             out.append(choice)
             ids = choice.to(self.device)
         chosen = torch.stack(out, dim=1).tolist() if out else [[] for _ in self.trainers]
-        return [t.dataset.vocab.decode(row) for t, row in zip(self.trainers, chosen, strict=True)]
+        return [t.task.sample_from_ids(row) for t, row in zip(self.trainers, chosen, strict=True)]
 
     # ------------------------------------------- members' own parameters and state
 

@@ -35,13 +35,35 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import count
 from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
 from backend.engine import worker
+from backend.engine.messages import (
+    Answered,
+    Close,
+    Command,
+    Configure,
+    Event,
+    Failed,
+    HandedOff,
+    Handoff,
+    Misrouted,
+    Open,
+    Opened,
+    Pause,
+    Progress,
+    Query,
+    Ready,
+    Rejected,
+    Shutdown,
+    Start,
+    Step,
+    WorkerLost,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +89,12 @@ def may_have_gpu(device: str) -> bool:
 
 
 @dataclass
-class Handoff:
+class Move:
     """A running session on its way to another worker, and what was sent to it meanwhile."""
 
     target: int
-    opened: dict | None  # its `open` as the old worker had it, to reopen it from the checkpoint
-    waiting: list[dict] = field(default_factory=list)
+    opened: Open | None  # its `open` as the old worker had it, to reopen it from the checkpoint
+    waiting: list[Command] = field(default_factory=list)
 
 
 class Engine:
@@ -101,10 +123,10 @@ class Engine:
         self.readers: list[threading.Thread] = []
         self.reader_done: list[threading.Event] = []  # set: read what is left, then stop
         self.placement: dict[str, int] = {}
-        self.opened: dict[str, dict] = {}  # each session's latest `open`, to reopen it elsewhere
+        self.opened: dict[str, Open] = {}  # each session's latest `open`, to reopen it elsewhere
         self.running: dict[str, int] = {}  # running sessions, by when they started
-        self.moving: dict[str, Handoff] = {}
-        self.pending: dict[tuple[str, str], dict] = {}  # unanswered queries, by (client, op)
+        self.moving: dict[str, Move] = {}
+        self.pending: dict[tuple[str, str], Query] = {}  # unanswered queries, by (client, op)
         self.restarts = 0  # workers replaced since start
         self.lost_at: dict[str, float] = {}  # when each session last lost its worker
         self.starts = count()
@@ -146,7 +168,7 @@ class Engine:
     def stop(self) -> None:
         self.stopping = True
         for commands in self.queues:
-            commands.put({"op": "shutdown"})
+            commands.put(Shutdown())
         for proc in self.procs:
             proc.join(timeout=5)
             if proc.is_alive():
@@ -173,40 +195,43 @@ class Engine:
                 return
             self._dispatch(event)
 
-    def _dispatch(self, event: dict) -> None:
-        if event["type"] == "ready":
-            self.device = event["device"]
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, Ready):
+            self.device = event.device
             self.ready.release()
             return
-        if event["type"] == "handed_off":
-            self._take_over(event["session"])
+        if isinstance(event, HandedOff):
+            self._take_over(event.session)
             return
-        if event["type"] == "misrouted":
-            self._resend(event["query"])
+        if isinstance(event, Misrouted):
+            self._resend(event.query)
             return
         self._note(event)
         self._deliver(event)
 
-    def _deliver(self, event: dict) -> None:
+    def _deliver(self, event: Event) -> None:
         try:
             self.on_event(event)
         except Exception:  # one bad event must not stop every session's updates
-            log.exception("handling worker event %s failed", event.get("type"))
+            log.exception("handling worker event %s failed", type(event).__name__)
 
-    def _note(self, event: dict) -> None:
+    def _note(self, event: Event) -> None:
         """Keep what a restart needs from an event: answered queries, steps, stopped runs."""
-        kind, session = event["type"], event["session"]
+        session = event.session
         with self.lock:
-            if kind in ("answered", "rejected"):
-                asked = self.pending.get((event["client"], event["op"]))
-                if asked is not None and asked.get("seq", 0) <= event.get("seq", asked.get("seq")):
-                    del self.pending[(event["client"], event["op"])]
-            elif kind in ("progress", "opened"):
+            if isinstance(event, (Answered, Rejected)):
+                asked = self.pending.get((event.client, event.op))
+                seq = asked.seq if event.seq is None or asked is None else event.seq
+                if asked is not None and asked.seq <= seq:
+                    del self.pending[(event.client, event.op)]
+            elif isinstance(event, (Progress, Opened)):
                 opened = self.opened.get(session)
-                if opened is not None and opened["gen"] == event["gen"]:
-                    step = {"step": event["step"], "chars_seen": event["chars_seen"]}
-                    self.opened[session] = {**opened, **step}  # a copy: the old may be in flight
-            elif kind == "failed" and event.get("op") == "train":
+                if opened is not None and opened.gen == event.gen:
+                    # A new message (frozen): the old one may still be in flight.
+                    self.opened[session] = replace(
+                        opened, step=event.step, items_seen=event.items_seen
+                    )
+            elif isinstance(event, Failed) and event.op == "train":
                 self.running.pop(session, None)  # the worker stopped training it
 
     # -- supervision ---------------------------------------------------------------------
@@ -249,7 +274,7 @@ class Engine:
         for event in refusals + [n for n in notices if n is not None]:
             self._deliver(event)
 
-    def _reopen(self, session: str, index: int) -> dict | None:
+    def _reopen(self, session: str, index: int) -> WorkerLost | None:
         """Open a lost session again from its checkpoint; return the event for its owner."""
         handoff = self.moving.pop(session, None)
         if handoff is not None:  # it was leaving the dead worker: no `handed_off` will come
@@ -261,90 +286,87 @@ class Engine:
         paused = again and self.running.pop(session, None) is not None
         if opened is not None:
             target = self.queues[self.placement[session]]
-            weights = opened.get("weights")
-            if weights and Path(opened["checkpoint"]).exists():
+            weights = opened.weights
+            if weights and Path(opened.checkpoint).exists():
                 weights = None  # imported weights are in its checkpoint by now
-            target.put({**opened, "resume": True, "weights": weights})
+            target.put(replace(opened, resume=True, weights=weights))
             if session in self.running:
-                target.put({"op": "start", "session": session})
+                target.put(Start(session))
         for message in handoff.waiting if handoff else []:
             self._route(message)
         if opened is None:
             return None
         message = "the training process stopped unexpectedly; the model was reopened from its "
         message += "last checkpoint" + (" and paused, as this happened twice" if paused else "")
-        return {
-            "type": "worker_lost",
-            "session": session,
-            "gen": opened["gen"],
-            "code": "worker_restarted",
-            "message": message,
-            "paused": paused,
-            "worker": index,
-        }
+        return WorkerLost(
+            session=session,
+            gen=opened.gen,
+            code="worker_restarted",
+            message=message,
+            paused=paused,
+            worker=index,
+        )
 
-    def _refuse_pending(self, lost: set[str]) -> list[dict]:
+    def _refuse_pending(self, lost: set[str]) -> list[Rejected]:
         """Refusals for every query still waiting for one of the `lost` sessions."""
         refusals = []
-        for key, message in list(self.pending.items()):
-            session = message["session"]
-            if session not in lost:
+        for key, query in list(self.pending.items()):
+            if query.session not in lost:
                 continue
             del self.pending[key]
-            opened = self.opened.get(session)
+            opened = self.opened.get(query.session)
             refusals.append(
-                {
-                    "type": "rejected",
-                    "session": session,
-                    "gen": opened["gen"] if opened else None,
-                    "client": message["client"],
-                    "op": message["op"],
-                    "seq": message.get("seq"),
-                    "error": {"code": "worker_restarted", "message": RESTARTED},
-                }
+                Rejected(
+                    session=query.session,
+                    gen=opened.gen if opened else None,
+                    client=query.client,
+                    op=query.op,
+                    seq=query.seq,
+                    error={"code": "worker_restarted", "message": RESTARTED},
+                )
             )
         return refusals
 
-    def send(self, session: str, op: str, **payload: Any) -> None:
-        """Queue a command for the worker that holds `session` (placing it if new)."""
-        message = {"op": op, "session": session, **payload}
+    def send(self, message: Command) -> None:
+        """Queue a command or query for the worker that holds its session (placing it if new)."""
         with self.lock:
             self._track(message)
-            handoff = self.moving.get(session)
+            handoff = self.moving.get(message.session)
             if handoff is not None:
                 handoff.waiting.append(message)  # delivered once the new worker has it
                 return
             self._route(message)
-            if op in ("start", "pause", "close"):
+            if isinstance(message, (Start, Pause, Close)):
                 self._rebalance()
 
-    def _track(self, message: dict) -> None:
+    def _track(self, message: Command) -> None:
         """Keep what a move needs: the latest `open` and which sessions are running."""
-        session, op = message["session"], message["op"]
-        if op == "open":
+        session = message.session
+        if isinstance(message, Open):
             self.opened[session] = message
-        elif op == "configure" and session in self.opened:  # reopened with today's settings
-            self.opened[session] = {**self.opened[session], "config": message["config"]}
-        if op == "start":
+        elif isinstance(message, Configure) and session in self.opened:
+            # Reopened elsewhere with today's settings.
+            self.opened[session] = replace(self.opened[session], config=message.config)
+        if isinstance(message, Start):
             self.running[session] = next(self.starts)
-        elif op in ("open", "pause", "step", "close"):
+        elif isinstance(message, (Open, Pause, Step, Close)):
             self.running.pop(session, None)
-        if op == "close":
+        if isinstance(message, Close):
             self.opened.pop(session, None)
-            for key in [k for k, m in self.pending.items() if m["session"] == session]:
+            for key in [k for k, m in self.pending.items() if m.session == session]:
                 del self.pending[key]
 
-    def _route(self, message: dict) -> None:
+    def _route(self, message: Command) -> None:
         """Put a message on its session's worker's queue (callers hold the lock)."""
-        session = message["session"]
+        session = message.session
         index = self.placement.get(session)
         if index is None:
             index = self._least_loaded()
             self.placement[session] = index
-        if message["op"] == "close":
+        if isinstance(message, Close):
             del self.placement[session]
-        if message["op"] in worker.QUERIES:
-            self.pending[(message["client"], message["op"])] = message
+        if isinstance(message, Query):
+            self.pending[(message.client, message.op)] = message
             self.query_queues[index].put(message)
         else:
             self.queues[index].put(message)
@@ -379,8 +401,8 @@ class Engine:
             if not candidates:
                 return
             _, session = max(candidates)
-            self.moving[session] = Handoff(idlest, self.opened.get(session))
-            self.queues[busiest].put({"op": "handoff", "session": session})
+            self.moving[session] = Move(idlest, self.opened.get(session))
+            self.queues[busiest].put(Handoff(session))
 
     def _take_over(self, session: str) -> None:
         """Step 3 of a move: the new worker opens the session, starts it, gets what waited."""
@@ -392,15 +414,15 @@ class Engine:
             opened = handoff.opened
             if opened is not None:
                 # From the checkpoint just written; imported weights are in it already.
-                self.queues[handoff.target].put({**opened, "resume": True, "weights": None})
+                self.queues[handoff.target].put(replace(opened, resume=True, weights=None))
                 if session in self.running:
-                    self.queues[handoff.target].put({"op": "start", "session": session})
+                    self.queues[handoff.target].put(Start(session))
             for message in handoff.waiting:
                 self._route(message)
 
-    def _resend(self, message: dict) -> None:
+    def _resend(self, message: Query) -> None:
         """A query that reached the old worker after its session had moved: route it again."""
-        session = message["session"]
+        session = message.session
         with self.lock:
             handoff = self.moving.get(session)
             if handoff is not None:

@@ -1,8 +1,9 @@
 """A training worker process: holds many sessions' models and time-slices them.
 
 The web process never trains. It sends control commands down `commands`, queries
-(predictions, looks inside) down `queries`, and reads events from `events`; all carry plain
-dicts, so the worker processes are the only ones that import torch.
+(predictions, looks inside) down `queries`, and reads events from `events`; all are the
+typed messages of `backend.engine.messages` (plain dataclasses, no tensors), so the worker
+processes are the only ones that import torch.
 
 Three threads, so a keystroke never waits for a training step:
 - the training thread, at a lower OS priority (nice +10), loops:
@@ -19,7 +20,7 @@ Three threads, so a keystroke never waits for a training step:
   overtakes its session's `open` is set aside until the open has run, so it holds up no
   other query; one for a session handed to another worker goes back to the engine.
   Predictions are answered a batch per session from a snapshot of the weights, each
-  client's state carried from its last text (`backend.engine.answering`);
+  client's state carried from its last input (the task's `answerer`, as text has);
 - the continuation thread (nice +5) makes the greedy and sampled continuations a client
   was owed: when more than a few clients type, at most once a second per client, many
   clients in one batch.
@@ -35,9 +36,38 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from backend.engine.messages import (
+    Answered,
+    Checkpointed,
+    Close,
+    Command,
+    Configure,
+    Event,
+    Failed,
+    Gradients,
+    HandedOff,
+    Handoff,
+    Misrouted,
+    Notice,
+    Open,
+    Opened,
+    Pause,
+    Progress,
+    Query,
+    Ready,
+    Rejected,
+    Sample,
+    Save,
+    Shutdown,
+    Start,
+    Step,
+    kind,
+)
 
 # Periodic work is paid for out of training time (about 4% in all at these settings).
 PROGRESS_EVERY_S = 0.1
@@ -46,15 +76,13 @@ SAMPLE_EVERY_S = 5.0
 SAMPLE_LENGTH = 200
 DIAGNOSE_EVERY_S = 5.0  # gradient-through-time pass, on the session's own running time
 DIAGNOSE_BATCH = 4
-QUERIES = ("predict", "inspect", "gaps", "sentiment")  # answered off the training thread
-SLOW_QUERIES = ("sentiment",)  # may train for seconds: each gets a thread of its own
 RATE_WINDOW_S = 2.0
 # A client's continuations are generated at most this often (a text one reads, not a frame):
 # a keystroke in between gets its bars at once and its continuation when this is due.
 CONTINUE_EVERY_S = 1.0
 QUIET_CLIENTS = 4  # with no more clients asking this worker, every answer is continued
 CONTINUE_TOGETHER_S = 0.25  # owed continuations due this soon are made with one that is due
-PREDICT_FIELDS = {"client", "seq", "text", "k", "temperature", "length"}
+PREDICT_FIELDS = {"seq", "text", "k", "temperature", "length"}  # what a batched answer reads
 CONTINUATION_NICE = 5  # below the bars, above training
 QUERY_SHARE = 0.5  # when queries keep coming, they rest as long as they ran: training gets half
 REST_FROM_S = 0.004  # rounds shorter than this need no rest
@@ -79,11 +107,11 @@ class Slot:
     last_flush: float = 0.0
     run_s_since_val: float = math.inf  # so a new model's curve gets a validation point at once
     run_s_since_sample: float = 0.0
-    rate_marks: list[tuple[float, int]] = field(default_factory=list)  # (time, chars_seen)
+    rate_marks: list[tuple[float, int]] = field(default_factory=list)  # (time, items_seen)
     checkpoint: Path | None = None  # where this session's weights are saved
     batched: int = 1  # sessions its last step trained together (1: alone)
     saved_at: float = field(default_factory=time.perf_counter)
-    answerer: Any = None  # a backend.engine.answering.Answerer, made at the first prediction
+    answerer: Any = None  # the task's batched answerer (`Task.answerer`), made at the first one
 
 
 @dataclass
@@ -113,13 +141,11 @@ class Worker:
         # Queries that overtook their session's `open` (queries and commands travel on
         # separate queues): they are queued again once it has run. The lock orders a query's
         # look for its slot against the training thread placing or removing one.
-        self.early: dict[str, list[dict]] = {}
+        self.early: dict[str, list[Query]] = {}
         self.placing = threading.Lock()
         # Held while the query thread answers: the training thread waits for it before each
         # step, so a query does not trade the GIL back and forth with training op by op.
         self.answering = threading.Lock()
-        self.classifiers: dict[str, Any] = {}  # a lesson session's trained sentiment classifiers
-        self.classifier_lock = threading.Lock()
         self.parent = os.getppid()
         # On a GPU a small model's step is mostly launch overhead: compatible running sessions
         # train together as one cohort (`backend.engine.cohort`), one batched step for all of them.
@@ -128,9 +154,20 @@ class Worker:
         # Per (session, client): when its last continuation was made, and the query whose
         # continuation is still owed (answered without one because the last was too recent).
         self.continued_at: dict[tuple[str, str], float] = {}
-        self.owed: dict[tuple[str, str], tuple[dict, float]] = {}
+        self.owed: dict[tuple[str, str], tuple[Query, float]] = {}
         self.asked_at: dict[tuple[str, str], float] = {}  # each client's latest prediction
         self.owing = threading.Condition()  # guards both; wakes the continuation thread
+        # Each control command's handler, by its type (`backend.engine.messages`).
+        self.handlers: dict[type[Command], Callable[[Any], None]] = {
+            Open: self.op_open,
+            Configure: self.op_configure,
+            Start: self.op_start,
+            Pause: self.op_pause,
+            Step: self.op_step,
+            Save: self.op_save,
+            Handoff: self.op_handoff,
+            Close: self.op_close,
+        }
 
     # -- loop ------------------------------------------------------------------------------
 
@@ -152,7 +189,7 @@ class Worker:
     def any_running(self) -> bool:
         return any(s.running for s in self.slots.values())
 
-    def drain(self, block: bool) -> list[dict]:
+    def drain(self, block: bool) -> list[Command]:
         """Every waiting command; waits briefly for one when there is nothing to train."""
         out = []
         try:
@@ -163,19 +200,19 @@ class Worker:
         except queue.Empty:
             return out
 
-    def handle(self, commands: list[dict]) -> bool:
+    def handle(self, commands: list[Command]) -> bool:
         """Apply control commands in order; False means shut down."""
         for cmd in commands:
-            if cmd["op"] == "shutdown":
+            if isinstance(cmd, Shutdown):
                 return False
-            self.release(cmd.get("session"))  # a command changes one model, never a cohort's
-            self.guarded(cmd, getattr(self, "op_" + cmd["op"]))
+            self.release(cmd.session)  # a command changes one model, never a cohort's
+            self.guarded(cmd, self.handlers[type(cmd)])
         return True
 
     def answer_forever(self) -> None:
         """The query thread: answer what waits, only the newest query per client and kind.
 
-        Predictions are answered together, a batch per session (`backend.engine.answering`); when
+        Predictions are answered together, a batch per session (the task's `answerer`); when
         rounds keep coming the thread rests as long as it worked, so training keeps its share.
         """
         while True:
@@ -187,21 +224,26 @@ class Worker:
                 pass
             except Exception:  # the queue closes when the process shuts down
                 return
-            newest = {(cmd["client"], cmd["op"]): cmd for cmd in waiting}
+            newest = {(cmd.client, cmd.op): cmd for cmd in waiting}
             started = time.thread_time()
             with self.answering:
                 predictions = []
                 for cmd in newest.values():
-                    if cmd["op"] in SLOW_QUERIES:  # never hold up keystrokes behind a long job
+                    if self.is_slow(cmd):  # never hold up keystrokes behind a long job
                         thread = threading.Thread(target=self.answer_slowly, args=(cmd,))
                         thread.daemon = True
                         thread.start()
-                    elif cmd["op"] == "predict":
+                    elif cmd.op == "predict":
                         predictions.append(cmd)
                     else:
                         self.answer(cmd)
                 self.answer_predictions(predictions)
             self.rest(time.thread_time() - started)
+
+    def is_slow(self, cmd: Query) -> bool:
+        """Whether the session's task says this query may take seconds."""
+        slot = self.slots.get(cmd.session)
+        return slot is not None and cmd.op in slot.trainer.task.spec.slow_queries
 
     def rest(self, spent: float) -> None:
         """After a long round, rest in proportion, so training keeps its share of the core.
@@ -212,33 +254,33 @@ class Worker:
         if spent > REST_FROM_S and self.any_running():
             time.sleep(spent * (1 - QUERY_SHARE) / QUERY_SHARE)
 
-    def answer_predictions(self, cmds: list[dict]) -> None:
+    def answer_predictions(self, cmds: list[Query]) -> None:
         """Predictions, one batch per session: the bars at once, continuations at reading pace.
 
         A client that had no continuation for `CONTINUE_EVERY_S` gets it in this answer;
         one that keeps typing gets the bars now, and the continuations of its newest text
         from the continuation thread when they are due.
         """
-        from backend.engine import answering
-
-        by_session: dict[str, list[dict]] = {}
+        by_session: dict[str, list[Query]] = {}
         for cmd in cmds:
-            by_session.setdefault(cmd["session"], []).append(cmd)
+            by_session.setdefault(cmd.session, []).append(cmd)
         for sid, group in by_session.items():
             slot = self.slots.get(sid)
-            whole = [cmd for cmd in group if PREDICT_FIELDS <= cmd.keys()]
-            if slot is None or not answering.supports(slot.trainer) or len(whole) < len(group):
+            whole = [cmd for cmd in group if PREDICT_FIELDS <= cmd.fields.keys()]
+            if slot is not None and slot.answerer is None:
+                slot.answerer = slot.trainer.task.answerer(slot.trainer)
+            if slot is None or slot.answerer is None or len(whole) < len(group):
                 for cmd in group:  # the one-by-one path knows sessions not open here, and errors
                     self.answer(cmd)
                 continue
             now = time.perf_counter()
             with self.owing:
-                now_too = [self.continue_now((sid, cmd["client"]), cmd, now) for cmd in group]
+                now_too = [self.continue_now((sid, cmd.client), cmd, now) for cmd in group]
             self.answer_batch(sid, slot, group, now_too)
 
-    def continue_now(self, key: tuple[str, str], cmd: dict, now: float) -> bool:
+    def continue_now(self, key: tuple[str, str], cmd: Query, now: float) -> bool:
         """Whether this query gets its continuation in its answer; if not, owe the newest one."""
-        if cmd["length"] == 0:
+        if cmd.fields["length"] == 0:
             return True
         self.asked_at[key] = now
         if len(self.asked_at) > 4096:  # forget clients not heard from for a minute
@@ -255,30 +297,19 @@ class Worker:
         self.owing.notify()
         return False
 
-    def answer_batch(self, sid: str, slot: Slot, group: list[dict], continued: list[bool]) -> None:
+    def answer_batch(self, sid: str, slot: Slot, group: list[Query], continued: list[bool]) -> None:
         """One session's predictions in one batch, each emitted to its client."""
-        from backend.engine.answering import Answerer
-
         try:
-            if slot.answerer is None:
-                slot.answerer = Answerer(slot.trainer)
             slot.answerer.refresh(slot.running, slot.lock)
-            results = slot.answerer.answer(group, continued)
+            asked = [{"client": cmd.client, "seq": cmd.seq, **cmd.fields} for cmd in group]
+            results = slot.answerer.answer(asked, continued)
         except Exception as exc:  # noqa: BLE001 - one odd query must not stop the worker
             error = {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}
             for cmd in group:
-                self.emit("rejected", sid, slot, client=cmd["client"], op="predict", error=error)
+                self.emit(Rejected, sid, slot, client=cmd.client, op=cmd.op, error=error)
             return
         for cmd, result in zip(group, results, strict=True):
-            self.emit(
-                "answered",
-                sid,
-                slot,
-                client=cmd["client"],
-                op="predict",
-                seq=cmd["seq"],
-                result=result,
-            )
+            self.emit(Answered, sid, slot, client=cmd.client, op=cmd.op, seq=cmd.seq, result=result)
 
     def continue_forever(self) -> None:
         """The continuation thread: owed continuations when due, many clients' in one batch.
@@ -304,78 +335,81 @@ class Worker:
                 if len(self.continued_at) > 4096:  # forget clients not heard from for a minute
                     self.continued_at = {k: t for k, t in self.continued_at.items() if t > now - 60}
             started = time.thread_time()
-            by_session: dict[str, list[dict]] = {}
+            by_session: dict[str, list[Query]] = {}
             for cmd in cmds:
-                by_session.setdefault(cmd["session"], []).append(cmd)
+                by_session.setdefault(cmd.session, []).append(cmd)
             for sid, group in by_session.items():
                 slot = self.slots.get(sid)
                 if slot is not None:  # a session closed or moved meanwhile needs no text
                     self.answer_batch(sid, slot, group, [True] * len(group))
             self.rest(time.thread_time() - started)
 
-    def answer_slowly(self, cmd: dict) -> None:
+    def answer_slowly(self, cmd: Query) -> None:
         lower_priority(TRAINING_NICE)
         self.answer(cmd)
 
-    def guarded(self, cmd: dict, fn: Any) -> None:
+    def guarded(self, cmd: Command, fn: Callable[[Any], None]) -> None:
         """Run one command; a failure is reported for its session instead of killing the worker."""
         try:
             fn(cmd)
         except Exception as exc:  # noqa: BLE001 - anything a user's model does must not kill others
-            sid = cmd.get("session")
+            sid = cmd.session
             if sid in self.slots:
                 self.slots[sid].running = False
-            self.emit("failed", sid, op=cmd["op"], message=f"{type(exc).__name__}: {exc}")
+            self.emit(Failed, sid, op=kind(cmd), message=f"{type(exc).__name__}: {exc}")
 
     def emit(
-        self, kind: str, session: str | None, slot: Slot | None = None, **payload: Any
+        self, event: type[Event], session: str | None, slot: Slot | None = None, **fields: Any
     ) -> None:
         """Send an event, tagged with the model build (`gen`) of `slot` or the session's own."""
         slot = slot or (self.slots.get(session) if session else None)
         gen = slot.gen if slot else None
-        self.events.put({"type": kind, "session": session, "gen": gen, **payload})
+        self.events.put(event(session=session, gen=gen, **fields))
 
     # -- commands --------------------------------------------------------------------------
 
-    def op_open(self, cmd: dict) -> None:
+    def op_open(self, cmd: Open) -> None:
         """Build (or rebuild) a session's model; resume from its checkpoint if asked and present."""
         from backend.config import TrainConfig
-        from backend.core.data import TextDataset
         from backend.core.training import Trainer
         from backend.store import checkpoints
+        from backend.tasks.registry import task_for
 
-        cfg = TrainConfig(**cmd["config"])
-        trainer = Trainer(TextDataset.from_text(cmd["text"]), cfg, device=self.device)
-        path = Path(cmd["checkpoint"])
+        cfg = TrainConfig(**cmd.config)
+        task = task_for(cmd.task).build(cmd.source, cfg.seed)
+        trainer = Trainer(task, cfg, device=self.device)
+        path = Path(cmd.checkpoint)
         resumed = False
-        if cmd["resume"]:
+        if cmd.resume:
             resumed = self.resume(cmd, trainer, path)
         else:
             checkpoints.remove(path)  # a new model: the old weights no longer belong to it
-        if cmd.get("weights"):  # an imported model, validated by the web process
+        if cmd.weights:  # an imported model, validated by the web process
             from safetensors.torch import load_file
 
-            trainer.model.load_state_dict(load_file(cmd["weights"]))
-        old = self.slots.get(cmd["session"])
-        slot = Slot(trainer, cmd["gen"], used_s=self.fair_start(old), checkpoint=path)
+            trainer.model.load_state_dict(load_file(cmd.weights))
+        old = self.slots.get(cmd.session)
+        slot = Slot(trainer, cmd.gen, used_s=self.fair_start(old), checkpoint=path)
         trainer.write_lock = slot.lock
         with self.placing:
-            self.slots[cmd["session"]] = slot
-            self.gone.discard(cmd["session"])  # back here after a move away
-            early = self.early.pop(cmd["session"], [])
+            self.slots[cmd.session] = slot
+            self.gone.discard(cmd.session)  # back here after a move away
+            early = self.early.pop(cmd.session, [])
         for query in early:
             self.queries.put(query)
         self.emit(
-            "opened",
-            cmd["session"],
+            Opened,
+            cmd.session,
             params=trainer.model.num_params(),
-            vocab_size=trainer.dataset.vocab.size,
+            input_size=task.input_size,
+            output_size=task.output_size,
+            describe=task.describe(),
             step=trainer.step_count,
-            chars_seen=trainer.chars_seen,
+            items_seen=trainer.items_seen,
             resumed=resumed,
         )
 
-    def resume(self, cmd: dict, trainer: Any, path: Path) -> bool:
+    def resume(self, cmd: Open, trainer: Any, path: Path) -> bool:
         """Restore the newest sound checkpoint; tell the owner about any damaged one.
 
         With none sound, the model starts from fresh weights but keeps the session's step
@@ -385,17 +419,23 @@ class Worker:
 
         used, problems = checkpoints.restore_latest(trainer, path)
         if used is None:  # the step count goes on: the history up to it is the session's own
-            trainer.step_count, trainer.chars_seen = cmd.get("step", 0), cmd.get("chars_seen", 0)
+            trainer.step_count, trainer.items_seen = cmd.step, cmd.items_seen
         if not problems:
             return used is not None
         if used is None:
             where = "fresh weights"
         else:
             where = f"the previous checkpoint (step {trainer.step_count})"
-        notice = {"code": "checkpoint_damaged", "detail": "; ".join(problems)}
         message = f"a damaged checkpoint was set aside; training goes on from {where}"
-        event = {"type": "notice", "session": cmd["session"], "gen": cmd["gen"], **notice}
-        self.events.put({**event, "message": message})
+        self.events.put(
+            Notice(
+                session=cmd.session,
+                gen=cmd.gen,
+                code="checkpoint_damaged",
+                message=message,
+                detail="; ".join(problems),
+            )
+        )
         return used is not None
 
     def save(self, sid: str, slot: Slot, force: bool = False) -> None:
@@ -416,9 +456,9 @@ class Worker:
                 checkpoints.save(slot.trainer, slot.checkpoint)
             except OSError as exc:
                 message = f"the model could not be saved ({exc.strerror or exc})"
-                self.emit("notice", sid, code="storage_failed", message=message)
+                self.emit(Notice, sid, code="storage_failed", message=message)
             else:
-                self.emit("checkpointed", sid, step=slot.trainer.step_count)
+                self.emit(Checkpointed, sid, step=slot.trainer.step_count)
         slot.saved_at = time.perf_counter()
 
     def fair_start(self, old: Slot | None) -> float:
@@ -430,40 +470,40 @@ class Worker:
         others = [s.used_s for s in self.slots.values() if s is not old and s.running]
         return min(others) if others else 0.0
 
-    def op_configure(self, cmd: dict) -> None:
+    def op_configure(self, cmd: Configure) -> None:
         from backend.config import TrainConfig
 
-        self.slots[cmd["session"]].trainer.update_config(TrainConfig(**cmd["config"]))
+        self.slots[cmd.session].trainer.update_config(TrainConfig(**cmd.config))
 
-    def op_start(self, cmd: dict) -> None:
-        slot = self.slots[cmd["session"]]
+    def op_start(self, cmd: Start) -> None:
+        slot = self.slots[cmd.session]
         slot.used_s = self.fair_start(slot)
         slot.running = True
-        slot.rate_marks = [(time.perf_counter(), slot.trainer.chars_seen)]
+        slot.rate_marks = [(time.perf_counter(), slot.trainer.items_seen)]
 
-    def op_pause(self, cmd: dict) -> None:
-        slot = self.slots[cmd["session"]]
+    def op_pause(self, cmd: Pause) -> None:
+        slot = self.slots[cmd.session]
         slot.running = False
-        self.save(cmd["session"], slot)
+        self.save(cmd.session, slot)
 
-    def op_step(self, cmd: dict) -> None:
+    def op_step(self, cmd: Step) -> None:
         """One optimisation step on request (the session is paused), reported at once."""
-        slot = self.slots[cmd["session"]]
+        slot = self.slots[cmd.session]
         self.step_slot(slot)
         slot.val_points.append([slot.trainer.step_count, finite(slot.trainer.evaluate())])
-        self.save(cmd["session"], slot)
+        self.save(cmd.session, slot)
 
-    def op_save(self, cmd: dict) -> None:
+    def op_save(self, cmd: Save) -> None:
         """Checkpoint now, whatever the step (for exports and forks)."""
-        self.save(cmd["session"], self.slots[cmd["session"]], force=True)
+        self.save(cmd.session, self.slots[cmd.session], force=True)
 
-    def op_handoff(self, cmd: dict) -> None:
+    def op_handoff(self, cmd: Handoff) -> None:
         """Checkpoint a session and let it go: another worker takes it over from the file.
 
         `handed_off` is sent whatever happens, or the session's commands would wait forever;
         if the save failed the new worker resumes from the previous checkpoint.
         """
-        sid = cmd["session"]
+        sid = cmd.session
         slot = self.slots.get(sid)
         try:
             if slot is not None:
@@ -472,29 +512,25 @@ class Worker:
             with self.placing:
                 self.gone.add(sid)
                 self.slots.pop(sid, None)
-            self.classifiers.pop(sid, None)
-            self.emit("handed_off", sid)
+            self.emit(HandedOff, sid)
 
-    def op_close(self, cmd: dict) -> None:
+    def op_close(self, cmd: Close) -> None:
         """Forget a session (its checkpoint stays on disk for when it comes back)."""
-        slot = self.slots.get(cmd["session"])
+        slot = self.slots.get(cmd.session)
         if slot is not None and slot.running:
-            self.save(cmd["session"], slot)
+            self.save(cmd.session, slot)
         with self.placing:
-            self.slots.pop(cmd["session"], None)
-            early = self.early.pop(cmd["session"], [])
-        self.classifiers.pop(cmd["session"], None)
+            self.slots.pop(cmd.session, None)
+            early = self.early.pop(cmd.session, [])
         for query in early:
             error = {"code": "not_found", "message": "this session was closed"}
-            self.emit(
-                "rejected", cmd["session"], client=query["client"], op=query["op"], error=error
-            )
+            self.emit(Rejected, cmd.session, client=query.client, op=query.op, error=error)
 
-    def answer(self, cmd: dict) -> None:
+    def answer(self, cmd: Query) -> None:
         """Answer one client's query; a bad query is refused to that client, training goes on."""
         from backend.errors import UserError
 
-        sid, client = cmd["session"], cmd["client"]
+        sid, client = cmd.session, cmd.client
         # The slot answering is named in the reply: the session may move to another worker
         # while a slow query runs, and its answer still belongs to that model build.
         with self.placing:
@@ -503,65 +539,23 @@ class Worker:
                 self.early.setdefault(sid, []).append(cmd)  # asked again once it is open
                 return
         if slot is None:  # queued here before the session moved: the engine sends it on
-            self.emit("misrouted", sid, query=cmd)
+            self.emit(Misrouted, sid, query=cmd)
             return
         try:
             trainer = slot.trainer
-            with contextlib.nullcontext() if cmd["op"] in SLOW_QUERIES else slot.lock:
-                result = getattr(self, "query_" + cmd["op"])(trainer, cmd)
+            slow = cmd.op in trainer.task.spec.slow_queries
+            with contextlib.nullcontext() if slow else slot.lock:
+                result = trainer.answer(cmd.op, cmd.fields)
         except UserError as exc:
-            self.emit("rejected", sid, slot, client=client, op=cmd["op"], error=exc.to_dict())
+            error = exc.to_dict()
+            self.emit(Rejected, sid, slot, client=client, op=cmd.op, seq=cmd.seq, error=error)
             return
         except Exception as exc:  # noqa: BLE001 - one odd query must not stop the worker
             error = {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}
-            self.emit("rejected", sid, slot, client=client, op=cmd["op"], error=error)
+            self.emit(Rejected, sid, slot, client=client, op=cmd.op, seq=cmd.seq, error=error)
             return
         result["step"] = trainer.step_count
-        self.emit("answered", sid, slot, client=client, op=cmd["op"], seq=cmd["seq"], result=result)
-
-    @staticmethod
-    def query_predict(trainer: Any, cmd: dict) -> dict:
-        return trainer.predict(
-            cmd["text"], k=cmd["k"], temperature=cmd["temperature"], length=cmd["length"]
-        )
-
-    @staticmethod
-    def query_gaps(trainer: Any, cmd: dict) -> dict:
-        """Accuracy on the dependent character at each gap, on fresh examples."""
-        from backend.tasks.long_range import accuracy, make_task
-
-        task = make_task(cmd["task"], **cmd["params"])
-        vocab = trainer.dataset.vocab
-        scores = [
-            accuracy(trainer.model, vocab, task.examples(g, cmd["n"], seed=1)) for g in cmd["gaps"]
-        ]
-        return {"gaps": cmd["gaps"], "accuracy": scores, "chance": task.chance}
-
-    def query_sentiment(self, trainer: Any, cmd: dict) -> dict:
-        """Running P(positive) per run; the classifiers are trained once per lesson session."""
-        from backend.tasks import sentiment
-
-        with self.classifier_lock:  # one training even when requests overlap
-            runs = self.classifiers.get(cmd["session"])
-            if runs is None:
-                runs = self.classifiers[cmd["session"]] = train_classifiers(
-                    cmd["runs"], cmd["steps"]
-                )
-        return {
-            "runs": [
-                {**scores, "running": sentiment.running_prediction(model, cmd["text"])}
-                for model, scores in runs
-            ]
-        }
-
-    @staticmethod
-    def query_inspect(trainer: Any, cmd: dict) -> dict:
-        from backend.core.internals import inspect_text
-
-        vocab = trainer.dataset.vocab
-        return inspect_text(
-            trainer.model, vocab, cmd["text"], cmd["position"], cmd["surgery"], cmd["saliency"]
-        )
+        self.emit(Answered, sid, slot, client=client, op=cmd.op, seq=cmd.seq, result=result)
 
     # -- training --------------------------------------------------------------------------
 
@@ -677,21 +671,26 @@ class Worker:
     def sample_cohort(self, cohort: Any, members: list[str]) -> None:
         """A sample from every member at its own temperature, in one batched generation."""
         slots = [self.slots[sid] for sid in members]
-        texts = cohort.sample(SAMPLE_LENGTH, [s.trainer.cfg.temperature for s in slots])
-        for sid, slot, text in zip(members, slots, texts, strict=True):
-            self.send_sample(sid, slot, text)
+        payloads = cohort.sample(SAMPLE_LENGTH, [s.trainer.cfg.temperature for s in slots])
+        for sid, slot, payload in zip(members, slots, payloads, strict=True):
+            self.send_sample(sid, slot, payload)
 
-    def send_sample(self, sid: str, slot: Slot, text: str) -> None:
+    def send_sample(self, sid: str, slot: Slot, payload: dict) -> None:
+        """A sample as its task made it (for text, {"text": ...}), with its step and temperature."""
         trainer = slot.trainer
         self.emit(
-            "sample", sid, step=trainer.step_count, temperature=trainer.cfg.temperature, text=text
+            Sample,
+            sid,
+            step=trainer.step_count,
+            temperature=trainer.cfg.temperature,
+            payload=payload,
         )
         slot.run_s_since_sample = 0.0
 
     def stop_training(self, sid: str, slot: Slot, exc: Exception) -> None:
         """A diverging or broken model pauses and says why; the worker goes on."""
         slot.running = False
-        self.emit("failed", sid, op="train", message=f"{type(exc).__name__}: {exc}")
+        self.emit(Failed, sid, op="train", message=f"{type(exc).__name__}: {exc}")
 
     def step_slot(self, slot: Slot) -> None:
         """One step of one session on its own."""
@@ -701,7 +700,7 @@ class Worker:
     @staticmethod
     def record(slot: Slot, result: Any) -> None:
         """Keep one step's loss and gradient norm for the next progress message."""
-        slot.points.append([result.step, finite(result.loss_bits)])
+        slot.points.append([result.step, finite(result.loss)])
         slot.grads.append([result.step, finite(result.grad_norm), int(result.clipped)])
         slot.clipped += result.clipped
         slot.stepped += 1
@@ -712,8 +711,8 @@ class Worker:
             slot.val_points.append([slot.trainer.step_count, finite(slot.trainer.evaluate())])
             slot.run_s_since_val = 0.0
         if sample and slot.run_s_since_sample >= SAMPLE_EVERY_S:
-            text = slot.trainer.sample(SAMPLE_LENGTH, slot.trainer.cfg.temperature)
-            self.send_sample(sid, slot, text)
+            payload = slot.trainer.sample(SAMPLE_LENGTH, slot.trainer.cfg.temperature)
+            self.send_sample(sid, slot, payload)
         if slot.run_s_since_diag >= DIAGNOSE_EVERY_S and slot.trainer.model.kind in (
             "rnn",
             "lstm",
@@ -728,7 +727,7 @@ class Worker:
         trainer = slot.trainer
         flow = trainer.gradient_flow(DIAGNOSE_BATCH).to_dict()
         self.emit(
-            "gradients",
+            Gradients,
             sid,
             step=trainer.step_count,
             seq_len=trainer.cfg.seq_len,
@@ -753,17 +752,17 @@ class Worker:
         """Send what this session learned since the last message, with its current speed."""
         now = time.perf_counter()
         trainer = slot.trainer
-        slot.rate_marks.append((now, trainer.chars_seen))
+        slot.rate_marks.append((now, trainer.items_seen))
         while len(slot.rate_marks) > 2 and now - slot.rate_marks[1][0] > RATE_WINDOW_S:
             slot.rate_marks.pop(0)
         (t0, c0), (t1, c1) = slot.rate_marks[0], slot.rate_marks[-1]
         rate = (c1 - c0) / (t1 - t0) if slot.running and t1 > t0 else 0.0
         self.emit(
-            "progress",
+            Progress,
             sid,
             step=trainer.step_count,
-            chars_seen=trainer.chars_seen,
-            chars_per_sec=rate,
+            items_seen=trainer.items_seen,
+            items_per_sec=rate,
             batched=slot.batched,
             train=slot.points,
             grad=slot.grads,
@@ -775,27 +774,6 @@ class Worker:
 def finite(x: float) -> float | None:
     """JSON has no NaN or infinity: a diverged loss travels as null (a gap in the curve)."""
     return x if math.isfinite(x) else None
-
-
-def train_classifiers(runs: list[dict], steps: int) -> list[tuple[Any, dict]]:
-    """One many-to-one sentiment classifier per run, with its held-out accuracies."""
-    from backend.config import TrainConfig
-    from backend.tasks import sentiment
-
-    train, test = sentiment.split()
-    vocab = sentiment.vocabulary()
-    out = []
-    for run in runs:
-        model = sentiment.SentimentClassifier.from_config(TrainConfig(**run["config"]), vocab)
-        sentiment.train_classifier(model, train, steps)
-        scores = {
-            "label": run["label"],
-            "kind": run["config"]["model"],
-            "accuracy": sentiment.accuracy(model, test),
-            "pair_accuracy": sentiment.accuracy(model, sentiment.flipped_pairs(test)),
-        }
-        out.append((model, scores))
-    return out
 
 
 def lower_priority(nice: int) -> None:
@@ -821,7 +799,7 @@ def main(
     torch.set_num_interop_threads(1)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    events.put({"type": "ready", "session": None, "pid": os.getpid(), "device": device})
+    events.put(Ready(session=None, gen=None, pid=os.getpid(), device=device))
     sys.setswitchinterval(0.001)  # hand the GIL to a waiting query within a millisecond
     batch = batching == "on" or (batching == "auto" and device.startswith("cuda"))
     Worker(commands, queries, events, device, checkpoint_s, batching=batch).run()

@@ -17,7 +17,8 @@ from typing import Any
 from backend.config import LIMITS
 from backend.errors import InvalidInput
 from backend.lessons import catalog as lessons
-from backend.sessions.registry import Session, Sessions, check_model_size, check_text
+from backend.sessions.registry import Session, Sessions, check_model_size
+from backend.tasks.registry import DEFAULT_TASK, spec_for
 
 GAP_EXAMPLES = 100  # fresh examples per gap when measuring accuracy
 
@@ -37,11 +38,12 @@ class Experiments:
         lesson = lessons.get(lesson_id)
         if lang not in lessons.LANGS:
             raise InvalidInput(f"lang must be one of {', '.join(lessons.LANGS)}", field="lang")
+        spec = spec_for(DEFAULT_TASK)  # the lessons so far are all on text
         text = lessons.training_text(lesson.data, lang)
-        vocab = check_text(text)
+        source = spec.parse_source({"corpus": f"lesson:{lesson.id}", "text": text})
         configs = lesson.configs()
         for cfg in configs.values():
-            check_model_size(cfg, vocab)
+            check_model_size(cfg, spec.sizes(source))
         reg, main, runs, opening = self.sessions, None, [], None
         reg.check_room(len(configs))  # all runs or none: never a lesson cut short at the cap
         for label, cfg in configs.items():
@@ -51,8 +53,8 @@ class Experiments:
                 extra["parent_id"] = main["id"]
             record, links = reg.new_record(
                 cfg,
-                f"lesson:{lesson.id}",
-                text,
+                spec.name,
+                source,
                 owner_token=main["owner_token"] if main else None,
                 view_token=main["view_token"] if main else None,
                 **extra,

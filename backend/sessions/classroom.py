@@ -122,17 +122,17 @@ class Classroom:
     # -- forks -----------------------------------------------------------------------------
 
     def fork(self, session: Session, role: str, with_weights: bool) -> dict[str, str]:
-        """A new session owned by the caller: same text and settings, and weights if asked."""
+        """A new session owned by the caller: same task, source and settings; weights if asked."""
         session.refuse_locked(role, "fork")
         reg = self.sessions
-        check_model_size(session.config, session.vocab_size)
+        check_model_size(session.config, session.sizes)
         source = reg.checkpoint_now(session) if with_weights else None
         with reg.lock:
             state = session.dump_state() if with_weights else {}
             record, links = reg.new_record(
                 session.config,
-                session.record.text_source,
-                session.record.text,
+                session.record.task,
+                session.record.source,
                 parent_id=session.id,
                 state={**state, "status": "paused" if state else "idle", "pause_reason": None},
                 classroom={"sealed": True} if with_weights and sealed(session, role) else {},
@@ -178,7 +178,7 @@ class Classroom:
     # -- export / import -------------------------------------------------------------------
 
     def export(self, session: Session, role: str) -> bytes:
-        """The session's model as a zip: weights, settings, vocabulary, text, sample script."""
+        """The session's model as a zip: weights, settings, task state and source, task files."""
         session.refuse_locked(role, "export")
         if session.record.classroom.get("sealed"):
             raise Forbidden("this fork carries weights whose export the original's owner locked")
@@ -188,8 +188,9 @@ class Classroom:
         return exchange.export(
             exchange.weights_from_checkpoint(checkpoint),
             session.config,
-            exchange.vocab_from_checkpoint(checkpoint),
-            session.record.text,
+            session.spec,
+            session.record.source,
+            exchange.task_state_from_checkpoint(checkpoint),
             session.step,
         )
 
@@ -201,10 +202,9 @@ class Classroom:
         part = imports / f"upload-{secrets.token_hex(8)}.part"
         try:
             model = exchange.parse_import(upload, part)
-            check_model_size(model.config, len(model.vocab))
             with reg.lock:
                 record, links = reg.new_record(
-                    model.config, "upload", model.text, state={"status": "paused"}
+                    model.config, model.task, model.source, state={"status": "paused"}
                 )
                 weights = part.rename(imports / f"{record.id}.safetensors")
                 session = reg.open_record(record, weights=weights)

@@ -16,13 +16,34 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from backend import config as settings
-from backend import corpora
 from backend.config import LIMITS, TrainConfig
+from backend.engine.messages import (
+    Answered,
+    Checkpointed,
+    Close,
+    Configure,
+    Event,
+    Failed,
+    Gradients,
+    Notice,
+    Open,
+    Opened,
+    Pause,
+    Progress,
+    Query,
+    Rejected,
+    Sample,
+    Save,
+    Start,
+    Step,
+    WorkerLost,
+)
 from backend.errors import (
     BadToken,
     Busy,
@@ -38,13 +59,13 @@ from backend.errors import (
 )
 from backend.store.exchange import param_count
 from backend.store.storage import SessionRecord, Storage, digest
-from backend.web.queries import parse_inspect, parse_query
+from backend.tasks.base import TaskSpec
+from backend.tasks.registry import DEFAULT_TASK, spec_for
 
 log = logging.getLogger(__name__)
 
 MAX_HISTORY = 2000
 MAX_SAMPLES = 10
-PREVIEW_CHARS = 300
 QUERY_RETRY_S = 5.0  # a query unanswered this long is presumed lost: the next one goes out
 
 
@@ -117,12 +138,12 @@ class History:
 
 @dataclass
 class Session:
-    """One text, one model and its run, as the web process knows them."""
+    """One task on its source, one model and its run, as the web process knows them."""
 
     record: SessionRecord
     config: TrainConfig
-    text_name: str
-    vocab_size: int
+    spec: TaskSpec  # the session's task, torch-free
+    sizes: tuple[int, int] | None  # the model's (input_size, output_size), once known
     gen: int = 0
     status: str = "idle"  # idle | running | queued | paused
     queue_position: int = 0  # 1-based while queued
@@ -131,8 +152,8 @@ class Session:
     gradients: dict | None = None  # the latest gradient-through-time profile
     pause_reason: str | None = None
     step: int = 0
-    chars_seen: int = 0
-    chars_per_sec: float = 0.0
+    items_seen: int = 0  # time steps trained on (characters, words, frames...)
+    items_per_sec: float = 0.0
     params: int = 0
     history: History = field(default_factory=History)
     samples: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
@@ -163,7 +184,7 @@ class Session:
             "status": self.status,
             "pause_reason": self.pause_reason,
             "step": self.step,
-            "chars_seen": self.chars_seen,
+            "items_seen": self.items_seen,
             "history": self.history.dump(),
             "samples": list(self.samples),
             "view_version": self.view_version,
@@ -172,30 +193,28 @@ class Session:
     def load_state(self, state: dict[str, Any]) -> None:
         self.status = state.get("status", "idle")
         self.pause_reason = state.get("pause_reason")
-        self.step, self.chars_seen = state.get("step", 0), state.get("chars_seen", 0)
+        self.step = state.get("step", 0)
+        self.items_seen = state.get("items_seen", state.get("chars_seen", 0))
         self.history = History.load(state.get("history", {}))
         self.samples.extend(state.get("samples", []))
         self.view_version = state.get("view_version", 0)
 
     def snapshot(self, role: str) -> dict[str, Any]:
         """Everything a client needs to draw the session, as seen by `role`."""
-        text = self.record.text
+        source = self.spec.summarize_source(self.record.source)
         out = {
             "id": self.id,
             "role": role,
             "config": self.config.to_dict(),
-            "text": {
-                "source": self.record.text_source,
-                "name": self.text_name,
-                "chars": len(text),
-                "vocab_size": self.vocab_size,
-                "preview": text[:PREVIEW_CHARS],
-            },
+            "task": self.spec.to_dict(),
+            "source": source,
+            "text": source,  # the name before tasks, kept for older pages
             "status": self.status,
             "pause_reason": self.pause_reason,
             "queue_position": self.queue_position if self.status == "queued" else None,
             "step": self.step,
-            "chars_seen": self.chars_seen,
+            "items_seen": self.items_seen,
+            "chars_seen": self.items_seen,  # the name before tasks, kept for older pages
             "params": self.params,
             "device": self.device,
             "history": self.history.to_dict(),
@@ -253,29 +272,21 @@ def is_digest(stored: str) -> bool:
     return len(stored) == 64 and all(c in "0123456789abcdef" for c in stored)
 
 
-def check_model_size(cfg: TrainConfig, vocab_size: int) -> None:
-    """Refuse models over the parameter cap, naming the settings to lower."""
-    params = param_count(cfg, vocab_size)
+def check_model_size(cfg: TrainConfig, sizes: tuple[int, int] | None) -> None:
+    """Refuse models over the parameter cap, naming the settings to lower.
+
+    `sizes` is the task's (input_size, output_size); None when only a worker can tell,
+    and then the worker's `opened` event reports the count.
+    """
+    if sizes is None:
+        return
+    params = param_count(cfg, *sizes)
     if params > LIMITS.max_params:
         raise TooLarge(
             f"this model would have {params:,} parameters; the limit is {LIMITS.max_params:,}"
             " (lower hidden_size or num_layers)",
             field="hidden_size",
         )
-
-
-def check_text(text: str) -> int:
-    """Validate a training text against the limits; return its vocabulary size."""
-    if len(text.encode("utf-8")) > LIMITS.max_text_bytes:
-        raise TooLarge(f"text is larger than {LIMITS.max_text_bytes // 1024 // 1024} MB")
-    if len(text) < LIMITS.min_text_chars:
-        raise InvalidInput(f"text needs at least {LIMITS.min_text_chars} characters")
-    vocab = len(set(text))
-    if vocab > LIMITS.max_vocab:
-        raise InvalidInput(
-            f"text has {vocab} distinct characters; at most {LIMITS.max_vocab} are allowed"
-        )
-    return vocab
 
 
 @dataclass
@@ -314,6 +325,19 @@ class Sessions:
         self.lock = threading.RLock()
         self.saved = threading.Condition(self.lock)  # signalled when a checkpoint lands
         self.waiting: dict[str, tuple[dict, threading.Event]] = {}  # `ask` replies, by key
+        # How each worker event is folded in, by its type (`backend.engine.messages`).
+        self.handlers: dict[type[Event], Callable[[Session, Any], None]] = {
+            Opened: self._on_opened,
+            Checkpointed: self._on_checkpointed,
+            Notice: self._on_notice,
+            WorkerLost: self._on_worker_lost,
+            Progress: self._on_progress,
+            Sample: self._on_sample,
+            Answered: self._on_answered,
+            Rejected: self._on_rejected,
+            Gradients: self._on_gradients,
+            Failed: self._on_failed,
+        }
 
     def attach(self, engine: Any) -> None:
         """Connect the training engine (created after us, since it calls back into us)."""
@@ -322,12 +346,21 @@ class Sessions:
 
     # -- creating and finding --------------------------------------------------------------
 
-    def create(self, corpus: str = "english", config: Any = None) -> dict[str, str]:
-        """A new session on a built-in corpus; returns its id, tokens and links."""
+    def create(
+        self,
+        corpus: str | None = None,
+        config: Any = None,
+        task: Any = DEFAULT_TASK,
+        source: Any = None,
+    ) -> dict[str, str]:
+        """A new session of `task` on `source` (or a built-in corpus); returns its links."""
         cfg = settings.parse(config or {})
-        text = corpora.load(corpus)
-        check_model_size(cfg, len(set(text)))
-        record, links = self.new_record(cfg, corpus, text)
+        spec = spec_for(task)
+        if corpus is not None and source is None:
+            source = {"corpus": corpus}
+        source = spec.parse_source(source)
+        check_model_size(cfg, spec.sizes(source))
+        record, links = self.new_record(cfg, spec.name, source)
         with self.lock:
             self.open_record(record)
         return links
@@ -335,8 +368,8 @@ class Sessions:
     def new_record(
         self,
         cfg: TrainConfig,
-        source: str,
-        text: str,
+        task: str,
+        source: dict[str, Any],
         owner_token: str | None = None,
         view_token: str | None = None,
         **extra: Any,
@@ -356,8 +389,8 @@ class Sessions:
             owner_digest=digest(owner_token),
             view_token=digest(view_token),
             config=cfg.to_dict(),
-            text_source=source,
-            text=text,
+            task=task,
+            source=source,
             **extra,
         )
         self.storage.save(record)
@@ -382,11 +415,12 @@ class Sessions:
 
         `weights` (validated safetensors) replace the initial weights of a new session.
         """
+        spec = spec_for(record.task)
         session = Session(
             record=record,
             config=TrainConfig(**record.config),
-            text_name=text_name(record.text_source),
-            vocab_size=len(set(record.text)),
+            spec=spec,
+            sizes=spec.sizes(record.source),
             device=self.device,
         )
         session.load_state(record.state)
@@ -400,23 +434,25 @@ class Sessions:
     def _build(self, session: Session, resume: bool = False, weights: Path | None = None) -> None:
         """(Re)build the session's model on its worker; a fresh model forgets the run."""
         session.gen += 1
-        session.chars_per_sec = 0.0
-        session.params = param_count(session.config, session.vocab_size)
+        session.items_per_sec = 0.0
+        session.params = param_count(session.config, *session.sizes) if session.sizes else 0
         if not resume:
-            session.step = session.chars_seen = 0
+            session.step = session.items_seen = 0
             session.history = History()
             session.samples.clear()
         self.engine.send(
-            session.id,
-            "open",
-            gen=session.gen,
-            text=session.record.text,
-            config=session.config.to_dict(),
-            checkpoint=str(self.storage.checkpoint_path(session.id)),
-            resume=resume,
-            step=session.step,
-            chars_seen=session.chars_seen,
-            weights=str(weights) if weights else None,
+            Open(
+                session.id,
+                gen=session.gen,
+                task=session.record.task,
+                source=session.record.source,
+                config=session.config.to_dict(),
+                checkpoint=str(self.storage.checkpoint_path(session.id)),
+                resume=resume,
+                step=session.step,
+                items_seen=session.items_seen,
+                weights=str(weights) if weights else None,
+            )
         )
 
     def _save_state(self, session: Session, state: dict[str, Any] | None = None) -> None:
@@ -512,7 +548,7 @@ class Sessions:
         """Apply validated setting changes; non-live ones rebuild the model."""
         with self.lock:
             new = settings.parse(changes, base=session.config)
-            check_model_size(new, session.vocab_size)
+            check_model_size(new, session.sizes)
             rebuild = session.config.needs_rebuild(new)
             record = dataclasses.replace(session.record, config=new.to_dict())
             self.storage.save(record)  # first: a refused request changes nothing
@@ -520,30 +556,30 @@ class Sessions:
             if rebuild:
                 self._build(session)
                 if session.status == "running":  # keep training, on the new model
-                    self.engine.send(session.id, "start")
+                    self.engine.send(Start(session.id))
                 elif session.status == "paused":
                     session.status, session.pause_reason = "idle", None
             else:
-                self.engine.send(session.id, "configure", config=new.to_dict())
+                self.engine.send(Configure(session.id, config=new.to_dict()))
             self._save_state(session)
         if not rebuild:  # a rebuilt model's state goes out once the worker has opened it
             self.publisher.state(session)
 
-    def set_text(self, session: Session, source: str, text: str) -> dict[str, Any]:
-        """Replace the training text (a corpus id or 'upload'); the model starts afresh."""
-        vocab = check_text(text)
-        check_model_size(session.config, vocab)
+    def set_source(self, session: Session, source: Any) -> dict[str, Any]:
+        """Replace the task's source (for text: a corpus or an upload); the model starts afresh."""
+        source = session.spec.parse_source(source)
+        sizes = session.spec.sizes(source)
+        check_model_size(session.config, sizes)
         with self.lock:
-            record = dataclasses.replace(session.record, text_source=source, text=text)
+            record = dataclasses.replace(session.record, source=source)
             self.storage.save(record)  # first: a refused request changes nothing
-            session.record = record
-            session.text_name, session.vocab_size = text_name(source), vocab
+            session.record, session.sizes = record, sizes
             self._halt(session, "idle", None)
             self._build(session)
             changed = self._promote()
             self._save_state(session)
         self._publish(session, *changed)
-        return {"source": source, "chars": len(text), "vocab_size": vocab}
+        return session.spec.summarize_source(source)
 
     def start(self, session: Session) -> None:
         """Train, or wait in the queue when every training slot is taken.
@@ -577,7 +613,7 @@ class Sessions:
             if session.status in ("running", "queued"):
                 raise InvalidInput("pause training before stepping one step at a time")
             session.status, session.pause_reason = "paused", "user"
-            self.engine.send(session.id, "step")
+            self.engine.send(Step(session.id))
             self._save_state(session)
         self.publisher.state(session)
 
@@ -626,7 +662,7 @@ class Sessions:
         session.pause_reason = None
         if self._running() < self.max_running:
             session.status = "running"
-            self.engine.send(session.id, "start")
+            self.engine.send(Start(session.id))
         else:
             session.status = "queued"
             self.queue.append(session.id)
@@ -635,12 +671,12 @@ class Sessions:
     def _halt(self, session: Session, status: str, reason: str | None) -> None:
         """Stop training or leave the queue, ending in `status`."""
         if session.status == "running":
-            self.engine.send(session.id, "pause")
+            self.engine.send(Pause(session.id))
         elif session.status == "queued":
             self.queue.remove(session.id)
             self._renumber()
         session.status, session.pause_reason = status, reason
-        session.chars_per_sec = 0.0
+        session.items_per_sec = 0.0
 
     def _promote(self) -> list[Session]:
         """Start queued sessions while slots are free; return every session whose state moved."""
@@ -648,7 +684,7 @@ class Sessions:
         while self.queue and self._running() < self.max_running:
             session = self.sessions[self.queue.pop(0)]
             session.status = "running"
-            self.engine.send(session.id, "start")
+            self.engine.send(Start(session.id))
             self._save_state(session)
             started.append(session)
         if not started:
@@ -669,95 +705,98 @@ class Sessions:
 
     # -- anyone joined ---------------------------------------------------------------------
 
-    def predict(self, client: str, query: Any) -> None:
-        """Queue a next-character query; only the client's newest one is answered."""
-        self._query(client, "predict", parse_query(query))
+    def query(self, client: str, op: Any, query: Any) -> None:
+        """Queue one of the session's task's queries (`predict`, `inspect`, a roll-out...).
 
-    def inspect(self, client: str, query: Any) -> None:
-        """Queue a look inside the model for a typed text (gates, states, saliency)."""
-        self._query(client, "inspect", parse_inspect(query))
-
-    def _query(self, client: str, op: str, query: dict[str, Any]) -> None:
+        The task's spec validates it; only the client's newest query of each kind is answered.
+        """
         session, joined = self.client(client)
+        if not isinstance(op, str):
+            raise InvalidInput("op must be the name of a query", field="op")
+        query = session.spec.parse_query(op, query)
         session.refuse_locked(joined.role, op)
+        if isinstance(query.get("seq"), bool) or not isinstance(query.get("seq"), int):
+            raise InvalidInput("seq must be a non-negative integer", field="seq")
         with self.lock:
             if query["seq"] <= joined.latest.get(op, -1):
                 return  # older than one already asked
             joined.latest[op] = query["seq"]
-            joined.text_len[op] = len(query["text"])
+            joined.text_len[op] = len(query.get("text", ""))
             if time.monotonic() - joined.asked_at.get(op, -QUERY_RETRY_S) < QUERY_RETRY_S:
                 joined.parked[op] = query  # one is at the worker: this one waits for its answer
                 return
             joined.asked_at[op] = time.monotonic()
-            self.engine.send(session.id, op, client=client, **query)
+            self.engine.send(Query(session.id, op, client, seq=query["seq"], fields=query))
 
-    def _send_parked(self, session: Session, event: dict) -> None:
+    def _send_parked(self, session: Session, event: Answered | Rejected) -> None:
         """A client's query was answered or refused: send the one that waited behind it."""
+        op = event.op
         with self.lock:
-            joined = self.clients.get(event["client"])
+            joined = self.clients.get(event.client)
             if joined is None or joined.session != session.id:
                 return
-            joined.asked_at.pop(event["op"], None)
-            query = joined.parked.pop(event["op"], None)
+            joined.asked_at.pop(op, None)
+            query = joined.parked.pop(op, None)
             if query is not None:
-                joined.asked_at[event["op"]] = time.monotonic()
-                self.engine.send(session.id, event["op"], client=event["client"], **query)
+                joined.asked_at[op] = time.monotonic()
+                self.engine.send(Query(session.id, op, event.client, query["seq"], fields=query))
 
     # -- engine events (one reader thread) -------------------------------------------------
 
-    def on_event(self, event: dict) -> None:
+    def on_event(self, event: Event) -> None:
         """Fold one worker event into session state and pass it on to the watchers."""
-        if event["type"] in ("answered", "rejected") and self._reply(event):
+        if isinstance(event, (Answered, Rejected)) and self._reply(event):
             return  # the server's own question (`ask`): its unique key needs no build check
         with self.lock:
-            session = self.sessions.get(event["session"] or "")
-            if session is None or event["gen"] != session.gen:
+            session = self.sessions.get(event.session or "")
+            if session is None or event.gen != session.gen:
                 return  # a session or a model build that no longer exists
-            handler = getattr(self, "_on_" + event["type"], None)
+            handler = self.handlers.get(type(event))
         if handler is not None:
             handler(session, event)
 
-    def _on_opened(self, session: Session, event: dict) -> None:
+    def _on_opened(self, session: Session, event: Opened) -> None:
         with self.lock:
-            session.params, session.vocab_size = event["params"], event["vocab_size"]
-            if session.step != event["step"]:  # history ran ahead of the last checkpoint
-                session.history.truncate(event["step"])
-                if event["step"] == 0:
+            session.params = event.params
+            session.sizes = (event.input_size, event.output_size)
+            if session.step != event.step:  # history ran ahead of the last checkpoint
+                session.history.truncate(event.step)
+                if event.step == 0:
                     session.samples.clear()
-                session.step, session.chars_seen = event["step"], event["chars_seen"]
+                session.step, session.items_seen = event.step, event.items_seen
         self.publisher.state(session)
 
-    def _on_checkpointed(self, session: Session, event: dict) -> None:
+    def _on_checkpointed(self, session: Session, event: Checkpointed) -> None:
         self.storage.report("checkpoints", None)
         with self.lock:
             state = session.dump_state()
-            session.saved_step = event["step"]
+            session.saved_step = event.step
             self.saved.notify_all()
         self._save_state(session, state)
 
-    def _on_notice(self, session: Session, event: dict) -> None:
+    def _on_notice(self, session: Session, event: Notice) -> None:
         """Something the owner should know: a damaged checkpoint, a failed save."""
-        if event.get("detail"):
-            log.warning("session %s: %s", session.id, event["detail"])
-        if event["code"] == "storage_failed":
-            self.storage.report("checkpoints", event["message"])
-            self._fail_save(session, StorageFailed(event["message"]))
-        self.notify(session, event["code"], event["message"])
+        if event.detail:
+            log.warning("session %s: %s", session.id, event.detail)
+        if event.code == "storage_failed":
+            self.storage.report("checkpoints", event.message)
+            self._fail_save(session, StorageFailed(event.message))
+        self.notify(session, event.code, event.message)
 
-    def _on_worker_lost(self, session: Session, event: dict) -> None:
+    def _on_worker_lost(self, session: Session, event: WorkerLost) -> None:
         """Its worker died: it is reopened from its checkpoint; a save waited for will not come.
 
         The engine reopens it paused when this keeps happening: the page must say so too.
         """
-        self._fail_save(session, WorkerRestarted(event["message"] + "; try again"))
-        self.notify(session, event["code"], event["message"])
-        if not event.get("paused"):
+        self._fail_save(session, WorkerRestarted(event.message + "; try again"))
+        self.notify(session, event.code, event.message)
+        if not event.paused:
             return
         with self.lock:
             changed: list[Session] = []
             if session.status == "running":
                 session.status, session.pause_reason = "paused", "error"
-                session.chars_per_sec = 0.0
+                session.items_per_sec = 0.0
                 changed = self._promote()
                 self._save_state(session)
         self._publish(session, *changed)
@@ -774,7 +813,7 @@ class Sessions:
         done = threading.Event()
         with self.lock:
             self.waiting[key] = (reply, done)
-        self.engine.send(session.id, op, client=key, seq=0, **payload)
+        self.engine.send(Query(session.id, op, client=key, seq=0, fields=payload))
         answered = done.wait(timeout)
         with self.lock:
             self.waiting.pop(key, None)
@@ -792,7 +831,7 @@ class Sessions:
         """Have the worker save the session's current weights; return the checkpoint's path."""
         with self.lock:
             session.saved_step, session.save_error = -1, None
-            self.engine.send(session.id, "save")
+            self.engine.send(Save(session.id))
             done = self.saved.wait_for(
                 lambda: session.saved_step >= 0 or session.save_error is not None, timeout
             )
@@ -802,20 +841,25 @@ class Sessions:
                 raise Busy("the server is too busy to save the model right now; try again")
         return self.storage.checkpoint_path(session.id)
 
-    def _on_progress(self, session: Session, event: dict) -> None:
+    def _on_progress(self, session: Session, event: Progress) -> None:
         with self.lock:
-            session.step, session.chars_seen = event["step"], event["chars_seen"]
-            session.chars_per_sec = event["chars_per_sec"]
-            session.history.add(event["train"], event["grad"], event["val"])
+            session.step, session.items_seen = event.step, event.items_seen
+            session.items_per_sec = event.items_per_sec
+            session.history.add(event.train, event.grad, event.val)
             update = {
                 "step": session.step,
-                "chars_seen": session.chars_seen,
-                "chars_per_sec": session.chars_per_sec,
-                "batched": event["batched"],
+                "items_seen": session.items_seen,
+                "items_per_sec": session.items_per_sec,
+                "unit": session.spec.unit,
+                "item": session.spec.item,
+                # The names before tasks, kept for older pages and scripts.
+                "chars_seen": session.items_seen,
+                "chars_per_sec": session.items_per_sec,
+                "batched": event.batched,
                 "status": session.status,
-                "train": event["train"],
-                "grad": event["grad"],
-                "val": event["val"],
+                "train": event.train,
+                "grad": event.grad,
+                "val": event.val,
             }
             stopped = session.status != "running"  # steps the worker took before it paused
         self.publisher.progress(session.id, update)
@@ -823,8 +867,8 @@ class Sessions:
             self.publisher.state(session)
         self._end_of_budget(session)
 
-    def _on_sample(self, session: Session, event: dict) -> None:
-        sample = {k: event[k] for k in ("step", "temperature", "text")}
+    def _on_sample(self, session: Session, event: Sample) -> None:
+        sample = {"step": event.step, "temperature": event.temperature, **event.payload}
         with self.lock:
             session.samples.append(sample)
             hidden = "samples" in session.record.classroom.get("hidden", ())
@@ -835,46 +879,49 @@ class Sessions:
         else:
             self.publisher.to_room(session.id, "train:sample", sample)
 
-    def _on_answered(self, session: Session, event: dict) -> None:
+    def _on_answered(self, session: Session, event: Answered) -> None:
         self._send_parked(session, event)
-        op = event["op"]
+        op = event.op
         with self.lock:
-            joined = self.clients.get(event["client"])
-            if joined is None or event["seq"] < joined.latest.get(op, -1):
+            joined = self.clients.get(event.client)
+            if joined is None or event.seq < joined.latest.get(op, -1):
                 return  # the client left, or typed again: this answer is stale
             text_len = joined.text_len.get(op, 0)
-        result = {"seq": event["seq"], "text_len": text_len, **event["result"]}
-        self.publisher.to_client(event["client"], f"{op}:result", result)
+        result = {"seq": event.seq, "text_len": text_len, **event.result}
+        self.publisher.to_client(event.client, f"{op}:result", result)
 
-    def _reply(self, event: dict) -> bool:
+    def _reply(self, event: Answered | Rejected) -> bool:
         """Hand an answer or refusal to the `ask` waiting for it; False if none is (a client's)."""
         with self.lock:
-            waiting = self.waiting.get(event["client"])
+            waiting = self.waiting.get(event.client)
         if waiting is None:
             return False
-        reply = {"result": event["result"]} if "result" in event else {"error": event["error"]}
+        if isinstance(event, Answered):
+            reply: dict[str, Any] = {"result": event.result}
+        else:
+            reply = {"error": event.error}
         waiting[0].update(reply)
         waiting[1].set()
         return True
 
-    def _on_rejected(self, session: Session, event: dict) -> None:
+    def _on_rejected(self, session: Session, event: Rejected) -> None:
         self._send_parked(session, event)
-        error = {**event["error"], "event": f"{event['op']}:query"}
-        self.publisher.to_client(event["client"], "error", error)
+        error = {**event.error, "event": f"{event.op}:query"}
+        self.publisher.to_client(event.client, "error", error)
 
-    def _on_gradients(self, session: Session, event: dict) -> None:
-        profile = {k: v for k, v in event.items() if k not in ("type", "session", "gen")}
+    def _on_gradients(self, session: Session, event: Gradients) -> None:
+        profile = event.to_dict()
         with self.lock:
             session.gradients = profile
         self.publisher.to_room(session.id, "train:gradients", profile)
 
-    def _on_failed(self, session: Session, event: dict) -> None:
-        log.warning("session %s: %s failed: %s", session.id, event["op"], event["message"])
+    def _on_failed(self, session: Session, event: Failed) -> None:
+        log.warning("session %s: %s failed: %s", session.id, event.op, event.message)
         with self.lock:
             self._halt(session, "paused", "error")
             changed = self._promote()
             self._save_state(session)
-        error = {"code": "training_failed", "message": event["message"], "event": event["op"]}
+        error = {"code": "training_failed", "message": event.message, "event": event.op}
         self.publisher.to_room(session.id, "error", error)
         self._publish(session, *changed)
 
@@ -905,7 +952,7 @@ class Sessions:
                 and now - s.last_watched > idle_s
             ]
             for session in idle:
-                self.engine.send(session.id, "close")
+                self.engine.send(Close(session.id))
                 del self.sessions[session.id]
                 self._save_state(session)  # its last use, for `remove_abandoned`
         return [s.id for s in idle]
@@ -928,7 +975,7 @@ class Sessions:
                     self._renumber()
                 session.status = "idle"
                 session.gen += 1  # whatever the worker still sends about it is ignored
-                self.engine.send(session_id, "close")
+                self.engine.send(Close(session_id))
                 watchers = list(session.clients)
                 for client in watchers:
                     self.clients.pop(client, None)
@@ -987,13 +1034,3 @@ class Sessions:
                 "running": running,
                 "clients": len(self.clients),
             }
-
-
-def text_name(source: str) -> str:
-    """A human name for a text source."""
-    if source == "upload":
-        return "Your text"
-    if source.startswith("lesson:"):
-        return "Lesson: " + source.removeprefix("lesson:")
-    names = {c.id: c.name for c in corpora.list_corpora()}
-    return names.get(source, source)

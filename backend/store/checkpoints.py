@@ -49,9 +49,10 @@ def flatten(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     tensors["generator"] = trainer.generator.get_state()
     meta = {
         "config": json.dumps(trainer.cfg.to_dict()),
-        "vocab": json.dumps(trainer.dataset.vocab.to_list()),
+        "task": trainer.task.spec.name,
+        "task_state": json.dumps(trainer.task.state()),
         "step_count": str(trainer.step_count),
-        "chars_seen": str(trainer.chars_seen),
+        "items_seen": str(trainer.items_seen),
         "optim_groups": json.dumps(optim["param_groups"]),
         "optim_scalars": json.dumps(scalars),
     }
@@ -132,17 +133,29 @@ def read(path: Path, trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict[st
         size = struct.unpack("<Q", blob[:8])[0]
         meta = json.loads(blob[8 : 8 + size]).get("__metadata__") or {}
         saved = TrainConfig(**json.loads(meta["config"]))
-        vocab = json.loads(meta["vocab"])
-        int(meta["step_count"]), int(meta["chars_seen"])
+        task_state = saved_task_state(meta)
+        int(meta["step_count"]), items_seen(meta)
     except (OSError, SafetensorError, KeyError, TypeError, ValueError, struct.error) as exc:
         raise Damaged(f"the checkpoint cannot be read ({type(exc).__name__}: {exc})") from exc
     if "sha256" in meta and checksum(tensors) != meta["sha256"]:  # older files have none
         raise Damaged("the checkpoint's checksum does not match its contents")
-    if saved.needs_rebuild(trainer.cfg) or vocab != trainer.dataset.vocab.to_list():
+    if saved.needs_rebuild(trainer.cfg) or task_state != trainer.task.state():
         raise Damaged("the checkpoint belongs to a model with other settings")
     if not all(torch.isfinite(v).all() for k, v in tensors.items() if k.startswith("model.")):
         raise Damaged("the checkpoint's weights are not finite (NaN or infinity)")
     return tensors, meta
+
+
+def saved_task_state(meta: dict[str, str]) -> dict[str, Any]:
+    """The task state a checkpoint was saved with (files from before tasks kept a vocabulary)."""
+    if "task_state" in meta:
+        return json.loads(meta["task_state"])
+    return {"vocab": json.loads(meta["vocab"])}
+
+
+def items_seen(meta: dict[str, str]) -> int:
+    """Time steps trained on (files from before tasks counted characters)."""
+    return int(meta["items_seen"] if "items_seen" in meta else meta["chars_seen"])
 
 
 def restore(trainer: Trainer, path: Path) -> None:
@@ -161,7 +174,7 @@ def restore(trainer: Trainer, path: Path) -> None:
         raise Damaged(f"the checkpoint does not fit this model ({exc})") from exc
     trainer.generator.set_state(tensors["generator"])
     trainer.step_count = int(meta["step_count"])
-    trainer.chars_seen = int(meta["chars_seen"])
+    trainer.items_seen = items_seen(meta)
     if saved.optimizer == trainer.cfg.optimizer:
         restore_optimizer(trainer, tensors, meta)
         trainer.update_config(trainer.cfg)  # re-apply today's learning rate to the groups

@@ -1,14 +1,18 @@
 """Export and import of trained models: safetensors + JSON settings + a standalone script.
 
 An export is a zip with
-- `model.safetensors`: the weights only, named as in `CharRNN.state_dict()`;
-- `settings.json`: `{"format": 1, "config": {...}, "vocab": [...], "step": n}`;
-- `text.txt`: the training text, so an imported model can keep training;
-- `sample.py`: a short PyTorch script that loads the two files and generates text.
+- `model.safetensors`: the weights only, named as in `SequenceModel.state_dict()`;
+- `settings.json`: `{"format": 2, "task": name, "config": {...}, "step": n, "state": {...}}`
+  with the task's state (`Task.state()`, e.g. the vocabulary) also spread at the top level,
+  so a script can read `settings["vocab"]` as it did before tasks;
+- `source.json`: the task's source, so an imported model can keep training on the same data;
+- the task's own files (`TaskSpec.export_files`): for text, `text.txt` and `sample.py`, a
+  short PyTorch script that loads the weights and generates text.
+Format 1 (before tasks) had `vocab` in the settings and the text in `text.txt`; it still imports.
 
 Uploaded files are untrusted. Everything here is plain byte and JSON parsing (no pickle,
 no torch): the safetensors header is read by hand and every tensor's name, dtype, shape
-and byte range must be exactly what the declared settings and vocabulary imply, and every
+and byte range must be exactly what the declared settings and the task's sizes imply, and every
 value finite, before a worker ever loads it.
 """
 
@@ -28,12 +32,16 @@ import numpy as np
 from backend import config
 from backend.config import LIMITS, TrainConfig
 from backend.errors import InvalidInput, TooLarge
+from backend.store.storage import LEGACY_TASK
+from backend.tasks.base import TaskSpec
+from backend.tasks.registry import spec_for
 
-FORMAT = 1
-SAMPLE_SCRIPT = Path(__file__).with_name("sample_script.py")
+FORMAT = 2
+LEGACY_FORMAT = 1  # one text per session, before tasks
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 MAX_MEMBERS = 16  # an export holds 4 files; thousands of entries is an attack, not a model
 MAX_SETTINGS_BYTES = 1024 * 1024
+MAX_SOURCE_BYTES = 2 * LIMITS.max_text_bytes + 1024 * 1024  # a text source, JSON-escaped
 MAX_WEIGHTS_BYTES = 4 * LIMITS.max_params + 1024 * 1024  # float32 weights and their header
 CHUNK = 1024 * 1024  # members are copied this much at a time, never held whole
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -41,40 +49,47 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 @dataclass
 class Imported:
-    """A validated upload: settings, vocabulary, training text and weights (a safetensors file)."""
+    """A validated upload: settings, task, its parsed source and weights (a safetensors file)."""
 
     config: TrainConfig
-    vocab: list[str]
-    text: str
+    task: str
+    source: dict[str, Any]
     weights: Path
 
 
-def expected_shapes(cfg: TrainConfig, vocab_size: int) -> dict[str, tuple[int, ...]]:
-    """Every tensor of the model these settings build, with its shape (no model is built)."""
+def expected_shapes(
+    cfg: TrainConfig, input_size: int, output_size: int | None = None
+) -> dict[str, tuple[int, ...]]:
+    """Every tensor of the model these settings build, with its shape (no model is built).
+
+    `input_size` and `output_size` are the task's (both the vocabulary size for text).
+    """
     hidden = cfg.hidden_size
+    outputs = input_size if output_size is None else output_size
     if cfg.model in ("window", "bag"):  # one hidden layer on the window's or bag's features
-        inputs = cfg.window * vocab_size if cfg.model == "window" else vocab_size
+        inputs = cfg.window * input_size if cfg.model == "window" else input_size
         return {
             "hidden.weight": (hidden, inputs),  # W_xh
-            "head.weight": (vocab_size, hidden),  # W_hy
-            "head.bias": (vocab_size,),  # b_y
+            "head.weight": (outputs, hidden),  # W_hy
+            "head.bias": (outputs,),  # b_y
         }
     rows = GATES[cfg.model] * hidden
     shapes: dict[str, tuple[int, ...]] = {}
     for k in range(cfg.num_layers):
-        inputs = vocab_size if k == 0 else hidden
+        inputs = input_size if k == 0 else hidden
         shapes[f"rnn.weight_ih_l{k}"] = (rows, inputs)
         shapes[f"rnn.weight_hh_l{k}"] = (rows, hidden)
         shapes[f"rnn.bias_ih_l{k}"] = (rows,)
         shapes[f"rnn.bias_hh_l{k}"] = (rows,)
-    shapes["head.weight"] = (vocab_size, hidden)
-    shapes["head.bias"] = (vocab_size,)
+    shapes["head.weight"] = (outputs, hidden)
+    shapes["head.bias"] = (outputs,)
     return shapes
 
 
-def param_count(cfg: TrainConfig, vocab_size: int) -> int:
+def param_count(cfg: TrainConfig, input_size: int, output_size: int | None = None) -> int:
     """How many numbers the model these settings build holds."""
-    return sum(math.prod(shape) for shape in expected_shapes(cfg, vocab_size).values())
+    shapes = expected_shapes(cfg, input_size, output_size)
+    return sum(math.prod(shape) for shape in shapes.values())
 
 
 def read_header(data: bytes) -> tuple[dict[str, Any], int]:
@@ -131,10 +146,12 @@ def _offsets(item: tuple[str, Any]) -> tuple[int, int]:
     return offsets[0], offsets[1]
 
 
-def check_weights(data: bytes, cfg: TrainConfig, vocab_size: int) -> None:
+def check_weights(
+    data: bytes, cfg: TrainConfig, input_size: int, output_size: int | None = None
+) -> None:
     """Raise InvalidInput unless `data` holds exactly this model's weights, all finite."""
     found = tensors(data)
-    expected = expected_shapes(cfg, vocab_size)
+    expected = expected_shapes(cfg, input_size, output_size)
     if set(found) != set(expected):
         missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
         raise InvalidInput(f"weights do not match the settings (missing {missing}, extra {extra})")
@@ -177,20 +194,39 @@ def weights_from_checkpoint(checkpoint: bytes) -> bytes:
     return write(dict(sorted(weights.items())))
 
 
-def vocab_from_checkpoint(checkpoint: bytes) -> list[str]:
+def task_state_from_checkpoint(checkpoint: bytes) -> dict[str, Any]:
+    """The task state a training checkpoint was saved with (a vocabulary before tasks)."""
     header, _ = read_header(checkpoint)
-    return json.loads(header["__metadata__"]["vocab"])
+    meta = header["__metadata__"]
+    if "task_state" in meta:
+        return json.loads(meta["task_state"])
+    return {"vocab": json.loads(meta["vocab"])}
 
 
-def export(weights: bytes, cfg: TrainConfig, vocab: list[str], text: str, step: int) -> bytes:
+def export(
+    weights: bytes,
+    cfg: TrainConfig,
+    spec: TaskSpec,
+    source: dict[str, Any],
+    state: dict[str, Any],
+    step: int,
+) -> bytes:
     """The downloadable zip."""
-    settings = {"format": FORMAT, "config": cfg.to_dict(), "vocab": vocab, "step": step}
+    settings = {
+        **state,
+        "format": FORMAT,
+        "task": spec.name,
+        "config": cfg.to_dict(),
+        "step": step,
+        "state": state,
+    }
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("model.safetensors", weights)
         z.writestr("settings.json", json.dumps(settings, indent=2, ensure_ascii=False))
-        z.writestr("text.txt", text)
-        z.writestr("sample.py", SAMPLE_SCRIPT.read_text())
+        z.writestr("source.json", json.dumps(source, ensure_ascii=False))
+        for name, content in spec.export_files(source, state).items():
+            z.writestr(name, content)
     return out.getvalue()
 
 
@@ -200,9 +236,9 @@ def parse_import(upload: bytes | IO[bytes], weights: Path) -> Imported:
     Members are read a chunk at a time against their own caps (whatever sizes the zip
     declares), so a zip bomb or a parade of parallel uploads never sits in memory.
     """
-    source = io.BytesIO(upload) if isinstance(upload, bytes) else upload
+    stream = io.BytesIO(upload) if isinstance(upload, bytes) else upload
     try:
-        z = zipfile.ZipFile(source)
+        z = zipfile.ZipFile(stream)
         infos = z.infolist()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise InvalidInput("upload the .zip that Export produced") from exc
@@ -210,21 +246,51 @@ def parse_import(upload: bytes | IO[bytes], weights: Path) -> Imported:
         members = _members(infos)
         settings = _settings(_read(z, members["settings.json"], MAX_SETTINGS_BYTES))
         cfg = config.parse(settings["config"])
-        vocab = _vocab(settings["vocab"])
-        text = _text(_read(z, members["text.txt"], LIMITS.max_text_bytes), vocab)
+        if settings["format"] == LEGACY_FORMAT:
+            task, source = _legacy_source(z, members, settings)
+        else:
+            task = settings.get("task")
+            source = _json(_read(z, _member(members, "source.json"), MAX_SOURCE_BYTES))
+        spec = spec_for(task)
+        source = spec.parse_source(source)
         _copy(z, members["model.safetensors"], weights, MAX_WEIGHTS_BYTES)
-    check_weights(weights.read_bytes(), cfg, len(vocab))  # at most MAX_WEIGHTS_BYTES
-    return Imported(cfg, vocab, text, weights)
+    sizes = spec.sizes(source)
+    if sizes is None:
+        raise InvalidInput(f"a {spec.name} model cannot be imported")
+    check_weights(weights.read_bytes(), cfg, *sizes)  # at most MAX_WEIGHTS_BYTES
+    return Imported(cfg, spec.name, source, weights)
+
+
+def _legacy_source(
+    z: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], settings: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """A format-1 export: one text, whose vocabulary the settings name."""
+    vocab = _vocab(settings.get("vocab"))
+    text = _text(_read(z, _member(members, "text.txt"), LIMITS.max_text_bytes), vocab)
+    return LEGACY_TASK, {"corpus": "upload", "text": text}
+
+
+def _member(members: dict[str, zipfile.ZipInfo], name: str) -> zipfile.ZipInfo:
+    if name not in members:
+        raise InvalidInput(f"the zip has no {name}")
+    return members[name]
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InvalidInput("source.json is not valid JSON") from exc
 
 
 def _members(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
     """The export's members by name, once the zip's size and member count look like one."""
     if len(infos) > MAX_MEMBERS:
-        raise InvalidInput(f"the zip holds {len(infos)} files; an export holds 4")
+        raise InvalidInput(f"the zip holds {len(infos)} files; an export holds a few")
     if sum(i.file_size for i in infos) > MAX_IMPORT_BYTES:
         raise TooLarge(f"the zip unpacks to more than {MAX_IMPORT_BYTES // 1024 // 1024} MB")
     members = {i.filename: i for i in infos}
-    for name in ("model.safetensors", "settings.json", "text.txt"):
+    for name in ("model.safetensors", "settings.json"):
         if name not in members:
             raise InvalidInput(f"the zip has no {name}")
     return members
@@ -271,8 +337,8 @@ def _settings(raw: bytes) -> dict[str, Any]:
         settings = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidInput("settings.json is not valid JSON") from exc
-    if not isinstance(settings, dict) or settings.get("format") != FORMAT:
-        raise InvalidInput(f"settings.json must be format {FORMAT}")
+    if not isinstance(settings, dict) or settings.get("format") not in (FORMAT, LEGACY_FORMAT):
+        raise InvalidInput(f"settings.json must be format {FORMAT} (or {LEGACY_FORMAT})")
     if not isinstance(settings.get("config"), dict):
         raise InvalidInput("settings.json has no config")
     return settings

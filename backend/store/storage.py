@@ -40,6 +40,12 @@ sessions = sa.Table(
     sa.Column("owner_digest", sa.String(64), nullable=False),
     sa.Column("view_token", sa.String(64), nullable=False, index=True),
     sa.Column("config", sa.Text, nullable=False),  # JSON of TrainConfig
+    # Which task (backend.tasks) and its source, as JSON: enough to rebuild the task's data.
+    # Added by `migrate`; NULL in rows from before tasks, which are text sessions.
+    sa.Column("task", sa.String(32), nullable=True),
+    sa.Column("source", sa.Text, nullable=True),
+    # Before tasks a session was one text: kept for those rows. New rows keep a short label
+    # of the source here and an empty text (the source holds everything).
     sa.Column("text_source", sa.String(64), nullable=False),  # corpus id or "upload"
     sa.Column("text", sa.Text, nullable=False),
     # Run state as of the last checkpoint: status, step, loss history, samples (JSON).
@@ -52,21 +58,53 @@ sessions = sa.Table(
 )
 
 
+def migrate(engine: sa.Engine) -> None:
+    """Add the columns of later versions to a database made by an earlier one.
+
+    Rows from before tasks keep NULL there and read as text sessions (`legacy_source`),
+    so an old data directory opens unchanged; nothing is rewritten until a row is saved.
+    """
+    present = {c["name"] for c in sa.inspect(engine).get_columns("sessions")}
+    missing = {name: kind for name, kind in ADDED_COLUMNS.items() if name not in present}
+    if not missing:
+        return
+    with engine.begin() as conn:
+        for name, kind in missing.items():
+            conn.execute(sa.text(f"ALTER TABLE sessions ADD COLUMN {name} {kind}"))
+    log.info("database migrated: added %s", ", ".join(missing))
+
+
+def legacy_source(row: Any) -> dict[str, Any]:
+    """A row from before tasks was a text session: its text and where it came from."""
+    return {"corpus": row.text_source, "text": row.text}
+
+
+def source_label(source: dict[str, Any], task: str) -> str:
+    """A short name of a source for the old `text_source` column (a corpus id, or the task)."""
+    label = source.get("corpus") or task
+    return str(label)[:64]
+
+
 def digest(token: str) -> str:
     """The stored form of a secret token."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# The columns `migrate` adds to a database made before them, with their SQL type.
+ADDED_COLUMNS = {"task": "VARCHAR(32)", "source": "TEXT"}
+LEGACY_TASK = "text"  # what every session was before tasks
+
+
 @dataclass
 class SessionRecord:
-    """A session's durable part: who may do what, its settings and its text."""
+    """A session's durable part: who may do what, its settings, its task and the task's source."""
 
     id: str
     owner_digest: str
     view_token: str  # its digest (in the clear in databases from before digests)
     config: dict[str, Any]
-    text_source: str
-    text: str
+    task: str  # a name in backend.tasks.registry.TASKS
+    source: dict[str, Any]  # the task's parsed source (TaskSpec.parse_source)
     state: dict[str, Any] = field(default_factory=dict)
     classroom: dict[str, Any] = field(default_factory=dict)
     parent_id: str | None = None
@@ -109,6 +147,7 @@ class Storage:
         self.data_dir = Path(data_dir)
         self.problems: dict[str, str] = {}  # what failed, by kind ("database", "checkpoints")
         metadata.create_all(self.engine)
+        migrate(self.engine)
 
     def report(self, kind: str, problem: str | None) -> None:
         """Remember that writes of `kind` fail (or, with None, work again)."""
@@ -146,8 +185,10 @@ class Storage:
             "owner_digest": record.owner_digest,
             "view_token": record.view_token,
             "config": json.dumps(record.config),
-            "text_source": record.text_source,
-            "text": record.text,
+            "task": record.task,
+            "source": json.dumps(record.source),
+            "text_source": source_label(record.source, record.task),
+            "text": "",
             "state": json.dumps(record.state),
             "classroom": json.dumps(record.classroom),
             "parent_id": record.parent_id,
@@ -168,8 +209,8 @@ class Storage:
             owner_digest=row.owner_digest,
             view_token=row.view_token,
             config=json.loads(row.config),
-            text_source=row.text_source,
-            text=row.text,
+            task=row.task or LEGACY_TASK,
+            source=json.loads(row.source) if row.source else legacy_source(row),
             state=json.loads(row.state),
             classroom=json.loads(row.classroom),
             parent_id=row.parent_id,

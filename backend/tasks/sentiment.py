@@ -304,3 +304,21 @@ def running_prediction(model: SentimentClassifier, text: str) -> list[float]:
             p, k = p_known[k], k + 1
         out.append(p)
     return out
+
+
+def train_classifiers(runs: list[dict], steps: int) -> list[tuple[Any, dict]]:
+    """One many-to-one sentiment classifier per run, with its held-out accuracies."""
+    train, test = split()
+    vocab = vocabulary()
+    out = []
+    for run in runs:
+        model = SentimentClassifier.from_config(TrainConfig(**run["config"]), vocab)
+        train_classifier(model, train, steps)
+        scores = {
+            "label": run["label"],
+            "kind": run["config"]["model"],
+            "accuracy": accuracy(model, test),
+            "pair_accuracy": accuracy(model, flipped_pairs(test)),
+        }
+        out.append((model, scores))
+    return out

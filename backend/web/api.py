@@ -1,4 +1,4 @@
-"""HTTP routes under /api: schema, corpora, creating sessions and replacing their text."""
+"""HTTP routes under /api: schema, tasks, corpora, creating sessions and replacing sources."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from backend.lessons.experiments import Experiments
 from backend.sessions.classroom import Classroom
 from backend.sessions.registry import Session, Sessions
 from backend.store import exchange
+from backend.tasks import registry as tasks
 from backend.web.guards import limiter, per_session, rate, token_guard
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -53,9 +54,16 @@ def schema():
     """Every setting with its bounds, the server's limits and the training device."""
     return {
         "settings": config.describe(),
+        "tasks": tasks.describe(),
         "limits": LIMITS.to_dict(),
         "device": sessions().engine.device,
     }
+
+
+@bp.get("/tasks")
+def list_tasks():
+    """Every kind of sequence a session can learn: name, one line, unit, views, default source."""
+    return {"tasks": tasks.describe(), "default": tasks.DEFAULT_TASK}
 
 
 @bp.get("/corpora")
@@ -71,12 +79,14 @@ def list_corpora():
 @bp.post("/sessions")
 @limiter.limit(rate("CREATE"))
 def create_session():
-    """Create a session, optionally on a given corpus and settings."""
+    """Create a session of a task (text by default) on a source or corpus, with settings."""
     body = json_body(required=False)
-    corpus = body.get("corpus", "english")
-    if not isinstance(corpus, str):
+    corpus = body.get("corpus")
+    if corpus is not None and not isinstance(corpus, str):
         raise InvalidInput("corpus must be a corpus id", field="corpus")
-    return sessions().create(corpus, body.get("config")), 201
+    task = body.get("task", tasks.DEFAULT_TASK)
+    links = sessions().create(corpus, body.get("config"), task=task, source=body.get("source"))
+    return links, 201
 
 
 @bp.put("/sessions/<session_id>/text")
@@ -87,14 +97,14 @@ def put_text(session_id: str):
         corpus = json_body().get("corpus")
         if not isinstance(corpus, str):
             raise InvalidInput("corpus must be a corpus id", field="corpus")
-        return sessions().set_text(session, corpus, corpora.load(corpus))
+        return sessions().set_source(session, {"corpus": corpus})
     if request.mimetype != "text/plain":
         raise InvalidInput('send text/plain (the text) or application/json ({"corpus": id})')
     try:
         text = request.get_data(cache=False).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput("the text is not valid UTF-8") from exc
-    return sessions().set_text(session, "upload", text.replace("\r\n", "\n"))
+    return sessions().set_source(session, {"corpus": "upload", "text": text.replace("\r\n", "\n")})
 
 
 @bp.delete("/sessions/<session_id>")

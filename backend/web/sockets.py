@@ -124,13 +124,19 @@ def register(
 
     @handler("predict:query")
     def predict(data: dict) -> None:
-        """Next-character prediction for this client's text; answered as predict:result."""
-        sessions.predict(request.sid, data)
+        """The task's prediction for this client's input; answered as predict:result."""
+        sessions.query(request.sid, "predict", data)
 
     @handler("inspect:query")
     def inspect(data: dict) -> None:
-        """Gates, states and saliency for this client's text; answered as inspect:result."""
-        sessions.inspect(request.sid, data)
+        """Gates, states and saliency for this client's input; answered as inspect:result."""
+        sessions.query(request.sid, "inspect", data)
+
+    @handler("task:query")
+    def task_query(data: dict) -> None:
+        """Any other query of the session's task ({"op": ..., ...}); answered as <op>:result."""
+        op = data.get("op") if isinstance(data, dict) else None
+        sessions.query(request.sid, op, {k: v for k, v in data.items() if k != "op"})
 
     @handler("link:renew")
     def renew(data: dict) -> None:

@@ -69,7 +69,7 @@ export async function getCorpora(): Promise<Corpus[]> {
 
 /** `POST /api/sessions`: a fresh session with its owner and view tokens. */
 export function createSession(
-  body: { corpus?: string; config?: Config } = {},
+  body: { task?: string; source?: Record<string, unknown>; corpus?: string; config?: Config } = {},
 ): Promise<CreatedSession> {
   return request<CreatedSession>("/api/sessions", {
     method: "POST",

@@ -22,6 +22,7 @@ import { Samples } from "./components/samples";
 import { SessionTools } from "./components/sessionTools";
 import { SettingsPanel } from "./components/settingsPanel";
 import { Stats } from "./components/stats";
+import { TaskPicker } from "./components/taskPicker";
 import { TextSource } from "./components/textSource";
 import { Toasts } from "./components/toasts";
 import { h } from "./dom";
@@ -51,6 +52,7 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
   const run = new RunControls(actions);
   const classMode = new ClassMode(actions);
   const tools = new SessionTools(actions);
+  const task = new TaskPicker();
   const text = new TextSource(actions);
   const settings = new SettingsPanel(actions);
   const stats = new Stats();
@@ -90,6 +92,7 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
       run.el,
       classMode.el,
       tools.el,
+      task.el,
       text.el,
       settings.el,
     ),
@@ -108,6 +111,7 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
     run,
     classMode,
     tools,
+    task,
     text,
     settings,
     stats,

@@ -1,14 +1,15 @@
 /** What the page's own URL asks for, and where an owner's token is remembered. */
 
 export type Route =
-  | { kind: "new" }
+  | { kind: "new"; task: string | null }
   | { kind: "lesson"; id: string; lang: string | null }
   | { kind: "session"; id: string; token: string | null };
 
 const OWNER_KEY = "rnn-playground:owner:";
 
 /**
- * `/` starts a new session, `/?lesson=<id>&lang=<lang>` starts a lesson, and
+ * `/` starts a new session (`/?task=<name>`: of that kind of sequence),
+ * `/?lesson=<id>&lang=<lang>` starts a lesson, and
  * `/s/<id>?t=<token>` opens a session (the token may be missing).
  */
 export function parseRoute(location: Location): Route {
@@ -16,7 +17,8 @@ export function parseRoute(location: Location): Route {
   const match = /^\/s\/([A-Za-z0-9_-]+)\/?$/.exec(location.pathname);
   if (!match?.[1]) {
     const lesson = params.get("lesson");
-    return lesson ? { kind: "lesson", id: lesson, lang: params.get("lang") } : { kind: "new" };
+    if (lesson) return { kind: "lesson", id: lesson, lang: params.get("lang") };
+    return { kind: "new", task: params.get("task") };
   }
   const token = params.get("t");
   return { kind: "session", id: match[1], token: token === "" ? null : token };

@@ -31,8 +31,24 @@ export interface Limits {
 
 export interface Schema {
   settings: Setting[];
+  /** Every kind of sequence a session can learn (`GET /api/tasks` lists the same). */
+  tasks?: TaskInfo[];
   limits: Limits;
   device: string;
+}
+
+/** A task: a kind of sequence, what one step of it is and the unit its loss is shown in. */
+export interface TaskInfo {
+  name: string;
+  title: string;
+  summary: string;
+  /** The loss chart's unit: "bits/char", "bits/word", "px", … */
+  unit: string;
+  /** What one time step is, for rates: "char", "word", "frame", "day". */
+  item: string;
+  views: string[];
+  queries: string[];
+  default_source: Record<string, unknown>;
 }
 
 export interface Corpus {
@@ -91,6 +107,8 @@ export interface SessionState {
   role: Role;
   view_url?: string;
   config: Config;
+  /** The session's task (absent from servers before tasks: characters). */
+  task?: TaskInfo;
   text: TextInfo;
   status: Status;
   pause_reason: PauseReason | null;
@@ -152,6 +170,10 @@ export type Point = [number, number];
 
 export interface TrainProgress {
   step: number;
+  /** Time steps trained on so far, in the task's `item` (chars_seen is the older name). */
+  items_seen?: number;
+  items_per_sec?: number;
+  unit?: string;
   chars_seen: number;
   chars_per_sec: number;
   /** Sessions its last step trained together: 1 alone, more in a GPU worker's cohort. */

@@ -1,9 +1,12 @@
-/** Train and validation loss (bits/char) against step, streamed into a uPlot line chart. */
+/**
+ * Train and validation loss against step, in the task's unit (bits/char for text, pixels for
+ * a ball…), streamed into a uPlot line chart.
+ */
 
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { h, setText, show } from "../dom";
-import { formatFixed, formatInt, t } from "../i18n";
+import { formatFixed, formatInt, isMessageKey, t } from "../i18n";
 import type { AppState, HistoryBuffer } from "../store";
 import { axisStyle, cssVar, remPx, xTickSpace } from "./charts";
 import type { Component } from "./component";
@@ -51,6 +54,12 @@ function decimals(incr: number): number {
   return Math.max(0, Math.min(4, -Math.floor(Math.log10(incr) + 1e-9)));
 }
 
+/** The loss axis' label for a task's unit ("bits/char" → "bits per character"). */
+export function unitLabel(unit: string): string {
+  const key = `unit.${unit}`;
+  return isMessageKey(key) ? t(key) : unit;
+}
+
 /** Legend readout: blank until the cursor is over the chart, then 3 decimals. */
 function bitsValue(_u: uPlot, v: number | null): string {
   return v == null ? "" : formatFixed(v, 3);
@@ -65,6 +74,7 @@ export class LossChart implements Component {
   private rem = 0;
   private drawn = { version: -1, revision: -1 };
   private last: Readonly<AppState> | null = null;
+  private unit = "bits/char";
 
   constructor() {
     this.el = h(
@@ -81,7 +91,13 @@ export class LossChart implements Component {
     this.last = state;
     const history = state.history;
     show(this.empty, history.step.length === 0 && history.val_step.length === 0);
-    const vocab = state.session?.text.vocab_size;
+    const unit = state.session?.task?.unit ?? "bits/char";
+    if (unit !== this.unit) {
+      this.unit = unit; // the axis is labelled when the chart is built
+      this.reset();
+    }
+    // Uniform guessing scores log2(V) bits: a baseline for the tasks measured in bits.
+    const vocab = unit.startsWith("bits/") ? state.session?.text?.vocab_size : undefined;
     setText(
       this.baseline,
       vocab
@@ -118,7 +134,7 @@ export class LossChart implements Component {
           { ...axis, label: t("chart.x"), size: this.rem * 2.6, space: xTickSpace(this.rem) },
           {
             ...axis,
-            label: t("chart.y"),
+            label: unitLabel(this.unit),
             size: this.rem * 3.4,
             values: (_u, ticks, _axis, _space, incr) =>
               ticks.map((v) => formatFixed(v, decimals(incr))),

@@ -1,4 +1,4 @@
-"""Validation of the queries anyone joined may send: predictions and looks inside the model."""
+"""Validation of the text task's queries: next-character predictions and looks inside the model."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_sequence
 
-from backend.core.models import CharRNN, State
+from backend.core.models import SequenceModel, State
 from backend.core.training import next_logits
 
 REFRESH_S = 0.5  # how stale the answering weights may get while the session trains
@@ -56,7 +56,7 @@ class Read:
 
 def supports(trainer: Any) -> bool:
     """Whether a session's model can be answered this way (recurrent character models)."""
-    return isinstance(trainer.model, CharRNN)
+    return isinstance(trainer.model, SequenceModel)
 
 
 class Answerer:
@@ -64,7 +64,7 @@ class Answerer:
 
     def __init__(self, trainer: Any) -> None:
         self.trainer = trainer
-        self.model: CharRNN | None = None
+        self.model: SequenceModel | None = None
         self.step = -1  # training step of the snapshot
         self.taken_at = -math.inf
         self.reads: OrderedDict[str, Read] = OrderedDict()  # client -> its last text, read
@@ -150,7 +150,7 @@ class Answerer:
         #    each row stops at its own length and its final state is its own.
         x = pad_sequence([torch.tensor(new) for _, _, _, new in todo], batch_first=True)
         lengths = torch.tensor([len(new) for _, _, _, new in todo])
-        x_onehot = F.one_hot(x.to(device), model.vocab_size).float()  # (R, T, V)
+        x_onehot = F.one_hot(x.to(device), model.input_size).float()  # (R, T, V)
         packed = pack_padded_sequence(x_onehot, lengths, batch_first=True, enforce_sorted=False)
         # 2. Each row's starting state: what its client read before, or zeros.
         zero = self.zero_state(1)
@@ -175,7 +175,7 @@ class Answerer:
 
     @staticmethod
     def generate(
-        model: CharRNN, reads: list[Read], length: int, temperatures: list[float]
+        model: SequenceModel, reads: list[Read], length: int, temperatures: list[float]
     ) -> list[tuple[list[int], list[int]]]:
         """A greedy and a sampled continuation of `length` ids for every read, all at once."""
         R = len(reads)
@@ -234,7 +234,7 @@ class Answerer:
         return out
 
     def continuations(
-        self, model: CharRNN, queries: list[dict], reads: list[Read], continued: list[bool]
+        self, model: SequenceModel, queries: list[dict], reads: list[Read], continued: list[bool]
     ) -> dict[int, tuple[str, str]]:
         """Greedy and sampled texts for the queries that get them; identical ones share."""
         wanted: dict[tuple, list[int]] = {}

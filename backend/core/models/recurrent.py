@@ -1,9 +1,12 @@
-"""A character-level recurrent language model: one-hot in, recurrent layers, logits out.
+"""A recurrent sequence model: input vectors in, recurrent layers, one output per step.
 
-Each character x_t (an id) enters as a one-hot vector of the vocabulary size V,
-so W_xh x_t simply picks one column of W_xh. The recurrent layer carries a hidden
-state h_t of size H from one character to the next (sigma is the logistic sigmoid,
-* the elementwise product):
+Each step's input x_t is a vector of size I that the task makes from its data (see
+`backend.tasks`): for text a one-hot vector of the vocabulary size V, so W_xh x_t
+simply picks one column of W_xh; for a ball the pixels of a frame, or its coordinates.
+A task may also hand over category ids (B, T), which the model one-hots itself: the
+same maths, without building the one-hot tensor on the host. The recurrent layer
+carries a hidden state h_t of size H from one step to the next (sigma is the logistic
+sigmoid, * the elementwise product):
 
   RNN   h_t = phi(W_xh x_t + W_hh h_{t-1} + b_h)         phi = tanh, or relu
 
@@ -20,10 +23,11 @@ state h_t of size H from one character to the next (sigma is the logistic sigmoi
         h_t = (1 - z_t) * n_t + z_t * h_{t-1}
 
 Stacked layers feed layer l's h_t to layer l + 1 as its input. A linear head turns
-the top layer's h_t into scores (logits) for the next character, and softmax turns
-them into probabilities:
+the top layer's h_t into the step's output y_t of size O: for text, scores (logits)
+for the next character, which softmax turns into probabilities; for a ball, the next
+position. The task's loss compares y_t with the target:
 
-  y_t = W_hy h_t + b_y          p(x_{t+1} | x_1..x_t) = softmax(y_t)
+  y_t = W_hy h_t + b_y          p(x_{t+1} | x_1..x_t) = softmax(y_t)    (text)
 
 Initialisation decides whether gradients survive the trip back through time: each
 step multiplies dL/dh_t by W_hh^T (and by the nonlinearity's slope), so over k steps
@@ -38,11 +42,11 @@ PyTorch's default (every weight uniform in +-1/sqrt(H)), `init_recurrent_` offer
 
 The recurrence runs inside PyTorch's fused torch.nn.RNN / LSTM / GRU, which is what
 makes training fast. Their weights are stored gate-stacked, in PyTorch's order:
-`rnn.weight_ih_l{k}` is W_x* of layer k with shape (G*H, V or H) and
+`rnn.weight_ih_l{k}` is W_x* of layer k with shape (G*H, I or H) and
 `rnn.weight_hh_l{k}` is W_h* with shape (G*H, H), where the gate blocks are
 LSTM [i, f, g, o] (G = 4), GRU [r, z, n] (G = 3), RNN one block (G = 1); each has
 two biases b_ih and b_hh that add up to the b above (except GRU's b_hn, inside r_t * (...)).
-The head is `head.weight` (V, H) = W_hy and `head.bias` (V,) = b_y.
+The head is `head.weight` (O, H) = W_hy and `head.bias` (O,) = b_y.
 
 References: Karpathy, "The Unreasonable Effectiveness of Recurrent Neural Networks"
 (2015); Hochreiter & Schmidhuber, "Long Short-Term Memory" (1997); Cho et al.,
@@ -65,15 +69,16 @@ State = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
-class CharRNN(nn.Module):
-    """Predicts the next character at every position of a batch of character-id sequences."""
+class SequenceModel(nn.Module):
+    """Predicts an output at every step of a batch of input sequences (a recurrent core)."""
 
     def __init__(
         self,
         kind: str,
-        vocab_size: int,
+        input_size: int,
         hidden_size: int,
         num_layers: int,
+        output_size: int | None = None,
         activation: str = "tanh",
     ) -> None:
         super().__init__()
@@ -82,25 +87,35 @@ class CharRNN(nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of tanh, relu")
         self.kind = kind
-        self.vocab_size = vocab_size
+        self.input_size = input_size
+        self.output_size = input_size if output_size is None else output_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         # Only the vanilla RNN has a choice of phi; LSTM and GRU gates fix theirs.
         self.activation = activation if kind == "rnn" else "tanh"
         extra = {"nonlinearity": activation} if kind == "rnn" else {}
-        self.rnn = CELLS[kind](vocab_size, hidden_size, num_layers, batch_first=True, **extra)
-        self.head = nn.Linear(hidden_size, vocab_size)  # W_hy, b_y
+        self.rnn = CELLS[kind](input_size, hidden_size, num_layers, batch_first=True, **extra)
+        self.head = nn.Linear(hidden_size, self.output_size)  # W_hy, b_y
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Input vectors (..., I): category ids (...) become one-hot, float vectors pass."""
+        return encode_input(x, self.input_size, self.head.weight.dtype)
 
     def forward(self, x: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
-        """Logits for the next character after each position of x (B, T), and the final state."""
-        x_onehot = F.one_hot(x, self.vocab_size).float()  # (B, T, V)
-        h, state = self.rnn(x_onehot, state)  # (B, T, H): top layer's h_t at every t
-        logits = self.head(h)  # (B, T, V)
-        return logits, state
+        """Outputs after each step of x (B, T) ids or (B, T, I) vectors, and the final state."""
+        h, state = self.rnn(self.encode(x), state)  # (B, T, H): top layer's h_t at every t
+        return self.head(h), state  # (B, T, O)
 
     def num_params(self) -> int:
         """How many numbers training adjusts."""
         return sum(p.numel() for p in self.parameters())
+
+
+def encode_input(x: torch.Tensor, size: int, dtype: torch.dtype) -> torch.Tensor:
+    """Category ids (...) as one-hot vectors (..., size); float vectors are returned as they are."""
+    if x.is_floating_point():
+        return x.to(dtype)
+    return F.one_hot(x, size).to(dtype)
 
 
 @torch.no_grad()
@@ -124,12 +139,14 @@ def init_recurrent_(rnn: nn.RNNBase, init: str = "default", scale: float = 1.0) 
             w_hh.mul_(scale)
 
 
-def build_model(cfg: TrainConfig, vocab_size: int) -> CharRNN:
-    """A freshly initialised CharRNN for `cfg`; the same cfg.seed always gives the same weights."""
+def build_model(cfg: TrainConfig, input_size: int, output_size: int | None = None) -> SequenceModel:
+    """A freshly initialised SequenceModel for `cfg`; the same cfg.seed gives the same weights."""
     # fork_rng keeps the seeding local: the global random state is left as it was.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        model = CharRNN(cfg.model, vocab_size, cfg.hidden_size, cfg.num_layers, cfg.activation)
+        model = SequenceModel(
+            cfg.model, input_size, cfg.hidden_size, cfg.num_layers, output_size, cfg.activation
+        )
     # Deterministic on top of the seeded weights; a no-op at the defaults.
     init_recurrent_(model.rnn, cfg.init, cfg.init_scale)
     return model

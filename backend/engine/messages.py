@@ -1,0 +1,252 @@
+"""Every message between the web process and the training workers, one type per kind.
+
+Commands go down to a worker (control commands on its command queue, queries on its query
+queue); events come back up. Each is a plain frozen dataclass of JSON-like fields (no torch
+tensors), so it pickles over a multiprocessing queue as it is, and a reader, a type checker
+or a debugger can follow one from `Sessions` through `Engine` into `Worker` and back by name.
+
+The worker dispatches on the type (`Worker.handle`), the session layer folds events by type
+(`Sessions.on_event`), and the engine routes on the base class: `Query` to the query queue,
+any other `Command` to the command queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# ----------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class Command:
+    """Something the web process asks of the worker that holds `session`."""
+
+    session: str
+
+
+@dataclass(frozen=True)
+class Open(Command):
+    """Build (or rebuild) a session's model on its task; resume from its checkpoint if asked."""
+
+    gen: int  # which build of the session's model this is: events carry it back
+    task: str  # a name in backend.tasks.registry
+    source: dict[str, Any]  # the task's parsed source
+    config: dict[str, Any]  # TrainConfig.to_dict()
+    checkpoint: str  # where its weights are saved
+    resume: bool = False
+    step: int = 0  # the session's step, kept if no checkpoint can be restored
+    items_seen: int = 0
+    weights: str | None = None  # imported weights (safetensors), already validated
+
+
+@dataclass(frozen=True)
+class Configure(Command):
+    """Apply live settings (learning rate, clipping...) without rebuilding the model."""
+
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Start(Command):
+    """Train this session among the running ones."""
+
+
+@dataclass(frozen=True)
+class Pause(Command):
+    """Stop training it and save its weights."""
+
+
+@dataclass(frozen=True)
+class Step(Command):
+    """One optimisation step now, reported at once (the session is paused)."""
+
+
+@dataclass(frozen=True)
+class Save(Command):
+    """Checkpoint now, whatever the step (for exports and forks)."""
+
+
+@dataclass(frozen=True)
+class Handoff(Command):
+    """Checkpoint and let go: another worker takes the session over from its checkpoint."""
+
+
+@dataclass(frozen=True)
+class Close(Command):
+    """Forget the session (its checkpoint stays on disk)."""
+
+
+@dataclass(frozen=True)
+class Shutdown(Command):
+    """End the worker process."""
+
+    session: str = ""
+
+
+@dataclass(frozen=True)
+class Query(Command):
+    """A question to the session's task (predict, inspect, a roll-out...), for one client.
+
+    `fields` is the query as the task's spec parsed it; only the newest query per
+    client and op is answered.
+    """
+
+    op: str
+    client: str
+    seq: int = 0
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a worker (or the engine) reports about `session`, from model build `gen`."""
+
+    session: str | None
+    gen: int | None
+
+
+@dataclass(frozen=True)
+class Ready(Event):
+    """A worker process started; it trains on `device`."""
+
+    pid: int
+    device: str
+
+
+@dataclass(frozen=True)
+class Opened(Event):
+    """The session's model is built (and resumed, if `resumed`)."""
+
+    params: int
+    input_size: int
+    output_size: int
+    describe: dict[str, Any]  # Task.describe(): what the page needs to draw the task
+    step: int
+    items_seen: int
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """What the session learned since the last message, and how fast."""
+
+    step: int
+    items_seen: int
+    items_per_sec: float
+    batched: int  # sessions its last step trained together (1: alone)
+    train: list[list[float | None]]  # [step, loss in the task's unit]
+    grad: list[list[float | int | None]]  # [step, gradient norm, clipped 0/1]
+    val: list[list[float | None]]  # [step, validation loss]
+
+
+@dataclass(frozen=True)
+class Sample(Event):
+    """A live sample, as its task made it (for text, {"text": ...})."""
+
+    step: int
+    temperature: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Gradients(Event):
+    """How far back the gradient reaches (`train:gradients` on the wire)."""
+
+    step: int
+    seq_len: int
+    h_norms: list[list[float | None]]
+    c_norms: list[list[float | None]] | None
+    ratio: float | None
+    clip_rate: float
+    grad_norm: float | None
+    clip_threshold: float
+    clip: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """The profile as the page receives it."""
+        return {
+            "step": self.step,
+            "seq_len": self.seq_len,
+            "h_norms": self.h_norms,
+            "c_norms": self.c_norms,
+            "ratio": self.ratio,
+            "clip_rate": self.clip_rate,
+            "grad_norm": self.grad_norm,
+            "clip_threshold": self.clip_threshold,
+            "clip": self.clip,
+        }
+
+
+@dataclass(frozen=True)
+class Answered(Event):
+    """A query's answer, for its client."""
+
+    client: str
+    op: str
+    seq: int
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rejected(Event):
+    """A query refused (a bad query, a closed session, a restarted worker), for its client."""
+
+    client: str
+    op: str
+    error: dict[str, Any]  # {"code", "message", "field"?}
+    seq: int | None = None
+
+
+@dataclass(frozen=True)
+class Failed(Event):
+    """A command or the training of the session failed; it stopped training."""
+
+    op: str  # the command's kind ("open", ...), or "train"
+    message: str
+
+
+@dataclass(frozen=True)
+class Notice(Event):
+    """Something the session's owner should know (a damaged checkpoint, a failed save)."""
+
+    code: str
+    message: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Checkpointed(Event):
+    """The session's weights are saved as of `step`."""
+
+    step: int
+
+
+@dataclass(frozen=True)
+class HandedOff(Event):
+    """The worker let the session go (after saving it): its commands may go to the next one."""
+
+
+@dataclass(frozen=True)
+class Misrouted(Event):
+    """A query reached a worker the session had left: the engine sends it on."""
+
+    query: Query
+
+
+@dataclass(frozen=True)
+class WorkerLost(Event):
+    """The session's worker died; the engine reopens it from its checkpoint (paused if asked)."""
+
+    code: str
+    message: str
+    paused: bool = False
+    worker: int | None = None  # which worker died
+
+
+def kind(message: Command | Event) -> str:
+    """A message's kind as a lowercase name ("open", "answered", ...), for logs and errors."""
+    return type(message).__name__.lower()

@@ -1,0 +1,182 @@
+"""What a task is: the one place that knows what a time step of a sequence means.
+
+A task owns everything that depends on what the sequence *is*: where its data comes
+from and how it is split, how one time step becomes an input vector, the size of the
+model's output, the loss and the unit it is shown in, its samples, the queries it
+answers and the views the page opens for it. Everything else (the trainer, workers,
+cohorts, checkpoints, export/import, storage, the protocol) holds a task and never
+asks which one it is.
+
+A task comes in two halves, so that the web process never imports torch:
+
+  TaskSpec   torch-free: name, one-line description, unit, views, default source,
+             and the validation of a user's source and queries (`<task>/spec.py`)
+  Task       torch side, one instance per session, built inside a worker from the
+             parsed source: data, encoding, loss, metric, samples, answers (`<task>/task.py`)
+
+Both are found by name through `backend.tasks.registry`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from backend.errors import InvalidInput
+
+if TYPE_CHECKING:  # torch stays out of the web process
+    import torch
+    from torch import nn
+
+    from backend.core.data import SequenceDataset
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task as the web process sees it: names, unit, views and input validation.
+
+    Subclass it in `<task>/spec.py` to refine `parse_source` and `parse_query`; the
+    defaults accept a JSON object of the keys of `default_source` and a JSON object
+    for any op named in `queries`.
+    """
+
+    name: str  # registry key, stored with each session: "text", "words", "ball", "prices"
+    title: str  # shown in the task picker, e.g. "Characters"
+    summary: str  # one line shown at session start
+    unit: str  # the metric's unit on the loss chart: "bits/char", "bits/word", "px", "% error"
+    item: str  # what one time step is, for rates and counts: "char", "word", "frame", "day"
+    views: tuple[str, ...]  # frontend views it opens: "predict", "inspect", "ball", ...
+    queries: tuple[str, ...]  # query ops it answers, each validated by parse_query
+    default_source: dict[str, Any] = field(default_factory=dict)  # a new session's source
+    # Queries that may take seconds (training a classifier): each runs on a thread of its
+    # own and without the weights' lock, so keystrokes and training never wait for them.
+    slow_queries: tuple[str, ...] = ()
+
+    def parse_source(self, source: Any) -> dict[str, Any]:
+        """`source` checked and completed with the defaults; InvalidInput if it is not valid.
+
+        The result is what `Task.build` receives and what is stored with the session,
+        so it must be JSON and enough to rebuild the task's data exactly.
+        """
+        if source is None:
+            return dict(self.default_source)
+        if not isinstance(source, dict):
+            raise InvalidInput("source must be a JSON object", field="source")
+        unknown = sorted(set(source) - set(self.default_source))
+        if unknown:
+            raise InvalidInput(
+                f"unknown source field(s) for {self.name}: {', '.join(unknown)}", field="source"
+            )
+        return {**self.default_source, **source}
+
+    def parse_query(self, op: str, query: Any) -> dict[str, Any]:
+        """One query of kind `op` checked; InvalidInput if this task does not answer it."""
+        if op not in self.queries:
+            raise InvalidInput(f"a {self.name} session does not answer {op!r}", field="op")
+        if not isinstance(query, dict):
+            raise InvalidInput("a query must be a JSON object", field="query")
+        return dict(query)
+
+    def sizes(self, source: dict[str, Any]) -> tuple[int, int] | None:
+        """(input_size, output_size) a parsed source gives, so the web process can refuse a
+        model over the parameter cap before a worker builds it; None if only the worker knows."""
+        return None
+
+    def export_files(self, source: dict[str, Any], state: dict[str, Any]) -> dict[str, str]:
+        """Files of the task's own to put in an export zip beside the weights (name -> text)."""
+        return {}
+
+    def summarize_source(self, source: dict[str, Any]) -> dict[str, Any]:
+        """What the page is told about a session's source (small: no bulk data)."""
+        return dict(source)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of `GET /api/tasks` and of `session:state`'s `task`."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "summary": self.summary,
+            "unit": self.unit,
+            "item": self.item,
+            "views": list(self.views),
+            "queries": list(self.queries),
+            "default_source": dict(self.default_source),
+        }
+
+
+class Task(ABC):
+    """One session's task inside a worker: its data, how steps are encoded, loss and queries.
+
+    The trainer calls, per step, `dataset.batch` -> `encode` -> model -> `loss`, and shows
+    `metric(loss)` in `spec.unit`. Everything else a session shows of its model goes
+    through `sample`, `answer` and `describe`.
+    """
+
+    spec: ClassVar[TaskSpec]
+    dataset: SequenceDataset  # batch(B, T, gen) -> (x, y); val_windows(T) -> (x, y)
+    input_size: int  # size of the vector fed to the recurrent core per step
+    output_size: int  # size of the head's output per step
+
+    @classmethod
+    @abstractmethod
+    def build(cls, source: dict[str, Any], seed: int) -> Task:
+        """The task for a parsed source; data is generated or read here, at run time."""
+
+    @classmethod
+    def restore(cls, source: dict[str, Any], seed: int, state: dict[str, Any]) -> Task:
+        """The task as it was when `state()` was taken (a checkpoint or an import).
+
+        By default the task is rebuilt from its source; a task whose build is not
+        reproducible (a vocabulary capped by frequency, say) reads `state` instead.
+        """
+        return cls.build(source, seed)
+
+    @abstractmethod
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Dataset inputs (B, T[, ...]) -> float input vectors (B, T, input_size)."""
+
+    @abstractmethod
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Scalar training loss (mean over the batch) from head outputs (B, T, output_size)."""
+
+    @abstractmethod
+    def metric(self, loss: float) -> float:
+        """A mean training loss in the unit shown on the loss chart (spec.unit)."""
+
+    @abstractmethod
+    def sample(
+        self, model: nn.Module, length: int, temperature: float, generator: torch.Generator
+    ) -> dict[str, Any]:
+        """The live sample payload of `length` steps (the page's sample view draws it)."""
+
+    @abstractmethod
+    def answer(self, model: nn.Module, op: str, query: dict[str, Any]) -> dict[str, Any]:
+        """The answer to one query parsed by `spec.parse_query` (predict, rollout, ...)."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """What the page needs to draw this task (vocabulary, frame size, baselines, ...)."""
+
+    @abstractmethod
+    def state(self) -> dict[str, Any]:
+        """JSON kept in checkpoints and exports, read back by `restore`."""
+
+    def cohort_key(self) -> Hashable | None:
+        """Tasks with equal keys can train in one batched cohort; None never batches.
+
+        The cohort (`backend.engine.cohort`) is written for categorical tasks: ids in
+        (B, T), cross-entropy over `output_size` classes out. A task that returns a key
+        also provides `start_id() -> int` and `sample_from_ids(ids) -> dict` (the sample
+        payload for ids the cohort drew).
+        """
+        return None
+
+    def answerer(self, trainer: Any) -> Any | None:
+        """An object that answers many clients' `predict` queries in one batch, or None.
+
+        It needs `refresh(running, lock)` and `answer(queries, continued) -> list[dict]`
+        (see `backend.tasks.text.answering`); without one, each query goes to `answer`.
+        """
+        return None

@@ -1,0 +1,1 @@
+"""Characters: next-character prediction on a text (the playground's first task)."""

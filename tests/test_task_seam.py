@@ -1,0 +1,171 @@
+"""The task seam: the registry lists tasks without torch, and nothing else names a task."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from backend.errors import InvalidInput
+from backend.store.storage import Storage
+from backend.tasks.registry import TASKS, describe, spec_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_registry_lists_the_text_task_first_with_its_unit_and_views():
+    listed = describe()
+    assert listed[0]["name"] == "text"
+    assert listed[0]["unit"] == "bits/char"
+    assert {"predict", "inspect"} <= set(listed[0]["views"])
+    fields = {"name", "title", "summary", "unit", "views", "default_source"}
+    assert all(set(t) >= fields for t in listed)
+    assert list(TASKS) == [t["name"] for t in listed]
+
+
+def test_the_registry_and_every_spec_import_without_torch():
+    code = (
+        "import sys; import backend.tasks.registry as r; r.describe(); "
+        "assert 'torch' not in sys.modules, 'a task spec imported torch'"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_an_unknown_task_is_refused_by_name():
+    with pytest.raises(InvalidInput, match="unknown task"):
+        spec_for("tea leaves")
+
+
+def test_the_text_spec_loads_a_corpus_and_refuses_a_short_upload():
+    spec = spec_for("text")
+    source = spec.parse_source({"corpus": "english"})
+    assert source["corpus"] == "english" and len(source["text"]) > 1000
+    with pytest.raises(InvalidInput):
+        spec.parse_source({"corpus": "upload", "text": "ab"})
+    with pytest.raises(InvalidInput, match="unknown source"):
+        spec.parse_source({"corpus": "english", "gravity": 9.8})
+
+
+# What naming a task looks like in code: comparing with a task's name, importing a task's
+# package, or using its classes. Only backend/tasks/ may do it.
+NAMES_A_TASK = re.compile(
+    r"""(==|!=|\bin\b|\bis\b)\s*[(\[]?\s*["'](text|words|ball|prices)["']"""
+    r"""|["'](text|words|ball|prices)["']\s*(==|!=)"""
+    r"""|backend\.tasks\.(text|words|ball|prices)\b"""
+    r"""|\b(Text|Words|Ball|Prices)(Task|Spec)\b"""
+)
+
+
+def test_nothing_outside_the_tasks_names_a_task():
+    offenders = []
+    for path in sorted((ROOT / "backend").rglob("*.py")):
+        if (ROOT / "backend" / "tasks") in path.parents:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if NAMES_A_TASK.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == [], "task-specific code outside backend/tasks/:\n" + "\n".join(offenders)
+
+
+def test_the_check_itself_catches_a_task_test():
+    assert NAMES_A_TASK.search('if session.task == "ball":')
+    assert NAMES_A_TASK.search("from backend.tasks.text.task import TextTask")
+    assert not NAMES_A_TASK.search('if request.mimetype != "text/plain":')
+
+
+def test_a_database_row_from_before_tasks_opens_as_a_text_session(tmp_path):
+    old = sa.MetaData()
+    sa.Table(
+        "sessions",
+        old,
+        *[
+            sa.Column(name, kind, primary_key=name == "id")
+            for name, kind in [
+                ("id", sa.String(32)),
+                ("owner_digest", sa.String(64)),
+                ("view_token", sa.String(64)),
+                ("config", sa.Text),
+                ("text_source", sa.String(64)),
+                ("text", sa.Text),
+                ("state", sa.Text),
+                ("classroom", sa.Text),
+                ("parent_id", sa.String(32)),
+                ("created_at", sa.Float),
+                ("updated_at", sa.Float),
+            ]
+        ],
+    )
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = sa.create_engine(url)
+    old.create_all(engine)
+    text = "an old text from before tasks. " * 20
+    row = dict(owner_digest="0" * 64, view_token="1" * 64, config="{}", state="{}")
+    with engine.begin() as conn:
+        conn.execute(
+            old.tables["sessions"].insert(),
+            [{**row, "id": "old", "text_source": "upload", "text": text, "classroom": "{}"}],
+        )
+    engine.dispose()
+    storage = Storage(url, tmp_path)  # migrates: adds the task and source columns
+    record = storage.load("old")
+    assert record.task == "text" and record.source == {"corpus": "upload", "text": text}
+    assert spec_for(record.task).parse_source(record.source) == record.source
+    storage.save(record)  # a row saved again keeps its task and source
+    again = storage.load("old")
+    assert (again.task, again.source) == ("text", record.source)
+
+
+class Outbox:
+    """Stands in for a worker's events queue: keeps what is put on it."""
+
+    def __init__(self) -> None:
+        self.sent: list = []
+
+    def put(self, message) -> None:
+        self.sent.append(message)
+
+
+def test_an_exported_text_session_imports_with_identical_predictions(tmp_path):
+    import queue
+
+    import torch
+
+    from backend.config import TrainConfig
+    from backend.engine import worker
+    from backend.engine.messages import Open, Save
+    from backend.store import exchange
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig(model="gru", hidden_size=8, num_layers=1, seq_len=8, batch_size=4)
+    spec = spec_for("text")
+    source = spec.parse_source({"corpus": "upload", "text": "the cat sat on the mat. " * 20})
+    w = worker.Worker(None, queue.Queue(), Outbox(), device="cpu", checkpoint_s=60)
+    saved = tmp_path / "s.safetensors"
+    w.op_open(Open("s", 1, "text", source, cfg.to_dict(), checkpoint=str(saved)))
+    for _ in range(20):
+        w.slots["s"].trainer.step()
+    w.op_save(Save("s"))
+    checkpoint = saved.read_bytes()
+    blob = exchange.export(
+        exchange.weights_from_checkpoint(checkpoint),
+        cfg,
+        spec,
+        source,
+        exchange.task_state_from_checkpoint(checkpoint),
+        20,
+    )
+    model = exchange.parse_import(blob, tmp_path / "imported.safetensors")
+    copy = Open("t", 1, model.task, model.source, cfg.to_dict(), str(tmp_path / "t.safetensors"))
+    w.op_open(replace(copy, weights=str(model.weights)))
+    query = spec.parse_query("predict", {"text": "the ca", "seq": 1, "k": 5, "length": 30})
+    answers = []
+    for sid in ("s", "t"):
+        torch.manual_seed(0)  # the sampled continuation draws from the global stream
+        answers.append(w.slots[sid].trainer.answer("predict", query))
+    assert answers[0] == answers[1]
+    assert answers[0]["greedy"] and len(answers[0]["top"]) == 5
