@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -49,20 +50,36 @@ def make_task(seed: int = 0, **source) -> BallTask:
     return BallTask.build(SPEC.parse_source(source), seed)
 
 
-def train(task: BallTask, model: nn.Module, steps: int, seed: int, seq_len: int = 16) -> float:
-    """Train with Adam on fresh throws; the held-out error in pixels."""
+def held_out_px(task: BallTask, model: nn.Module, first: int = 0) -> float:
+    """Error in pixels on the held-out throws, counting steps `first`, `first` + 1, ... of each."""
+    x, y = task.dataset.val_windows(16)
+    with torch.no_grad():
+        out, _ = model(task.encode(x))
+    return task.metric(task.loss(out[:, first:], y[:, first:]).item())
+
+
+def train(
+    task: BallTask,
+    model: nn.Module,
+    seed: int,
+    budget: int,
+    reached: Callable[[], bool] = lambda: False,
+    check_every: int = 50,
+) -> int:
+    """Adam on fresh throws until `reached()` holds (checked every `check_every` steps) or
+    `budget` steps are spent, as the lesson claims are tested (docs/lessons.md); the steps run."""
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     gen = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
-        x, y = task.dataset.batch(32, seq_len, gen)
+    for step in range(1, budget + 1):
+        x, y = task.dataset.batch(32, 16, gen)
         out, _ = model(task.encode(x))
         loss = task.loss(out, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    x, y = task.dataset.val_windows(seq_len)
-    with torch.no_grad():
-        return task.metric(task.loss(model(task.encode(x))[0], y).item())
+        if step % check_every == 0 and reached():
+            return step
+    return budget
 
 
 # ------------------------------------------------------------------ physics
@@ -274,12 +291,39 @@ def test_samples_are_held_out_throws_and_reproducible():
     json.dumps(task.state())
 
 
-def test_a_trained_tiny_lstm_beats_both_baselines_on_held_out_throws():
-    for seed in range(3):
-        task = make_task(seed=seed, input="image")
-        torch.manual_seed(seed)
-        model = TinyRecurrent(task.input_size)
-        error = train(task, model, steps=250, seed=seed)
-        base = task.baselines
-        assert base["constant_velocity"] < base["stay"]
-        assert error < 0.75 * base["constant_velocity"], (seed, error, base)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_trained_tiny_lstm_beats_both_baselines_on_held_out_throws(seed: int):
+    """Measured: constant velocity 1.55-1.59 px, stay 1.79-1.81 px; the LSTM below 1.16 px
+    within 50-150 steps, 0.7-0.8 px at 250 steps, 0.57-0.59 px at 1,000."""
+    task = make_task(seed=seed, input="image")
+    torch.manual_seed(seed)
+    model = TinyRecurrent(task.input_size)
+    base = task.baselines
+    assert base["constant_velocity"] < base["stay"]
+    target = 0.75 * base["constant_velocity"]
+    steps = train(task, model, seed, budget=600, reached=lambda: held_out_px(task, model) < target)
+    assert held_out_px(task, model) < target, (steps, base)
+
+
+def test_one_frame_cannot_tell_where_the_ball_goes():
+    """The lesson: a model that sees only the current frame against the recurrent one, trained
+    alike on the same throws. From the second frame on the recurrent model can know the
+    velocity; one frame never can. Measured: one frame 1.62 px from the second step (1.66 from
+    release, above constant velocity's 1.59); the LSTM 0.65 px at 250 steps, 0.43-0.49 at 500."""
+    task = make_task(seed=0, input="image")
+    torch.manual_seed(0)
+    one_frame = OneFrame(task.input_size)
+    train(task, one_frame, seed=0, budget=250)
+    one = held_out_px(task, one_frame, first=1)
+    assert held_out_px(task, one_frame) > 0.95 * task.baselines["constant_velocity"]
+    torch.manual_seed(0)
+    recurrent = TinyRecurrent(task.input_size)
+    steps = train(
+        task,
+        recurrent,
+        seed=0,
+        budget=1200,
+        reached=lambda: held_out_px(task, recurrent, first=1) < one / 3,
+        check_every=100,
+    )
+    assert held_out_px(task, recurrent, first=1) < one / 3, (steps, one)
