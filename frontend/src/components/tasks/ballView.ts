@@ -47,6 +47,7 @@ export class BallView {
   private waitingForThrow = false;
   private released: Point | null = null; // where the ball was let go, until the answer comes
   private side = 0; // css px of the canvas
+  private dpr = 1; // device pixels per css px the canvas was sized for
 
   constructor(private readonly onThrow: (query: ThrowQuery) => void) {
     Object.assign(this.canvas.style, { width: "100%", touchAction: "none", cursor: "grab" });
@@ -165,6 +166,7 @@ export class BallView {
   private tick(now: number): void {
     this.frame = 0;
     if (!this.el.isConnected || this.el.clientWidth === 0) return; // update() restarts it
+    if (window.devicePixelRatio !== this.dpr) this.resize(); // moved to another screen, zoomed
     const shown = this.playing;
     if (shown) {
       const elapsed = now - this.startedAt;
@@ -180,9 +182,10 @@ export class BallView {
 
   private resize(): void {
     const side = Math.min(MAX_SIDE, this.el.clientWidth);
-    if (side === 0 || side === this.side) return;
     const dpr = window.devicePixelRatio || 1;
+    if (side === 0 || (side === this.side && dpr === this.dpr)) return;
     this.side = side;
+    this.dpr = dpr;
     this.canvas.style.width = `${side}px`;
     this.canvas.style.height = `${side}px`;
     this.canvas.width = Math.round(side * dpr);
