@@ -91,8 +91,8 @@ class BallSpec(TaskSpec):
 
 SPEC = BallSpec(
     name="ball",
-    title="Ball",
-    summary="Watch a thrown ball bounce and predict where it goes next.",
+    title="Bouncing ball",
+    summary="Watch a thrown ball frame by frame and guess where it will be in the next frame.",
     unit="px",
     item="frame",
     views=("ball", "inspect"),
