@@ -167,6 +167,8 @@ def test_spec_checks_queries():
     assert SPEC.parse_query("rollout", {"positions": [[0.1, 0.2]]})["steps"] > 0
     throw = SPEC.parse_query("throw", {"position": [0.5, 0.5], "velocity": [-2, 1], "steps": 10})
     assert throw == {"position": [0.5, 0.5], "velocity": [-2.0, 1.0], "steps": 10}
+    # The client's sequence number is kept for the session layer, which checks it.
+    assert SPEC.parse_query("predict", {"positions": [[0.1, 0.2]], "seq": 7})["seq"] == 7
     for op, bad in (
         ("predict", {"positions": []}),
         ("predict", {"positions": [[0.5, 0.5]] * (MAX_OBSERVED + 1)}),

@@ -68,8 +68,11 @@ class BallSpec(TaskSpec):
         throw    {"position": [x, y], "velocity": [vx, vy], "steps": n}   a ball thrown in the box
         """
         query = super().parse_query(op, query)  # a JSON object, for an op this task answers
+        # The client's sequence number travels on untouched: the session layer checks it.
+        parsed = {"seq": query["seq"]} if "seq" in query else {}
         if op == "throw":
             return {
+                **parsed,
                 "position": _point(query.get("position"), "position"),
                 "velocity": _point(query.get("velocity"), "velocity", -MAX_SPEED, MAX_SPEED),
                 "steps": _steps(query, 60),
@@ -79,7 +82,7 @@ class BallSpec(TaskSpec):
             raise InvalidInput(
                 f"positions must be a list of 1 to {MAX_OBSERVED} points [x, y]", field="positions"
             )
-        parsed = {"positions": [_point(p, "positions") for p in positions]}
+        parsed["positions"] = [_point(p, "positions") for p in positions]
         if op == "rollout":
             parsed["steps"] = _steps(query, DEFAULT_AHEAD)
         return parsed
