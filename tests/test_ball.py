@@ -195,6 +195,19 @@ def test_spec_does_not_import_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_the_start_form_gets_every_source_field_with_its_bounds():
+    fields = SPEC.to_dict()["source_fields"]
+    assert set(fields) == set(SPEC.default_source)
+    assert fields["input"]["choices"] == ["image", "coords"]
+    for name, bounds in fields.items():
+        if name == "input":
+            continue
+        SPEC.parse_source({name: bounds["max"]})  # the ends are allowed, past them is not
+        with pytest.raises(InvalidInput):
+            SPEC.parse_source({name: bounds["max"] + 0.01})
+    json.dumps(SPEC.to_dict())
+
+
 def test_sizes_follow_the_input():
     assert SPEC.sizes(SPEC.parse_source({"input": "image"})) == (FRAME * FRAME, 2)
     assert SPEC.sizes(SPEC.parse_source({"input": "coords"})) == (2, 2)

@@ -87,6 +87,12 @@ class BallSpec(TaskSpec):
             parsed["steps"] = _steps(query, DEFAULT_AHEAD)
         return parsed
 
+    def to_dict(self) -> dict[str, Any]:
+        """The spec's JSON plus each source field's choices or range, for the start form."""
+        fields: dict[str, Any] = {"input": {"choices": list(INPUTS)}}
+        fields.update({name: {"min": lo, "max": hi} for name, (lo, hi) in RANGES.items()})
+        return {**super().to_dict(), "source_fields": fields}
+
     def sizes(self, source: dict[str, Any]) -> tuple[int, int]:
         """A flattened S x S frame (or x, y) in; the next step (dx, dy) out."""
         return (FRAME * FRAME if source["input"] == "image" else 2), 2
