@@ -16,7 +16,7 @@ from backend.errors import InvalidInput
 from backend.tasks.ball import physics
 from backend.tasks.ball.physics import DT, FRAME, RADIUS, World
 from backend.tasks.ball.spec import MAX_AHEAD, MAX_OBSERVED, SPEC
-from backend.tasks.ball.task import AHEAD, VAL_STEPS, BallTask, baselines_px
+from backend.tasks.ball.task import AHEAD, SAMPLE_STEPS, VAL_STEPS, BallTask, baselines_px
 
 torch.set_num_threads(1)
 
@@ -312,7 +312,7 @@ def test_samples_are_held_out_throws_and_reproducible():
     a = task.sample(model, 200, 1.0, torch.Generator().manual_seed(1))
     b = task.sample(model, 200, 1.0, torch.Generator().manual_seed(1))
     assert a == b
-    assert len(a["truth"]) == 60 and a["error_px"] > 0
+    assert len(a["truth"]) == SAMPLE_STEPS and a["error_px"] > 0
     assert set(a["baselines"]) == {"stay", "constant_velocity"}
     assert set(task.describe()["baselines"]) == {"stay", "constant_velocity"}
     json.dumps(task.describe())

@@ -263,3 +263,44 @@ def test_the_view_follows_its_container_when_resized(page: Page):
     page.wait_for_function(
         "() => document.querySelector('[data-testid=ball-canvas]').width === 600"
     )
+
+
+def short_throw(x: float) -> dict:
+    """A ball dropped at `x`, followed for 10 steps (two thirds of a second), guessed exactly."""
+    truth = physics.simulate(np.array([[x, 0.5]]), np.zeros((1, 2)), 10, physics.World())[0]
+    truth = np.round(truth, 4).tolist()
+    return {
+        "truth": truth,
+        "predicted": truth[1:] + truth[-1:],
+        "ahead": [[] for _ in truth],
+        "error_px": 0.0,
+        "baselines": {"stay": 1.0, "constant_velocity": 1.0},
+        "dt": physics.DT,
+    }
+
+
+def ball_at(page: Page, name: str) -> bool:
+    """Whether the ball is drawn where window[name] says it is at the step drawn."""
+    got = pixels_at(page, f"s => [window.{name}.truth[s]]")
+    return close(got["pixels"][0], BALL_RGB)
+
+
+def wait_for_ball(page: Page, name: str) -> None:
+    """Wait until the ball is drawn where window[name] says it is at the step drawn."""
+    read = READ_PIXELS.replace("POINTS", f"(s => [window.{name}.truth[s]])")
+    near = " && ".join(f"Math.abs(d[{i}] - {v}) < 30" for i, v in enumerate(BALL_RGB))
+    check = f"(m) => {{ const d = ({read})(m).pixels[0]; return {near}; }}"
+    page.wait_for_function(check, arg=MARGIN)
+
+
+def test_a_newer_sample_waits_for_the_one_playing_to_end(page: Page):
+    task, _ = task_and_model()
+    first, second = short_throw(0.2), short_throw(0.8)
+    page.evaluate("([a, b]) => { window.first = a; window.second = b; }", [first, second])
+    update(page, task, sample=first)
+    update(page, task, sample=second)
+    wait_for_ball(page, "first")
+    assert not ball_at(page, "second")
+    # Ten steps and a pause later, the second sample plays.
+    wait_for_ball(page, "second")
+    assert not ball_at(page, "first")

@@ -20,7 +20,8 @@ RANGES: dict[str, tuple[float, float]] = {
 MAX_OBSERVED = 120  # positions a query may give (8 seconds at 15 frames a second)
 MAX_AHEAD = 90  # steps a roll-out may imagine
 MAX_SPEED = 10.0  # box widths per second: faster throws cross the box in under two frames
-DEFAULT_AHEAD = 30
+DEFAULT_AHEAD = 30  # steps a roll-out imagines when the query does not say
+THROW_STEPS = 45  # steps a thrown ball is followed when the query does not say (3 s)
 
 
 def _number(value: Any, name: str, lo: float, hi: float) -> float:
@@ -75,7 +76,7 @@ class BallSpec(TaskSpec):
                 **parsed,
                 "position": _point(query.get("position"), "position"),
                 "velocity": _point(query.get("velocity"), "velocity", -MAX_SPEED, MAX_SPEED),
-                "steps": _steps(query, 60),
+                "steps": _steps(query, THROW_STEPS),
             }
         positions = query.get("positions")
         if not isinstance(positions, list) or not 1 <= len(positions) <= MAX_OBSERVED:

@@ -48,8 +48,8 @@ VAL_THROWS = 64  # held-out throws, the same for every run of a seed
 VAL_STEPS = 40  # steps each held-out throw is followed (about 2.7 s)
 MAX_OFFSET = 24  # a training window starts up to this many steps after the throw
 SAMPLE_THROWS = 16  # held-out throws the live sample picks from
-SAMPLE_STEPS = 60  # longest live sample or thrown ball, in steps
-AHEAD = 20  # steps imagined ahead from every step of a sample or a throw
+SAMPLE_STEPS = 45  # a live sample, in steps: 3 s, played in full between two samples
+AHEAD = 15  # steps (1 s) imagined ahead from every step of a sample or a throw
 
 # Recurrent state between calls: h (L, B, H), (h, c) for an LSTM, or None for zeros.
 State = torch.Tensor | tuple[torch.Tensor, ...] | None

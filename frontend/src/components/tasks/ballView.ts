@@ -19,8 +19,8 @@ const BOX_EDGE = "#7d879a";
 const TRAIL = "#b7c5dc";
 const MARGIN = 8; // css px around the box
 const MAX_SIDE = 520; // css px: the box never grows past this
-const HOLD_MS = 1500; // a finished trajectory stays on screen this long before it replays
-const THROW_STEPS = 60; // four seconds of a thrown ball
+const HOLD_MS = 1000; // a finished trajectory stays on screen this long before the next
+const THROW_STEPS = 45; // three seconds of a thrown ball, as long as a live sample
 const DEFAULT_RADIUS = 0.06;
 const DEFAULT_DT = 1 / 15;
 
@@ -41,6 +41,7 @@ export class BallView {
   private readonly tracker = new ThrowTracker();
   private data: BallViewData = { task: null, sample: null, thrown: null, valPx: null };
   private playing: BallTrajectory | null = null;
+  private next: BallTrajectory | null = null; // a newer sample, played when this one ends
   private startedAt = 0;
   private step = 0;
   private frame = 0; // requestAnimationFrame id; 0 when the loop is stopped
@@ -80,15 +81,14 @@ export class BallView {
   update(data: BallViewData): void {
     const previous = this.data;
     this.data = data;
-    // 1. Wrangle: a new throw answer plays at once; a new sample waits for a throw to finish.
+    // 1. Wrangle: a new throw answer plays at once; a new sample waits for its turn.
     if (data.thrown && data.thrown !== previous.thrown) {
       this.waitingForThrow = false;
       this.released = null;
       this.play(data.thrown);
-    } else if (data.sample && data.sample !== previous.sample && !this.throwShowing()) {
-      this.play(data.sample);
-    } else if (!this.playing && data.sample) {
-      this.play(data.sample);
+    } else if (data.sample && data.sample !== previous.sample) {
+      if (this.playing) this.next = data.sample;
+      else this.play(data.sample);
     }
     // 2. Render the words; the canvas is drawn by the animation loop.
     this.renderText();
@@ -106,15 +106,9 @@ export class BallView {
 
   private play(trajectory: BallTrajectory): void {
     this.playing = trajectory;
+    if (this.next === trajectory) this.next = null;
     this.startedAt = performance.now();
     this.step = 0;
-  }
-
-  /** Whether the user's throw is still on screen (playing, or holding its last frame). */
-  private throwShowing(): boolean {
-    const thrown = this.data.thrown;
-    if (!thrown || this.playing !== thrown) return false;
-    return performance.now() - this.startedAt < this.duration(thrown) + HOLD_MS;
   }
 
   private duration(trajectory: BallTrajectory): number {
@@ -167,14 +161,18 @@ export class BallView {
     this.frame = 0;
     if (!this.el.isConnected || this.el.clientWidth === 0) return; // update() restarts it
     if (window.devicePixelRatio !== this.dpr) this.resize(); // moved to another screen, zoomed
+    const current = this.playing;
+    // After its last frame and a pause: the next sample if one came, else a sample replays
+    // and the user's throw stays on its last frame.
+    if (current && now - this.startedAt > this.duration(current) + HOLD_MS) {
+      if (this.next) this.play(this.next);
+      else if (current !== this.data.thrown) this.startedAt = now;
+    }
     const shown = this.playing;
     if (shown) {
-      const elapsed = now - this.startedAt;
-      const total = this.duration(shown);
-      // A sample replays after a pause; the user's throw holds its last frame.
-      if (elapsed > total + HOLD_MS && shown !== this.data.thrown) this.startedAt = now;
       const ms = (shown.dt || DEFAULT_DT) * 1000;
-      this.step = Math.min(shown.truth.length - 1, Math.floor((now - this.startedAt) / ms));
+      const step = Math.floor(Math.max(0, now - this.startedAt) / ms);
+      this.step = Math.min(shown.truth.length - 1, step);
     }
     this.draw();
     this.ensureLoop();
