@@ -15,7 +15,7 @@ pixels of the frame, a quantity of the order of a few pixels whatever the positi
 so the next position the page draws is p_t + yhat_t / S, and the error shown in
 pixels is the distance between where the ball went and where the model said.
 
-Two baselines without learning, measured on the same held-out throws:
+Two baselines without learning, measured on the same held-out throws as the model:
 
   stay                yhat_t = 0                   "the ball stays where it is"
   constant velocity   yhat_t = y_{t-1} (0 at t=0)  "it keeps the step it just made"
@@ -45,8 +45,7 @@ from backend.tasks.ball.spec import SPEC
 from backend.tasks.base import Task
 
 VAL_THROWS = 64  # held-out throws, the same for every run of a seed
-VAL_STEPS = 40  # steps each held-out throw is followed (about 2.7 s)
-MAX_OFFSET = 24  # a training window starts up to this many steps after the throw
+DEFAULT_SEQ_LEN = 64  # the window length the baselines are given for until a trainer asks
 SAMPLE_THROWS = 16  # held-out throws the live sample picks from
 SAMPLE_STEPS = 45  # a live sample, in steps: 3 s, played in full between two samples
 AHEAD = 15  # steps (1 s) imagined ahead from every step of a sample or a throw
@@ -74,48 +73,54 @@ def baselines_px(positions: np.ndarray) -> dict[str, float]:
 class BallDataset:
     """Throws generated on the fly for training, and a fixed set of held-out throws.
 
-    Same API as `SequenceDataset`: `batch` gives B fresh throws, each cut to a
-    window of T steps starting up to MAX_OFFSET steps after the throw (so flight,
-    bounces, rolling and rest all appear); `val_windows` gives the held-out throws
-    followed from the moment they are thrown, identical for every call.
+    Same API as `SequenceDataset`. Every window is a throw followed for T steps from
+    the moment it leaves the hand, as on the page: `batch` gives B fresh throws, and
+    `val_windows` the same VAL_THROWS held-out throws every time, so training and
+    validation losses measure the same thing, and runs of one seed the same throws.
     """
 
     def __init__(self, world: World, seed: int) -> None:
         self.world = world
         # A stream of its own ([seed, 1]) keeps the held-out throws out of training's way.
         rng = np.random.default_rng([seed, 1])
-        val = physics.trajectories(VAL_THROWS, VAL_STEPS + 1, world, rng)
-        self.val = torch.from_numpy(val)  # (W, VAL_STEPS+1, 2)
+        self.val_throws = physics.throws(VAL_THROWS, rng)  # p0, v0: (W, 2) each
         p0, v0 = physics.throws(SAMPLE_THROWS, rng)
         self.sample_throws = list(zip(p0.tolist(), v0.tolist(), strict=True))
+        self.seq_len = DEFAULT_SEQ_LEN  # the T of the latest validation windows
+        self._held_out: dict[int, np.ndarray] = {}
+
+    def held_out(self, seq_len: int) -> np.ndarray:
+        """The held-out throws followed for seq_len + 1 steps: positions (W, T+1, 2)."""
+        if seq_len not in self._held_out:
+            p0, v0 = self.val_throws
+            path = physics.simulate(p0, v0, seq_len + 1, self.world).astype(np.float32)
+            self._held_out[seq_len] = path
+        return self._held_out[seq_len]
 
     def batch(
         self, batch_size: int, seq_len: int, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """`batch_size` fresh throws: positions x (B, T, 2) and next steps y (B, T, 2) in px."""
-        # 1. One draw from the trainer's generator seeds NumPy: same generator, same throws.
+        # One draw from the trainer's generator seeds NumPy: same generator, same throws.
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         rng = np.random.default_rng([seed, 0])
-        # 2. Follow each throw long enough to cut a window anywhere in its first steps.
-        pos = physics.trajectories(batch_size, MAX_OFFSET + seq_len + 1, self.world, rng)
-        start = rng.integers(0, MAX_OFFSET + 1, size=batch_size)
-        idx = start[:, None] + np.arange(seq_len + 1)  # (B, T+1)
-        window = pos[np.arange(batch_size)[:, None], idx]  # (B, T+1, 2)
-        return split(torch.from_numpy(window))
+        path = physics.trajectories(batch_size, seq_len + 1, self.world, rng)
+        return split(torch.from_numpy(path))
 
     def val_windows(
-        self, seq_len: int, max_items: int = VAL_THROWS * VAL_STEPS
+        self, seq_len: int, max_items: int = VAL_THROWS * DEFAULT_SEQ_LEN
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The held-out throws, each whole (VAL_STEPS steps from release, whatever seq_len).
+        """The held-out throws, each followed for `seq_len` steps: x, y (W, T, 2)."""
+        self.seq_len = seq_len
+        throws = max(1, min(VAL_THROWS, max_items // seq_len))
+        return split(torch.from_numpy(self.held_out(seq_len)[:throws]))
 
-        A throw is judged from the moment it leaves the hand, as on the page, so two
-        runs with different window lengths are measured on exactly the same steps.
-        """
-        throws = max(1, min(VAL_THROWS, max_items // VAL_STEPS))
-        return split(self.val[:throws])
+    def baselines(self, seq_len: int | None = None) -> dict[str, float]:
+        """ "Stay" and "constant velocity" in pixels on the validation windows of seq_len."""
+        return baselines_px(self.held_out(seq_len or self.seq_len))
 
     def __len__(self) -> int:
-        return VAL_THROWS * (VAL_STEPS + 1)
+        return VAL_THROWS * (self.seq_len + 1)
 
 
 class BallTask(Task):
@@ -135,11 +140,15 @@ class BallTask(Task):
         self.images = source["input"] == "image"
         self.input_size = FRAME * FRAME if self.images else 2
         self.dataset = BallDataset(self.world, seed)
-        self.baselines = baselines_px(self.dataset.val.numpy())
 
     @classmethod
     def build(cls, source: dict[str, Any], seed: int) -> BallTask:
         return cls(source, seed)
+
+    @property
+    def baselines(self) -> dict[str, float]:
+        """The baselines on the validation windows the trainer measures the model on."""
+        return self.dataset.baselines()
 
     # ------------------------------------------------------------ training side
 
@@ -268,7 +277,7 @@ class BallTask(Task):
             "world": {k: self.source[k] for k in ("gravity", "restitution", "friction")},
             "baselines": self.baselines,
             "val_throws": VAL_THROWS,
-            "val_steps": VAL_STEPS,
+            "val_steps": self.dataset.seq_len,
             "ahead": AHEAD,
         }
 
