@@ -266,6 +266,19 @@ def test_a_flick_gives_the_velocity_of_its_last_tenth_of_a_second(page: Page):
     assert expected > 0.3  # a flick, not a drop, even on a slow machine
 
 
+def test_the_button_throws_a_ball_without_a_pointer(page: Page):
+    task, _ = task_and_model()
+    update(page, task)
+    page.get_by_test_id("ball-throw-random").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    thrown = page.evaluate("() => window.thrown")
+    assert len(thrown) == 2 and thrown[0] != thrown[1]
+    for query in thrown:
+        SPEC.parse_query("throw", query)  # the server accepts it
+    assert page.get_by_test_id("ball-status").is_visible()
+
+
 def test_the_view_follows_its_container_when_resized(page: Page):
     task, _ = task_and_model()
     update(page, task, sample=trajectory_with_a_far_ghost())

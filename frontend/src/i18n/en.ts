@@ -506,6 +506,7 @@ export const en = {
   "ball.aria":
     "A box with a bouncing ball, the model's guess of its next position and the path it imagines ahead",
   "ball.throwHint": "Throw a ball: drag it and let go. The model follows it as it flies.",
+  "ball.throwRandom": "Throw one for me",
   "ball.legend.ball": "ball",
   "ball.legend.ghost": "model's next position",
   "ball.legend.ahead": "imagined path",

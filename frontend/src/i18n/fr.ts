@@ -523,6 +523,7 @@ export const fr: Messages = {
   "ball.aria":
     "Une boîte avec une balle qui rebondit, la position suivante devinée par le modèle et le chemin qu'il imagine",
   "ball.throwHint": "Lancez une balle : faites-la glisser et lâchez-la. Le modèle la suit en vol.",
+  "ball.throwRandom": "Lancer une balle au hasard",
   "ball.legend.ball": "balle",
   "ball.legend.ghost": "position suivante selon le modèle",
   "ball.legend.ahead": "chemin imaginé",

@@ -38,6 +38,12 @@ export class BallView {
   private readonly status = h("p", { class: "muted", testid: "ball-status" });
   private readonly throwReadout = h("p", { testid: "ball-throw" });
   private readonly verdict = h("p", { class: "ball-verdict", testid: "ball-verdict" });
+  private readonly randomThrow = h("button", {
+    class: "btn",
+    testid: "ball-throw-random",
+    i18n: "ball.throwRandom",
+    attrs: { type: "button" },
+  });
   private readonly tracker = new ThrowTracker();
   private data: BallViewData = { task: null, sample: null, thrown: null, valPx: null };
   private playing: BallTrajectory | null = null;
@@ -66,7 +72,12 @@ export class BallView {
       h("p", { class: "muted", i18n: "ball.intro" }),
       this.canvas,
       legend(),
-      h("p", { class: "muted small", i18n: "ball.throwHint" }),
+      h(
+        "div",
+        { class: "button-row" },
+        h("p", { class: "muted small", i18n: "ball.throwHint" }),
+        this.randomThrow,
+      ),
       this.status,
       this.throwReadout,
       this.verdict,
@@ -341,13 +352,30 @@ export class BallView {
       const release = this.tracker.release();
       this.canvas.style.cursor = "grab";
       if (!release) return;
-      this.waitingForThrow = true;
-      this.released = release.position;
-      this.renderText();
       const velocity: Point = [round4(release.velocity[0]), round4(release.velocity[1])];
-      this.onThrow({ position: release.position, velocity, steps: THROW_STEPS });
+      this.release(release.position, velocity);
     });
     this.canvas.addEventListener("pointercancel", () => this.tracker.cancel());
+    // Without a pointer (keyboard, projector remote): a throw from the upper half, any direction.
+    this.randomThrow.addEventListener("click", () => {
+      const angle = Math.random() * 2 * Math.PI;
+      const speed = 0.5 + Math.random() * 2.5; // box widths per second, as training's throws
+      const position: Point = [
+        round4(0.15 + 0.7 * Math.random()),
+        round4(0.5 + 0.4 * Math.random()),
+      ];
+      const velocity: Point = [round4(speed * Math.cos(angle)), round4(speed * Math.sin(angle))];
+      this.release(position, velocity);
+    });
+  }
+
+  /** Ask for the model's answer to a ball thrown from `position` at `velocity`. */
+  private release(position: Point, velocity: Point): void {
+    this.waitingForThrow = true;
+    this.released = position;
+    this.renderText();
+    this.ensureLoop();
+    this.onThrow({ position, velocity, steps: THROW_STEPS });
   }
 }
 
