@@ -514,6 +514,26 @@ export const en = {
   "corpus.names.name": "Invented names",
   "corpus.names.description":
     "Invented first names, one per line, where the model learns which syllables start, continue and end a name.",
+  "ball.title": "Bouncing ball",
+  "ball.intro":
+    "The model watches the ball frame by frame and guesses where it will be in the next frame: that guess is the ghost. The dotted line is what it imagines further ahead, feeding its own guesses back in.",
+  "ball.aria":
+    "A box with a bouncing ball, the model's guess of its next position and the path it imagines ahead",
+  "ball.throwHint": "Throw a ball: drag it and let go. The model follows it as it flies.",
+  "ball.throwRandom": "Throw one for me",
+  "ball.legend.ball": "ball",
+  "ball.legend.ghost": "model's next position",
+  "ball.legend.ahead": "imagined path",
+  "ball.waiting": "Waiting for the first throw from training…",
+  "ball.thinking": "Thrown: the model is following it…",
+  "ball.thisThrow":
+    "This throw: the model is off by {model} px per frame, constant velocity by {cv} px, a ball that stays put by {stay} px.",
+  "ball.beats":
+    "On {n} held-out throws the model is off by {model} px per frame: it beats constant velocity ({cv} px).",
+  "ball.notYet":
+    "On {n} held-out throws the model is off by {model} px per frame: it does not beat constant velocity ({cv} px) yet.",
+  "ball.eye": "What the model sees",
+  "ball.eyeCoords": "This model sees only the ball's coordinates (x, y), not the picture.",
 } as const;
 
 export type MessageKey = keyof typeof en;

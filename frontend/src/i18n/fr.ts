@@ -531,6 +531,26 @@ export const fr: Messages = {
   "corpus.names.name": "Prénoms inventés",
   "corpus.names.description":
     "Des prénoms inventés, un par ligne : le modèle apprend quelles syllabes commencent, continuent et terminent un prénom.",
+  "ball.title": "Balle qui rebondit",
+  "ball.intro":
+    "Le modèle regarde la balle image par image et devine où elle sera à l'image suivante : cette supposition est le fantôme. La ligne pointillée est ce qu'il imagine plus loin, en se nourrissant de ses propres suppositions.",
+  "ball.aria":
+    "Une boîte avec une balle qui rebondit, la position suivante devinée par le modèle et le chemin qu'il imagine",
+  "ball.throwHint": "Lancez une balle : faites-la glisser et lâchez-la. Le modèle la suit en vol.",
+  "ball.throwRandom": "Lancer une balle au hasard",
+  "ball.legend.ball": "balle",
+  "ball.legend.ghost": "position suivante selon le modèle",
+  "ball.legend.ahead": "chemin imaginé",
+  "ball.waiting": "En attente du premier lancer de l'entraînement…",
+  "ball.thinking": "Lancée : le modèle la suit…",
+  "ball.thisThrow":
+    "Ce lancer : le modèle se trompe de {model} px par image, la vitesse constante de {cv} px, une balle immobile de {stay} px.",
+  "ball.beats":
+    "Sur {n} lancers mis de côté, le modèle se trompe de {model} px par image : il bat la vitesse constante ({cv} px).",
+  "ball.notYet":
+    "Sur {n} lancers mis de côté, le modèle se trompe de {model} px par image : il ne bat pas encore la vitesse constante ({cv} px).",
+  "ball.eye": "Ce que voit le modèle",
+  "ball.eyeCoords": "Ce modèle ne voit que les coordonnées de la balle (x, y), pas l'image.",
 };
 
 export const frSettings: Record<string, SettingText> = {
