@@ -1,0 +1,165 @@
+"""Next-word prediction: each step is a word, in as a one-hot vector, out as a score per word.
+
+A text is cut into tokens (`tokens.tokenize`) and each token is numbered in a
+vocabulary of the V - 1 commonest words of the training part plus `<unk>`. A word
+x_t enters the model as a one-hot V-vector, exactly as a character does in the text
+task, so W_xh x_t picks the column of W_xh that belongs to that word, and the head
+gives V scores for the next word:
+
+    p(w_{t+1} | w_1..w_t) = softmax(W_hy h_t + b_y)
+
+The loss is the cross-entropy of the true next word, shown in bits per word
+(L / ln 2): a model that guesses uniformly among V words scores log2(V) bits, one
+that knows only how often each word appears scores the entropy of the word
+frequencies (`describe()["unigram_bits"]`), and every bit below that is context.
+
+The models read word ids directly and one-hot them inside (the fast path of
+`backend.core.models`); `encode` gives the same one-hot vectors for the views that
+look inside a model.
+
+Reference: Bengio, Ducharme, Vincent & Jauvin, "A Neural Probabilistic Language
+Model" (2003); Mikolov et al., "Recurrent neural network based language model" (2010).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from backend.tasks.base import Task
+from backend.tasks.words.data import WordDataset
+from backend.tasks.words.spec import SPEC
+from backend.tasks.words.tokens import UNK, WordVocab, detokenize, split_vocab, tokenize
+
+LN2 = math.log(2.0)
+START = "."  # generation starts after a full stop, as a sentence does
+PREVIEW_WORDS = 60  # vocabulary words listed by describe()
+
+
+class WordsTask(Task):
+    """One session's words: the dataset, one-hot encoding, cross-entropy in bits per word."""
+
+    spec = SPEC
+
+    def __init__(self, source: dict[str, Any], dataset: WordDataset) -> None:
+        self.source = source
+        self.dataset = dataset
+        self.vocab = dataset.vocab
+        self.input_size = self.output_size = dataset.vocab.size
+
+    @classmethod
+    def build(cls, source: dict[str, Any], seed: int) -> WordsTask:
+        """Tokenize the source's text and number its words (no randomness: `seed` is unused)."""
+        return cls(source, WordDataset.from_text(source["text"], source["max_vocab"]))
+
+    @classmethod
+    def restore(cls, source: dict[str, Any], seed: int, state: dict[str, Any]) -> WordsTask:
+        """The task with the vocabulary it was saved with, so the weights' word ids still hold."""
+        tokens = tokenize(source["text"])
+        _, n_val = split_vocab(tokens, source["max_vocab"])
+        return cls(source, WordDataset.from_tokens(tokens, WordVocab(state["vocab"]), n_val))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Word ids (B, T) -> one-hot vectors (B, T, V)."""
+        return F.one_hot(x, self.vocab.size).float()
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy (nats) of the true next words y (B, T) under the logits (B, T, V)."""
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+
+    def metric(self, loss: float) -> float:
+        """Nats per word -> bits per word."""
+        return loss / LN2
+
+    @torch.no_grad()
+    def sample(
+        self, model: nn.Module, length: int, temperature: float, generator: torch.Generator
+    ) -> dict[str, Any]:
+        """`length` words drawn one at a time from p / temperature, after a full stop."""
+        start = [self.vocab.index(START) or 0]
+        logits, state = model(torch.tensor([start]), None)
+        words = self._generate(model, logits[0, -1], state, length, temperature, generator)
+        return {"text": detokenize(words), "words": words}
+
+    @torch.no_grad()
+    def answer(self, model: nn.Module, op: str, query: dict[str, Any]) -> dict[str, Any]:
+        """`predict`: the k likeliest next words after the typed text, and a greedy continuation."""
+        if op != "predict":
+            raise ValueError(f"the words task does not answer {op!r}")
+        tokens = tokenize(query["text"])
+        ids = self.vocab.encode(tokens) if tokens else [self.vocab.index(START) or 0]
+        logits, state = model(torch.tensor([ids]), None)  # (1, T, V)
+        last = logits[0, -1]  # (V,): the scores for the word after the last one typed
+        p = torch.softmax(last, dim=-1)
+        top = torch.topk(p, min(query["k"], self.vocab.size))
+        continuation = self._generate(model, last, state, query["length"], 0.0, None)
+        return {
+            "seq": query["seq"],
+            "tokens": [{"word": t, "known": t in self.vocab.stoi} for t in tokens],
+            "unknown": self.vocab.unknown(tokens),
+            "top": [
+                {"word": self.vocab.words[i], "p": float(q), "unk": i == 0}
+                for q, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+            ],
+            "continuation": detokenize(continuation),
+        }
+
+    def _generate(
+        self,
+        model: nn.Module,
+        logits: torch.Tensor,
+        state: Any,
+        length: int,
+        temperature: float,
+        generator: torch.Generator | None,
+    ) -> list[str]:
+        """Feed the model its own words: draw one (at temperature 0, the likeliest) and repeat."""
+        words: list[str] = []
+        for _ in range(length):
+            if temperature > 0:
+                p = torch.softmax(logits / temperature, dim=-1)
+                i = int(torch.multinomial(p, 1, generator=generator))
+            else:
+                i = int(torch.argmax(logits))
+            words.append(self.vocab.words[i])
+            out, state = model(torch.tensor([[i]]), state)
+            logits = out[0, -1]
+        return words
+
+    def describe(self) -> dict[str, Any]:
+        """The vocabulary, the split, and the bits per word of word frequencies alone."""
+        return {
+            "vocab_size": self.vocab.size,
+            "max_vocab": self.source["max_vocab"],
+            "vocab_preview": self.vocab.words[:PREVIEW_WORDS],
+            "unk": UNK,
+            "train_words": len(self.dataset.train),
+            "val_words": len(self.dataset.val),
+            "unk_rate": self.dataset.unk_rate(),
+            "unigram_bits": unigram_bits(self.dataset),
+            "uniform_bits": math.log2(self.vocab.size),
+        }
+
+    def state(self) -> dict[str, Any]:
+        """The vocabulary in id order: the model's weights are meaningless without it."""
+        return {"vocab": self.vocab.to_list()}
+
+
+def unigram_bits(dataset: WordDataset) -> float:
+    """Bits per held-out word of a model that knows only the training frequencies (add-one).
+
+    The floor a model without context reaches: everything below it comes from the
+    words before.
+    """
+    counts = Counter(dataset.train.tolist())
+    total = len(dataset.train) + dataset.vocab.size
+    bits = [-math.log2((counts.get(i, 0) + 1) / total) for i in dataset.val.tolist()]
+    return sum(bits) / len(bits)
+
+
+TASK = WordsTask
