@@ -13,9 +13,9 @@ The loss is the cross-entropy of the true next word, shown in bits per word
 that knows only how often each word appears scores the entropy of the word
 frequencies (`describe()["unigram_bits"]`), and every bit below that is context.
 
-The models read word ids directly and one-hot them inside (the fast path of
-`backend.core.models`); `encode` gives the same one-hot vectors for the views that
-look inside a model.
+As for characters, `encode` hands the ids over as they are and the model one-hots
+them itself (`SequenceModel.encode`): the same maths, without building a (B, T, V)
+tensor, and a window model picks its columns of W_xh directly.
 
 Reference: Bengio, Ducharme, Vincent & Jauvin, "A Neural Probabilistic Language
 Model" (2003); Mikolov et al., "Recurrent neural network based language model" (2010).
@@ -65,8 +65,8 @@ class WordsTask(Task):
         return cls(source, WordDataset.from_tokens(tokens, WordVocab(state["vocab"]), n_val))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Word ids (B, T) -> one-hot vectors (B, T, V)."""
-        return F.one_hot(x, self.vocab.size).float()
+        """Word ids (B, T) as they are: the model one-hots them into V-vectors."""
+        return x
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy (nats) of the true next words y (B, T) under the logits (B, T, V)."""
@@ -81,8 +81,7 @@ class WordsTask(Task):
         self, model: nn.Module, length: int, temperature: float, generator: torch.Generator
     ) -> dict[str, Any]:
         """`length` words drawn one at a time from p / temperature, after a full stop."""
-        start = [self.vocab.index(START) or 0]
-        logits, state = model(torch.tensor([start]), None)
+        logits, state = model(torch.tensor([[self.start_id()]]), None)
         words = self._generate(model, logits[0, -1], state, length, temperature, generator)
         return {"text": detokenize(words), "words": words}
 
@@ -92,7 +91,7 @@ class WordsTask(Task):
         if op != "predict":
             raise ValueError(f"the words task does not answer {op!r}")
         tokens = tokenize(query["text"])
-        ids = self.vocab.encode(tokens) if tokens else [self.vocab.index(START) or 0]
+        ids = self.vocab.encode(tokens) if tokens else [self.start_id()]
         logits, state = model(torch.tensor([ids]), None)  # (1, T, V)
         last = logits[0, -1]  # (V,): the scores for the word after the last one typed
         p = torch.softmax(last, dim=-1)
@@ -109,6 +108,15 @@ class WordsTask(Task):
             "continuation": detokenize(continuation),
         }
 
+    def start_id(self) -> int:
+        """The word generation starts after: a full stop, or `<unk>` in a text without one."""
+        return self.vocab.index(START) or 0
+
+    def sample_from_ids(self, ids: list[int]) -> dict[str, Any]:
+        """The sample payload for word ids drawn elsewhere (a batched cohort)."""
+        words = self.vocab.decode(ids)
+        return {"text": detokenize(words), "words": words}
+
     def _generate(
         self,
         model: nn.Module,
@@ -122,7 +130,9 @@ class WordsTask(Task):
         words: list[str] = []
         for _ in range(length):
             if temperature > 0:
-                p = torch.softmax(logits / temperature, dim=-1)
+                p = torch.softmax(logits.float() / temperature, dim=-1)
+                if not bool(torch.isfinite(p).all()):
+                    p = torch.ones_like(p)  # diverged weights (NaN) give no distribution
                 i = int(torch.multinomial(p, 1, generator=generator))
             else:
                 i = int(torch.argmax(logits))
