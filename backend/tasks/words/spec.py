@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from backend import corpora
@@ -62,18 +63,17 @@ class WordsSpec(TaskSpec):
     def summarize_source(self, source: dict[str, Any]) -> dict[str, Any]:
         """The text's origin, size in words, vocabulary and its start; never the whole text."""
         text = source.get("text", "")
-        words = len(tokenize(text))
         return {
             "source": source.get("corpus", "upload"),
-            "words": words,
+            "words": word_count(text),
             "max_vocab": source.get("max_vocab", DEFAULT_MAX_VOCAB),
             "preview": text[:PREVIEW_CHARS],
         }
 
     def sizes(self, source: dict[str, Any]) -> tuple[int, int]:
         """One-hot words in, one score per word out: (V, V), V the capped vocabulary."""
-        vocab = split_vocab(tokenize(source["text"]), source["max_vocab"])[0]
-        return vocab.size, vocab.size
+        size = vocab_size(source["text"], source["max_vocab"])
+        return size, size
 
 
 def check_text(text: Any) -> None:
@@ -82,9 +82,21 @@ def check_text(text: Any) -> None:
         raise InvalidInput("text must be a string", field="text")
     if len(text.encode("utf-8")) > LIMITS.max_text_bytes:
         raise TooLarge(f"text is larger than {LIMITS.max_text_bytes // 1024 // 1024} MB")
-    words = len(tokenize(text))
+    words = word_count(text)
     if words < MIN_TOKENS:
         raise InvalidInput(f"text needs at least {MIN_TOKENS} words (got {words})", field="text")
+
+
+@lru_cache(maxsize=8)
+def word_count(text: str) -> int:
+    """How many tokens `text` has (cached: a session's text is asked about more than once)."""
+    return len(tokenize(text))
+
+
+@lru_cache(maxsize=8)
+def vocab_size(text: str, max_vocab: int) -> int:
+    """The size of the vocabulary a words task on `text` will have."""
+    return split_vocab(tokenize(text), max_vocab)[0].size
 
 
 SPEC = WordsSpec(
