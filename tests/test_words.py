@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from backend import corpora
+from backend.config import parse
 from backend.core.models import build_model
 from backend.core.training import build_optimizer
 from backend.errors import InvalidInput
@@ -121,6 +122,22 @@ def test_a_trained_model_names_the_next_word_and_lists_the_unknown_ones():
     assert len(sample["words"]) == 12 and set(sample["words"]) <= set(task.vocab.words)
 
 
+def test_look_inside_traces_gates_word_by_word():
+    text = "the cat sat on the mat . the dog ran to the park . " * 40
+    task = TASK.build(SPEC.parse_source({"corpus": "upload", "text": text, "max_vocab": 50}), 0)
+    model = build_model(
+        parse({"model": "lstm", "hidden_size": 8, "num_layers": 1}), task.input_size
+    )
+    query = SPEC.parse_query("inspect", {"text": "The zebra sat", "seq": 1, "position": 2})
+    out = task.answer(model, "inspect", query)
+    assert out["chars"] == ["the", UNK, "sat"]
+    assert out["saliency"]["position"] == 2 and len(out["saliency"]["raw"]) == 2
+    assert len(out["next"]) == 5 and out["next"][0]["char"] in task.vocab.words
+    window = build_model(parse({"model": "window", "hidden_size": 8}), task.input_size)
+    with pytest.raises(InvalidInput, match="no recurrent cell"):
+        task.answer(window, "inspect", query)
+
+
 def test_describe_gives_the_floor_of_word_frequencies():
     task = TASK.build(SPEC.parse_source({"corpus": "english"}), 0)
     info = task.describe()
@@ -152,6 +169,8 @@ def test_bad_sources_and_queries_get_clear_errors():
         SPEC.parse_query("predict", {"text": "a", "k": 0})
     with pytest.raises(InvalidInput, match="does not answer"):
         SPEC.parse_query("rollout", {"text": "a"})
+    with pytest.raises(InvalidInput, match="text must be"):
+        SPEC.parse_query("inspect", {"text": "", "seq": 0})
     assert SPEC.parse_source({"corpus": "french"})["max_vocab"] == 1000
 
 

@@ -11,7 +11,7 @@ from backend.config import LIMITS
 from backend.errors import InvalidInput, TooLarge
 from backend.tasks.base import TaskSpec
 from backend.tasks.words.tokens import MIN_TOKENS, split_vocab, tokenize
-from backend.web.queries import bounded_int
+from backend.web.queries import bounded_int, parse_inspect
 
 DEFAULT_MAX_VOCAB = 1000  # the stories have about 1,300 distinct tokens; rarer ones become <unk>
 MAX_VOCAB = (50, 5000)  # a one-hot word is a V-vector: V*H weights in, H*V out
@@ -42,8 +42,11 @@ class WordsSpec(TaskSpec):
         return {"corpus": corpus, "text": text, "max_vocab": max_vocab}
 
     def parse_query(self, op: str, query: Any) -> dict[str, Any]:
-        """A typed sentence: the `k` likeliest next words and `length` words of continuation."""
+        """`predict`: a typed sentence, the `k` likeliest next words and `length` words of
+        continuation; `inspect`: a sentence to trace (the text task's fields)."""
         query = super().parse_query(op, query)
+        if op == "inspect":
+            return parse_inspect(query)
         text, seq = query.get("text"), query.get("seq", 0)
         if not isinstance(text, str):
             raise InvalidInput("text must be a string", field="text")
@@ -106,6 +109,6 @@ SPEC = WordsSpec(
     unit="bits/word",
     item="word",
     views=("words", "inspect"),
-    queries=("predict",),
+    queries=("predict", "inspect"),
     default_source={"corpus": "english", "max_vocab": DEFAULT_MAX_VOCAB},
 )

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from backend.errors import InvalidInput
 from backend.tasks.base import Task
 from backend.tasks.words.data import WordDataset
 from backend.tasks.words.spec import SPEC
@@ -39,6 +40,7 @@ from backend.tasks.words.tokens import UNK, WordVocab, detokenize, split_vocab, 
 LN2 = math.log(2.0)
 START = "."  # generation starts after a full stop, as a sentence does
 PREVIEW_WORDS = 60  # vocabulary words listed by describe()
+MAX_INSPECT_WORDS = 60  # words traced gate by gate (the payload grows with them)
 
 
 class WordsTask(Task):
@@ -85,11 +87,17 @@ class WordsTask(Task):
         words = self._generate(model, logits[0, -1], state, length, temperature, generator)
         return {"text": detokenize(words), "words": words}
 
-    @torch.no_grad()
     def answer(self, model: nn.Module, op: str, query: dict[str, Any]) -> dict[str, Any]:
-        """`predict`: the k likeliest next words after the typed text, and a greedy continuation."""
-        if op != "predict":
-            raise ValueError(f"the words task does not answer {op!r}")
+        """`predict`: the next words and a continuation; `inspect`: gates and states per word."""
+        if op == "predict":
+            return self.predict(model, query)
+        if op == "inspect":
+            return self.inspect(model, query)
+        raise ValueError(f"the words task does not answer {op!r}")
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, query: dict[str, Any]) -> dict[str, Any]:
+        """The k likeliest next words after the typed text, and a greedy continuation."""
         tokens = tokenize(query["text"])
         ids = self.vocab.encode(tokens) if tokens else [self.start_id()]
         logits, state = model(torch.tensor([ids]), None)  # (1, T, V)
@@ -106,6 +114,37 @@ class WordsTask(Task):
                 for q, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
             ],
             "continuation": detokenize(continuation),
+        }
+
+    def inspect(self, model: nn.Module, query: dict[str, Any]) -> dict[str, Any]:
+        """What the "look inside" views draw, word by word: the payload of the text task's
+        `inspect_text` with words where it has characters (an unknown word reads as `<unk>`)."""
+        from backend.core.internals import QUANTITIES, Surgery, one_buffer, pack, saliency, trace
+
+        if model.kind not in QUANTITIES:
+            raise InvalidInput("this model has no recurrent cell to look inside")
+        tokens = tokenize(query["text"])[:MAX_INSPECT_WORDS]
+        if not tokens:
+            raise InvalidInput("type some words", field="text")
+        position = query["position"]
+        if position is not None and not 1 <= position <= len(tokens):
+            raise InvalidInput(f"position must be between 1 and {len(tokens)}", field="position")
+        ops = Surgery.from_dict(query["surgery"], model)
+        ids = torch.tensor(self.vocab.encode(tokens), device=next(model.parameters()).device)
+        with torch.no_grad():
+            tr = trace(model, ids, ops or None)
+        sal = saliency(model, ids, position) if query["saliency"] else None
+        p_next, top = tr.probs[-1].topk(min(5, self.vocab.size))
+        words = self.vocab.words
+        ranked = zip(top.tolist(), p_next.tolist(), strict=True)
+        return {
+            **one_buffer(pack(tr, binary=True)),
+            "activation": tr.activation,
+            "chars": [t if t in self.vocab.stoi else UNK for t in tokens],
+            "vocab": self.vocab.to_list(),
+            "next": [{"char": words[i], "p": p} for i, p in ranked],
+            "saliency": {**sal.to_dict(), "target": words[sal.target]} if sal else None,
+            "surgery": bool(ops),
         }
 
     def start_id(self) -> int:
