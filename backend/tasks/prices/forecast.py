@@ -43,8 +43,9 @@ def one_step(model: nn.Module, ds: PriceDataset) -> torch.Tensor:
     Entry j is the prediction of `ds.prices[j + 2]` made after reading returns
     r_1 .. r_{j+1}, each from the true past.
     """
-    out, _ = model(ds.z[None, :-1], None)  # (1, N-2, 1): z^_{t+1} after each z_t
-    r_hat = ds.to_returns(out[0, :, 0])  # (N-2,)
+    z = ds.z.to(device_of(model))
+    out, _ = model(z[None, :-1], None)  # (1, N-2, 1): z^_{t+1} after each z_t
+    r_hat = ds.to_returns(out[0, :, 0].cpu())  # (N-2,)
     return ds.prices[1:-1] * torch.exp(r_hat)
 
 
@@ -68,6 +69,12 @@ def held_out_errors(model: nn.Module, ds: PriceDataset) -> dict[str, float]:
     return errors
 
 
+def device_of(model: nn.Module) -> torch.device:
+    """Where the model's weights are (a worker may keep it on a GPU); the CPU if it has none."""
+    weight = next(model.parameters(), None)
+    return torch.device("cpu") if weight is None else weight.device
+
+
 def verdict(errors: dict[str, float]) -> str:
     """ "beats", "ties" or "loses": the model against persistence, with a 5% margin either way."""
     ratio = errors["model"] / errors["persistence"]
@@ -85,14 +92,15 @@ def rollout(model: nn.Module, ds: PriceDataset, start: int, steps: int) -> torch
     """
     if not 1 <= start < len(ds.prices):
         raise ValueError(f"start must be a month from 1 to {len(ds.prices) - 1}")
-    out, state = model(ds.z[None, :start], None)  # returns r_1 .. r_start
+    z = ds.z.to(device_of(model))
+    out, state = model(z[None, :start], None)  # returns r_1 .. r_start
     z_next = out[:, -1:]  # (1, 1, 1)
     predicted = []
     for _ in range(steps):
         predicted.append(z_next[0, 0, 0])
         out, state = model(z_next, state)
         z_next = out[:, -1:]
-    r_hat = ds.to_returns(torch.stack(predicted))  # (steps,)
+    r_hat = ds.to_returns(torch.stack(predicted).cpu())  # (steps,)
     return ds.prices[start] * torch.exp(torch.cumsum(r_hat, dim=0))
 
 

@@ -83,7 +83,7 @@ class WordsTask(Task):
         self, model: nn.Module, length: int, temperature: float, generator: torch.Generator
     ) -> dict[str, Any]:
         """`length` words drawn one at a time from p / temperature, after a full stop."""
-        logits, state = model(torch.tensor([[self.start_id()]]), None)
+        logits, state = model(torch.tensor([[self.start_id()]], device=device_of(model)), None)
         words = self._generate(model, logits[0, -1], state, length, temperature, generator)
         return {"text": detokenize(words), "words": words}
 
@@ -100,7 +100,7 @@ class WordsTask(Task):
         """The k likeliest next words after the typed text, and a greedy continuation."""
         tokens = tokenize(query["text"])
         ids = self.vocab.encode(tokens) if tokens else [self.start_id()]
-        logits, state = model(torch.tensor([ids]), None)  # (1, T, V)
+        logits, state = model(torch.tensor([ids], device=device_of(model)), None)  # (1, T, V)
         last = logits[0, -1]  # (V,): the scores for the word after the last one typed
         p = torch.softmax(last, dim=-1)
         top = torch.topk(p, min(query["k"], self.vocab.size))
@@ -130,7 +130,7 @@ class WordsTask(Task):
         if position is not None and not 1 <= position <= len(tokens):
             raise InvalidInput(f"position must be between 1 and {len(tokens)}", field="position")
         ops = Surgery.from_dict(query["surgery"], model)
-        ids = torch.tensor(self.vocab.encode(tokens), device=next(model.parameters()).device)
+        ids = torch.tensor(self.vocab.encode(tokens), device=device_of(model))
         with torch.no_grad():
             tr = trace(model, ids, ops or None)
         sal = saliency(model, ids, position) if query["saliency"] else None
@@ -169,14 +169,15 @@ class WordsTask(Task):
         words: list[str] = []
         for _ in range(length):
             if temperature > 0:
-                p = torch.softmax(logits.float() / temperature, dim=-1)
+                # Drawn on the CPU, so a CPU generator works wherever the model is.
+                p = torch.softmax(logits.float().cpu() / temperature, dim=-1)
                 if not bool(torch.isfinite(p).all()):
                     p = torch.ones_like(p)  # diverged weights (NaN) give no distribution
                 i = int(torch.multinomial(p, 1, generator=generator))
             else:
                 i = int(torch.argmax(logits))
             words.append(self.vocab.words[i])
-            out, state = model(torch.tensor([[i]]), state)
+            out, state = model(torch.tensor([[i]], device=logits.device), state)
             logits = out[0, -1]
         return words
 
@@ -197,6 +198,11 @@ class WordsTask(Task):
     def state(self) -> dict[str, Any]:
         """The vocabulary in id order: the model's weights are meaningless without it."""
         return {"vocab": self.vocab.to_list()}
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """Where the model's weights are (a worker may keep it on a GPU)."""
+    return next(model.parameters()).device
 
 
 def unigram_bits(dataset: WordDataset) -> float:
