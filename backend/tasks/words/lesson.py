@@ -44,24 +44,19 @@ RUNNING_EXAMPLE = Lesson(
         "les plus courants.",
     ),
     look_for=Text(
-        "Compare the parameter counts: every extra word of window adds V×H weights, one block "
-        "per position, while the RNN's count does not depend on how far back it reads. Then "
-        "the bits per word: the bag, blind to order, stays far behind; the bigger window, with "
-        "twice the weights, does worse on this small text: each of its positions has its own "
-        'weights to learn from the same few sentences. Type "This morning I took my cat '
-        'for a" in the next-word box: words the vocabulary lacks are marked, and each model '
-        "names its likeliest next words. Often the likeliest is (unknown): the model has learnt "
-        "that a noun comes next, and most nouns are rarer than the 500 words it knows.",
-        "Comparez les nombres de paramètres : chaque mot de fenêtre en plus ajoute V×H poids, un "
-        "bloc par position, alors que celui du RNN ne dépend pas de la distance à laquelle il "
-        "lit. Puis les bits par mot : le sac, aveugle à l'ordre, reste loin derrière ; la "
-        "grande fenêtre, avec deux fois plus de poids, fait moins bien sur ce petit texte : "
-        "chacune de ses positions a ses propres poids à apprendre des mêmes quelques phrases. "
-        "Tapez « Ce matin, j'ai emmené mon chat faire une » dans la case du mot suivant : les "
-        "mots absents du vocabulaire sont signalés, et chaque modèle donne ses mots suivants "
-        "les plus probables. Souvent le plus probable est (inconnu) : le modèle a appris qu'un "
-        "nom vient ensuite, et la plupart des noms sont plus rares que les 500 mots qu'il "
-        "connaît.",
+        "Compare the parameter counts: every extra word of window adds V×H weights, while the "
+        "RNN's count does not depend on how far back it reads. Then the bits per word: the bag, "
+        "blind to order, stays far behind, and the bigger window, with twice the weights, does "
+        'worse on this small text. Type "This morning I took my cat for a" in the next-word box '
+        "to see each model's likeliest next words; (unknown) often comes first, since most nouns "
+        "are rarer than the 500 words the model knows.",
+        "Comparez les nombres de paramètres : chaque mot de fenêtre en plus ajoute V×H poids, "
+        "alors que celui du RNN ne dépend pas de la distance à laquelle il lit. Puis les bits par "
+        "mot : le sac, aveugle à l'ordre, reste loin derrière, et la grande fenêtre, avec deux "
+        "fois plus de poids, fait moins bien sur ce petit texte. Tapez « Ce matin, j'ai emmené "
+        "mon chat faire une » dans la case du mot suivant pour voir les mots les plus probables "
+        "de chaque modèle ; (inconnu) vient souvent en tête, car la plupart des noms sont plus "
+        "rares que les 500 mots que le modèle connaît.",
     ),
     claim=Text(
         "The 2-word window has 48,500 parameters and the 5-word window 96,500: each extra word "
