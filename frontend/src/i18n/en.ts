@@ -153,6 +153,38 @@ export const en = {
   "predict.empty": "Start typing to see what the model expects next.",
   "predict.clickHint": "Click a bar to add that character.",
   "predict.locked": "The teacher has paused predictions for now.",
+  "words.title": "Predict the next word",
+  "words.intro":
+    "Type a sentence: the bars show the words the model expects next, with their probabilities.",
+  "words.placeholder": "This morning I took my cat for a",
+  "words.reads": "What the model reads",
+  "words.top": "Next word",
+  "words.unk": "(unknown)",
+  "words.unknown": "Not in the vocabulary, so read as an unknown word: {words}",
+  "words.continuation": "Most likely continuation",
+  "words.empty": "Start typing to see which word the model expects next.",
+  "prices.title": "Truth and prediction on the held-out months",
+  "prices.intro":
+    "The model predicts each held-out month from the true months before it; it never trained on them. Persistence says next month's price equals this month's.",
+  "prices.truth": "Truth",
+  "prices.prediction": "Model",
+  "prices.persistence": "Persistence",
+  "prices.rollout": "Roll-out",
+  "prices.month": "Month",
+  "prices.price": "Price",
+  "prices.error": "Error of the predicted price on the held-out months (RMSE)",
+  "prices.row.model": "Model",
+  "prices.row.persistence": "Persistence: next month equals this month",
+  "prices.row.sameChange": "Same change as this month",
+  "prices.row.meanChange": "Average change of the training months",
+  "prices.verdict.beats": "The model beats persistence on the held-out months.",
+  "prices.verdict.ties":
+    "The model does no better than persistence: their errors are within 5% of each other.",
+  "prices.verdict.loses":
+    "The model is worse than persistence: what it learnt does not tell next month's price.",
+  "prices.rolloutError":
+    "Fed its own predictions for {n} months, the model is off by {model}; a flat line by {persistence}.",
+  "prices.empty": "The forecast appears after the first evaluation.",
 
   "tabs.label": "Views",
   "tabs.training": "Training",

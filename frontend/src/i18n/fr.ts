@@ -157,6 +157,38 @@ export const fr: Messages = {
   "predict.empty": "Commencez à taper pour voir ce que le modèle attend ensuite.",
   "predict.clickHint": "Cliquez sur une barre pour ajouter ce caractère.",
   "predict.locked": "L'enseignant a suspendu les prédictions pour l'instant.",
+  "words.title": "Prédire le mot suivant",
+  "words.intro":
+    "Tapez une phrase : les barres montrent les mots que le modèle attend ensuite, avec leurs probabilités.",
+  "words.placeholder": "Ce matin, j'ai emmené mon chat faire une",
+  "words.reads": "Ce que lit le modèle",
+  "words.top": "Mot suivant",
+  "words.unk": "(inconnu)",
+  "words.unknown": "Absents du vocabulaire, donc lus comme un mot inconnu : {words}",
+  "words.continuation": "Suite la plus probable",
+  "words.empty": "Commencez à taper pour voir quel mot le modèle attend ensuite.",
+  "prices.title": "Réalité et prédiction sur les mois mis de côté",
+  "prices.intro":
+    "Le modèle prédit chaque mois mis de côté à partir des vrais mois précédents ; il ne s'est jamais entraîné dessus. La persistance dit que le prix du mois prochain est celui de ce mois-ci.",
+  "prices.truth": "Réalité",
+  "prices.prediction": "Modèle",
+  "prices.persistence": "Persistance",
+  "prices.rollout": "Projection",
+  "prices.month": "Mois",
+  "prices.price": "Prix",
+  "prices.error": "Erreur du prix prédit sur les mois mis de côté (RMSE)",
+  "prices.row.model": "Modèle",
+  "prices.row.persistence": "Persistance : le mois prochain égale ce mois-ci",
+  "prices.row.sameChange": "Même variation que ce mois-ci",
+  "prices.row.meanChange": "Variation moyenne des mois d'entraînement",
+  "prices.verdict.beats": "Le modèle bat la persistance sur les mois mis de côté.",
+  "prices.verdict.ties":
+    "Le modèle ne fait pas mieux que la persistance : leurs erreurs sont à moins de 5 % l'une de l'autre.",
+  "prices.verdict.loses":
+    "Le modèle fait moins bien que la persistance : ce qu'il a appris ne dit rien du prix du mois prochain.",
+  "prices.rolloutError":
+    "Nourri de ses propres prédictions pendant {n} mois, le modèle se trompe de {model} ; une ligne plate de {persistence}.",
+  "prices.empty": "La prévision apparaît après la première évaluation.",
 
   "tabs.label": "Vues",
   "tabs.training": "Entraînement",

@@ -1,0 +1,1 @@
+"""Price series: next month of real stocks and of a seasonal series, beside persistence."""

@@ -1,0 +1,1 @@
+"""Next-word prediction: words as tokens, a capped vocabulary, the course's running example."""
