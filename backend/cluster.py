@@ -31,9 +31,10 @@ from flask_socketio import SocketIO
 
 from backend.config import TrainConfig
 from backend.errors import StorageFailed
-from backend.sessions.registry import Session, Sessions, text_name
+from backend.sessions.registry import Session, Sessions
 from backend.store.storage import Storage, metadata
 from backend.store.storage import sessions as table
+from backend.tasks.text.spec import text_name
 from backend.web.publisher import SocketPublisher
 
 log = logging.getLogger(__name__)

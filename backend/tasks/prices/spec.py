@@ -8,7 +8,7 @@ from typing import Any
 from backend.errors import InvalidInput
 from backend.tasks.base import TaskSpec
 from backend.tasks.prices.series import SERIES
-from backend.web.queries import bounded_int
+from backend.tasks.text.queries import bounded_int
 
 MAX_ROLLOUT = 120  # months imagined ahead in one roll-out: ten years
 

@@ -10,8 +10,8 @@ from backend import corpora
 from backend.config import LIMITS
 from backend.errors import InvalidInput, TooLarge
 from backend.tasks.base import TaskSpec
+from backend.tasks.text.queries import bounded_int, parse_inspect
 from backend.tasks.words.tokens import MIN_TOKENS, split_vocab, tokenize
-from backend.web.queries import bounded_int, parse_inspect
 
 DEFAULT_MAX_VOCAB = 1000  # the stories have about 1,300 distinct tokens; rarer ones become <unk>
 MAX_VOCAB = (50, 5000)  # a one-hot word is a V-vector: V*H weights in, H*V out
