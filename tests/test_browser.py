@@ -114,3 +114,20 @@ def test_the_page_keeps_its_csp_hides_the_owner_token_and_deletes(
     assert violations == [], violations
     page.context.close()
     viewer.context.close()
+
+
+def test_the_task_picker_lists_every_kind_of_sequence_and_starts_one(
+    browser: Browser, server: Server
+) -> None:
+    from backend.tasks.registry import TASKS
+
+    page = open_page(browser, server.url + "/?task=text")
+    page.wait_for_url(re.compile(r"/s/[\w-]+$"))  # a session of that task, its owner's page
+    picker = page.get_by_test_id("task-select")
+    expect(picker).to_have_value("text")
+    names = picker.locator("option").evaluate_all("options => options.map(o => o.value)")
+    assert names == list(TASKS)
+    expect(page.get_by_test_id("task-summary")).to_contain_text("character")
+    expect(page.get_by_test_id("task-start")).to_be_disabled()  # this session's own task
+    # The loss axis is labelled in the task's unit.
+    expect(page.get_by_test_id("loss-chart")).to_have_attribute("data-unit", "bits per character")

@@ -160,8 +160,8 @@ def row(session: Session) -> dict[str, Any]:
         "step": session.step,
         "budget": (session.record.classroom.get("lesson") or {}).get("steps"),
         "params": session.params,
-        "chars_per_sec": session.items_per_sec,  # the compare table's name for it
         "items_per_sec": session.items_per_sec,
+        "chars_per_sec": session.items_per_sec,  # the name before tasks, kept for older pages
         "val_step": history.val_step[-200:],
         "val": history.val[-200:],
         "best_val": min((v for v in history.val if v is not None), default=None),

@@ -96,6 +96,7 @@ export class LossChart implements Component {
       this.unit = unit; // the axis is labelled when the chart is built
       this.reset();
     }
+    this.box.dataset.unit = unitLabel(unit);
     // Uniform guessing scores log2(V) bits: a baseline for the tasks measured in bits.
     const vocab = unit.startsWith("bits/") ? state.session?.text?.vocab_size : undefined;
     setText(
