@@ -114,3 +114,28 @@ def test_messages_are_immutable() -> None:
     start = messages.Start("s")
     with pytest.raises(dataclasses.FrozenInstanceError):
         start.session = "t"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("cls", every(Command) + every(Event), ids=lambda c: c.__name__)
+def test_every_message_round_trips_through_its_json_encoding(cls: type) -> None:
+    message = build(cls)
+    again = messages.decode(messages.encode(message).encode())  # as Redis hands it back: bytes
+    assert again == message and type(again) is cls
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"type": "PosixPath", "fields": {}}',  # a class, but not a message
+        '{"type": "system", "fields": {"command": "true"}}',
+        '{"type": "Start", "fields": {"session": "s", "shell": "rm -rf /"}}',  # unknown field
+        '{"type": "Open", "fields": {"session": "s"}}',  # missing fields
+        '{"type": "Misrouted", "fields": {"session": "s", "gen": 1, "query": "predict"}}',
+        '{"fields": {"session": "s"}}',
+        "[1, 2]",
+        "not json",
+    ],
+)
+def test_decoding_refuses_anything_but_an_encoded_message(data: str) -> None:
+    with pytest.raises(ValueError):
+        messages.decode(data)
