@@ -133,6 +133,49 @@ def test_a_session_made_on_one_web_process_is_watched_and_paused_through_another
         viewer.close()
 
 
+def test_another_task_trains_through_both_processes_and_a_new_source_reaches_both(
+    cluster: Cluster,
+) -> None:
+    """The cluster names no task: a words session trains, answers and takes a new source."""
+    a, b = cluster.web
+    text = "the cat sat on the mat . the dog ran to the park . " * 40
+    source = {"corpus": "upload", "text": text, "max_vocab": 50}
+    body = {"task": "words", "source": source, "config": TINY}
+    response = requests.post(f"{a.url}/api/sessions", json=body, timeout=30)
+    response.raise_for_status()
+    links = response.json()
+    owner, viewer = Client(a.url), Client(b.url)
+    try:
+        owner.join(links["id"], links["owner_token"])
+        state = viewer.join(links["id"], links["view_token"])
+        assert state["task"]["name"] == "words" and state["source"]["words"] == 560
+        owner.emit("train:start")
+        progress = viewer.wait("train:progress", lambda d: d["step"] >= 5, timeout=60)
+        assert progress["unit"] == "bits/word" and progress["train"]
+        viewer.emit("predict:query", {"seq": 1, "text": "the cat sat on the", "k": 3})
+        result = viewer.wait("predict:result", timeout=30)
+        assert len(result["top"]) == 3 and {"word", "p"} <= set(result["top"][0])
+
+        # Through A, a new text of other words: B's copy reloads it and sees the new model.
+        other = "one two three four five six seven eight nine ten . " * 40
+        headers = {"X-Session-Token": links["owner_token"], "Content-Type": "text/plain"}
+        url = f"{a.url}/api/sessions/{links['id']}/text"
+        requests.put(url, data=other, headers=headers, timeout=30).raise_for_status()
+        owned = owner.wait("session:state", lambda d: d["source"]["words"] == 440, timeout=30)
+        assert owned["status"] == "idle" and owned["step"] == 0
+
+        def rebuilt(d: dict) -> bool:
+            """B has the new record, its run state and its trainer's new model: in any order."""
+            new = d["source"]["words"] == 440 and d["params"] == owned["params"]
+            return new and d["status"] == "idle" and d["step"] == 0
+
+        seen = viewer.wait("session:state", rebuilt, timeout=30)
+        assert not seen["history"]["step"] and owned["params"] != state["params"]
+    finally:
+        owner.close()
+        viewer.close()
+
+
 def test_sessions_spread_evenly_over_both_trainer_nodes(cluster: Cluster) -> None:
     a, b = cluster.web
     for web in (a, b, a, b):
