@@ -103,6 +103,59 @@ def test_a_partial_cluster_configuration_is_refused_naming_what_is_missing() -> 
         cluster.clustered({"MESSAGE_QUEUE": "redis://r"})
 
 
+class Boom:
+    """A pickle that makes a folder when unpickled: what a hostile Redis client could send."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple:
+        import os
+
+        return (os.mkdir, (str(self.path),))
+
+
+def test_a_web_process_takes_only_encoded_messages_off_redis(tmp_path: Path) -> None:
+    """Events for its builds come through as its own copy's build; anything else is dropped."""
+    import json
+    import pickle
+
+    from backend.engine.messages import Opened, Progress, Start, encode
+    from backend.engine.ray_pool import CHANGES, EVENTS, RayEngine
+
+    got: list = []
+    changed: list = []
+    engine = RayEngine(
+        got.append,
+        address="unused",
+        redis_url="redis://127.0.0.1:1/0",  # never connected to: nothing here needs Redis
+        on_changed=lambda session, run: changed.append((session, run)),
+    )
+    engine.local_gen["s"], engine.global_gen["s"] = 2, 40
+    progress = {"step": 9, "items_seen": 72, "items_per_sec": 1.0, "batched": 1}
+    progress |= {"train": [[9, 3.1]], "grad": [[9, 0.5, 0]], "val": []}
+    events, changes = EVENTS.encode(), CHANGES.encode()
+    engine._receive(events, pickle.dumps(Boom(tmp_path / "unpickled")))
+    engine._receive(events, b'{"type": "Progress", "fields": {"session": "s"}}')
+    engine._receive(events, encode(Start("s")).encode())  # a command is no event
+    engine._receive(events, encode(Progress(session="t", gen=40, **progress)).encode())
+    engine._receive(events, encode(Progress(session="s", gen=39, **progress)).encode())
+    assert got == [] and not (tmp_path / "unpickled").exists()
+
+    engine._receive(events, encode(Progress(session="s", gen=40, **progress)).encode())
+    opened = {"params": 10, "input_size": 3, "output_size": 3, "describe": {}}
+    opened |= {"step": 0, "items_seen": 0, "resumed": False}
+    engine._receive(events, encode(Opened(session="s", gen=41, **opened)).encode())  # elsewhere
+    assert got == [Progress(session="s", gen=2, **progress), Opened(session="s", gen=2, **opened)]
+    assert engine.global_gen["s"] == 41
+
+    run = {"status": "paused", "pause_reason": "user"}
+    engine._receive(changes, json.dumps({"session": "s", "origin": "web-b", "run": run}))
+    engine._receive(changes, json.dumps({"session": "s", "origin": engine.origin, "run": None}))
+    engine._receive(changes, pickle.dumps(Boom(tmp_path / "unpickled")))
+    assert changed == [("s", run)] and not (tmp_path / "unpickled").exists()
+
+
 def test_a_session_made_on_one_web_process_is_watched_and_paused_through_another(
     cluster: Cluster,
 ) -> None:
