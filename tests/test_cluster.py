@@ -156,6 +156,16 @@ def test_a_web_process_takes_only_encoded_messages_off_redis(tmp_path: Path) -> 
     assert changed == [("s", run)] and not (tmp_path / "unpickled").exists()
 
 
+def test_an_answer_json_cannot_carry_reaches_its_client_as_a_refusal() -> None:
+    from backend.engine.messages import Answered, Rejected, decode
+    from backend.engine.ray_pool import RedisEvents
+
+    odd = Answered("s", 3, "c", "inspect", 7, {"gates": {1.0, 2.0}})
+    refused = decode(RedisEvents.encoded(odd))
+    assert isinstance(refused, Rejected) and refused.error["code"] == "internal"
+    assert (refused.session, refused.gen, refused.client, refused.seq) == ("s", 3, "c", 7)
+
+
 def test_a_session_made_on_one_web_process_is_watched_and_paused_through_another(
     cluster: Cluster,
 ) -> None:
@@ -174,6 +184,9 @@ def test_a_session_made_on_one_web_process_is_watched_and_paused_through_another
         viewer.emit("predict:query", {"seq": 1, "text": "the "})
         result = viewer.wait("predict:result", timeout=30)
         assert result["seq"] == 1 and len(result["top"]) > 1
+        viewer.emit("inspect:query", {"seq": 2, "text": "the cat", "saliency": False})
+        looked = viewer.wait("inspect:result", timeout=30)  # packed bytes cross Redis too
+        assert looked["seq"] == 2 and isinstance(looked["data"], bytes) and looked["data"]
 
         owner.emit("train:pause")
         paused = viewer.wait("session:state", lambda d: d["status"] == "paused", timeout=30)

@@ -123,6 +123,17 @@ def test_every_message_round_trips_through_its_json_encoding(cls: type) -> None:
     assert again == message and type(again) is cls
 
 
+def test_bytes_in_an_answer_travel_as_they_are() -> None:
+    packed = bytes(range(256)) * 3  # an inspect answer's packed gate traces
+    answer = messages.Answered("s", 1, "c", "inspect", 2, {"data": packed, "n": [1, 2]})
+    assert messages.decode(messages.encode(answer)) == answer
+
+
+def test_a_field_json_cannot_carry_is_refused_when_encoding() -> None:
+    with pytest.raises(TypeError, match="set"):
+        messages.encode(messages.Answered("s", 1, "c", "inspect", 2, {"odd": {1, 2}}))
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -134,6 +145,8 @@ def test_every_message_round_trips_through_its_json_encoding(cls: type) -> None:
         '{"fields": {"session": "s"}}',
         "[1, 2]",
         "not json",
+        '{"type": "Answered", "fields": {"session": "s", "gen": 1, "client": "c", "op": "x", '
+        '"seq": 1, "result": {"__bytes__": "not base64!"}}}',
     ],
 )
 def test_decoding_refuses_anything_but_an_encoded_message(data: str) -> None:

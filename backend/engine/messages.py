@@ -6,8 +6,8 @@ tensors), so it pickles over a multiprocessing queue as it is, and a reader, a t
 or a debugger can follow one from `Sessions` through `Engine` into `Worker` and back by name.
 
 Between machines (cluster mode's Redis channel) a message travels as JSON naming its type
-(`encode`, `decode`): never pickled, since whatever reads that channel must not run code
-that another client of the same Redis put there.
+(`encode`, `decode`), bytes (packed arrays in an answer) as base64: never pickled, since
+whatever reads that channel must not run code that another client of the same Redis put there.
 
 The worker dispatches on the type (`Worker.handle`), the session layer folds events by type
 (`Sessions.on_event`), and the engine routes on the base class: `Query` to the query queue,
@@ -16,6 +16,8 @@ any other `Command` to the command queue.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
 import typing
@@ -262,9 +264,27 @@ def kind(message: Command | Event) -> str:
 # ------------------------------------------------------------------------------ on the wire
 
 
+BYTES = "__bytes__"  # {BYTES: base64}: a bytes value inside a message's fields
+
+
 def encode(message: Command | Event) -> str:
-    """A message as JSON: its type's name and its fields (a nested message, tagged the same)."""
-    return json.dumps(_tagged(message))
+    """A message as JSON: its type's name and its fields (a nested message, tagged the same).
+
+    TypeError for a field JSON cannot carry (bytes can: see `BYTES`).
+    """
+    return json.dumps(_tagged(message), default=_bytes_out)
+
+
+def _bytes_out(value: Any) -> dict[str, str]:
+    if isinstance(value, (bytes, bytearray)):
+        return {BYTES: base64.b64encode(value).decode("ascii")}
+    raise TypeError(f"a {type(value).__name__} cannot travel in a message")
+
+
+def _bytes_in(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and isinstance(obj.get(BYTES), str):
+        return base64.b64decode(obj[BYTES], validate=True)
+    return obj
 
 
 def _tagged(message: Command | Event) -> dict[str, Any]:
@@ -278,8 +298,8 @@ def _tagged(message: Command | Event) -> dict[str, Any]:
 def decode(data: str | bytes) -> Command | Event:
     """The message `encode` made; ValueError for anything else (only this module's types)."""
     try:
-        return _untagged(json.loads(data))
-    except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as exc:
+        return _untagged(json.loads(data, object_hook=_bytes_in))
+    except (TypeError, KeyError, AttributeError, binascii.Error) as exc:
         raise ValueError(f"not a message: {exc}") from exc
 
 

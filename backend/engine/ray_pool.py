@@ -39,6 +39,7 @@ from typing import Any
 
 from backend.engine import worker
 from backend.engine.messages import (
+    Answered,
     Close,
     Command,
     Configure,
@@ -47,6 +48,7 @@ from backend.engine.messages import (
     Opened,
     Pause,
     Query,
+    Rejected,
     Start,
     Step,
     WorkerLost,
@@ -89,7 +91,9 @@ class RedisEvents:
         """Publish; while Redis is away, retry for a few seconds, then drop it (logged)."""
         import redis
 
-        data = encode(event)
+        data = self.encoded(event)
+        if data is None:
+            return
         for attempt in range(20):
             try:
                 self.client.publish(self.channel, data)
@@ -97,6 +101,23 @@ class RedisEvents:
             except redis.ConnectionError:
                 time.sleep(min(0.05 * 2**attempt, 1.0))
         log.error("redis unreachable: dropped a %s event", type(event).__name__)
+
+    @staticmethod
+    def encoded(event: Event) -> str | None:
+        """The event on the wire; an answer JSON cannot carry is refused to its client instead.
+
+        It never raises: the worker thread that emits must go on answering and training.
+        """
+        try:
+            return encode(event)
+        except (TypeError, ValueError) as exc:
+            log.error("a %s event cannot be encoded: %s", type(event).__name__, exc)
+            if not isinstance(event, Answered):
+                return None
+            error = {"code": "internal", "message": f"the answer could not be sent: {exc}"}
+        return encode(
+            Rejected(event.session, event.gen, event.client, event.op, error, seq=event.seq)
+        )
 
 
 class Trainer:
