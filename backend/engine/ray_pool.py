@@ -284,12 +284,15 @@ class RayEngine:
 
     def send(self, message: Command) -> None:
         """Send a command or query to the trainer holding its session (placing it if new)."""
+        import ray
         import redis
 
         try:
             self._send(message)
         except redis.ConnectionError as exc:
             raise Busy("the training cluster cannot be reached right now; try again") from exc
+        except ray.exceptions.RayActorError as exc:  # its trainer died: it is being reopened
+            raise Busy("the trainer holding this session stopped; try again shortly") from exc
 
     def _send(self, message: Command) -> None:
         session = message.session
@@ -354,7 +357,16 @@ class RayEngine:
         return self.redis.hget(PLACEMENT, session).decode()
 
     def _least_loaded(self) -> str:
-        load = dict.fromkeys(self.actors, 0)
+        """The live trainer holding the fewest sessions.
+
+        Trainers on a node Ray counts dead are left out even before this process's supervisor
+        has dropped them: another process may already have moved their sessions away, and a
+        session placed there now would never be reopened.
+        """
+        import ray
+
+        dead = {n["NodeID"][:12] for n in ray.nodes() if not n["Alive"]}
+        load = {name: 0 for name in self.actors if node_of(name) not in dead}
         for name in self.redis.hvals(PLACEMENT):
             if name.decode() in load:
                 load[name.decode()] += 1
