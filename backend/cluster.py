@@ -30,11 +30,12 @@ import sqlalchemy as sa
 from flask_socketio import SocketIO
 
 from backend.config import TrainConfig
+from backend.engine.messages import Checkpointed, Close, Event, Pause
 from backend.errors import StorageFailed
 from backend.sessions.registry import Session, Sessions
 from backend.store.storage import Storage, metadata
 from backend.store.storage import sessions as table
-from backend.tasks.text.spec import text_name
+from backend.tasks.registry import spec_for
 from backend.web.publisher import SocketPublisher
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,11 @@ class ClusterPublisher(SocketPublisher):
         local = getattr(LOCAL, "on", False) or threading.current_thread() is self.thread
         self.socketio.emit(event, data, to=session_id, ignore_queue=local)
 
+    def to_client(self, client: str, event: str, data: dict) -> None:
+        """To one connection; from a trainer event, only if it is ours (every copy emits it)."""
+        local = getattr(LOCAL, "on", False)
+        self.socketio.emit(event, data, to=client, ignore_queue=local)
+
 
 def run_status(state: dict[str, Any]) -> dict[str, Any]:
     """The part of a run state that says whether it trains."""
@@ -186,7 +192,7 @@ def run_status(state: dict[str, Any]) -> dict[str, Any]:
 class ClusterSessions(Sessions):
     """The session layer with copies in several web processes, kept in step through Redis."""
 
-    def on_event(self, event: dict) -> None:
+    def on_event(self, event: Event) -> None:
         LOCAL.on = True
         try:
             super().on_event(event)
@@ -227,7 +233,7 @@ class ClusterSessions(Sessions):
             since = float(redis.get(ORPHANED + session_id) or now)
             if now - since < idle_s or not redis.delete(ORPHANED + session_id):
                 continue  # not yet, or another web process took it meanwhile
-            self.engine.send(session_id, "pause")
+            self.engine.send(Pause(session_id))
             self.storage.merge_state(session_id, {"status": "paused", "pause_reason": "idle"})
             paused.append(session_id)
         if paused:
@@ -281,26 +287,24 @@ class ClusterSessions(Sessions):
     def _adopt(self, session: Session, record: Any) -> None:
         """Take the stored record and run state (callers hold the lock)."""
         state = record.state
-        text_changed = record.text != session.record.text
+        retasked = (record.task, record.source) != (session.record.task, session.record.source)
         session.record, session.config = record, TrainConfig(**record.config)
-        if text_changed:
-            session.text_name, session.vocab_size = (
-                text_name(record.text_source),
-                len(set(record.text)),
-            )
+        if retasked:  # a new source (or task): its spec says the model's sizes
+            session.spec = spec_for(record.task)
+            session.sizes = session.spec.sizes(record.source)
         session.status = state.get("status", session.status)
         session.pause_reason = state.get("pause_reason")
         session.view_version = state.get("view_version", session.view_version)
         # A model rebuilt elsewhere restarts its history when its trainer reports it `opened`.
 
-    def _on_checkpointed(self, session: Session, event: dict) -> None:
+    def _on_checkpointed(self, session: Session, event: Checkpointed) -> None:
         """Store what the trainer changed (steps, history), keeping the stored run status."""
         self.storage.report("checkpoints", None)
         with self.lock:
             ours = session.dump_state()
-            session.saved_step = event["step"]
+            session.saved_step = event.step
             self.saved.notify_all()
-        trained = {k: ours[k] for k in ("step", "chars_seen", "history", "samples")}
+        trained = {k: ours[k] for k in ("step", "items_seen", "history", "samples")}
         try:
             self.storage.merge_state(session.id, trained)
         except StorageFailed as exc:
@@ -314,7 +318,7 @@ class ClusterSessions(Sessions):
             watchers = list(session.clients)
             for client in watchers:
                 self.clients.pop(client, None)
-        self.engine.send(session.id, "close")
+        self.engine.send(Close(session.id))
         for client in watchers:
             self.publisher.to_client(client, "session:deleted", {"id": session.id})
             self.publisher.remove(client, session.id)

@@ -103,6 +103,69 @@ def test_a_partial_cluster_configuration_is_refused_naming_what_is_missing() -> 
         cluster.clustered({"MESSAGE_QUEUE": "redis://r"})
 
 
+class Boom:
+    """A pickle that makes a folder when unpickled: what a hostile Redis client could send."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple:
+        import os
+
+        return (os.mkdir, (str(self.path),))
+
+
+def test_a_web_process_takes_only_encoded_messages_off_redis(tmp_path: Path) -> None:
+    """Events for its builds come through as its own copy's build; anything else is dropped."""
+    import json
+    import pickle
+
+    from backend.engine.messages import Opened, Progress, Start, encode
+    from backend.engine.ray_pool import CHANGES, EVENTS, RayEngine
+
+    got: list = []
+    changed: list = []
+    engine = RayEngine(
+        got.append,
+        address="unused",
+        redis_url="redis://127.0.0.1:1/0",  # never connected to: nothing here needs Redis
+        on_changed=lambda session, run: changed.append((session, run)),
+    )
+    engine.local_gen["s"], engine.global_gen["s"] = 2, 40
+    progress = {"step": 9, "items_seen": 72, "items_per_sec": 1.0, "batched": 1}
+    progress |= {"train": [[9, 3.1]], "grad": [[9, 0.5, 0]], "val": []}
+    events, changes = EVENTS.encode(), CHANGES.encode()
+    engine._receive(events, pickle.dumps(Boom(tmp_path / "unpickled")))
+    engine._receive(events, b'{"type": "Progress", "fields": {"session": "s"}}')
+    engine._receive(events, encode(Start("s")).encode())  # a command is no event
+    engine._receive(events, encode(Progress(session="t", gen=40, **progress)).encode())
+    engine._receive(events, encode(Progress(session="s", gen=39, **progress)).encode())
+    assert got == [] and not (tmp_path / "unpickled").exists()
+
+    engine._receive(events, encode(Progress(session="s", gen=40, **progress)).encode())
+    opened = {"params": 10, "input_size": 3, "output_size": 3, "describe": {}}
+    opened |= {"step": 0, "items_seen": 0, "resumed": False}
+    engine._receive(events, encode(Opened(session="s", gen=41, **opened)).encode())  # elsewhere
+    assert got == [Progress(session="s", gen=2, **progress), Opened(session="s", gen=2, **opened)]
+    assert engine.global_gen["s"] == 41
+
+    run = {"status": "paused", "pause_reason": "user"}
+    engine._receive(changes, json.dumps({"session": "s", "origin": "web-b", "run": run}))
+    engine._receive(changes, json.dumps({"session": "s", "origin": engine.origin, "run": None}))
+    engine._receive(changes, pickle.dumps(Boom(tmp_path / "unpickled")))
+    assert changed == [("s", run)] and not (tmp_path / "unpickled").exists()
+
+
+def test_an_answer_json_cannot_carry_reaches_its_client_as_a_refusal() -> None:
+    from backend.engine.messages import Answered, Rejected, decode
+    from backend.engine.ray_pool import RedisEvents
+
+    odd = Answered("s", 3, "c", "inspect", 7, {"gates": {1.0, 2.0}})
+    refused = decode(RedisEvents.encoded(odd))
+    assert isinstance(refused, Rejected) and refused.error["code"] == "internal"
+    assert (refused.session, refused.gen, refused.client, refused.seq) == ("s", 3, "c", 7)
+
+
 def test_a_session_made_on_one_web_process_is_watched_and_paused_through_another(
     cluster: Cluster,
 ) -> None:
@@ -121,6 +184,9 @@ def test_a_session_made_on_one_web_process_is_watched_and_paused_through_another
         viewer.emit("predict:query", {"seq": 1, "text": "the "})
         result = viewer.wait("predict:result", timeout=30)
         assert result["seq"] == 1 and len(result["top"]) > 1
+        viewer.emit("inspect:query", {"seq": 2, "text": "the cat", "saliency": False})
+        looked = viewer.wait("inspect:result", timeout=30)  # packed bytes cross Redis too
+        assert looked["seq"] == 2 and isinstance(looked["data"], bytes) and looked["data"]
 
         owner.emit("train:pause")
         paused = viewer.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
@@ -128,6 +194,49 @@ def test_a_session_made_on_one_web_process_is_watched_and_paused_through_another
         health = requests.get(f"{b.url}/api/health", timeout=10).json()
         assert health["ok"] and health["workers"] == 2  # a trainer on each Ray node
         assert stored_in_postgres(cluster, links["id"])["status"] == "paused"
+    finally:
+        owner.close()
+        viewer.close()
+
+
+def test_another_task_trains_through_both_processes_and_a_new_source_reaches_both(
+    cluster: Cluster,
+) -> None:
+    """The cluster names no task: a words session trains, answers and takes a new source."""
+    a, b = cluster.web
+    text = "the cat sat on the mat . the dog ran to the park . " * 40
+    source = {"corpus": "upload", "text": text, "max_vocab": 50}
+    body = {"task": "words", "source": source, "config": TINY}
+    response = requests.post(f"{a.url}/api/sessions", json=body, timeout=30)
+    response.raise_for_status()
+    links = response.json()
+    owner, viewer = Client(a.url), Client(b.url)
+    try:
+        owner.join(links["id"], links["owner_token"])
+        state = viewer.join(links["id"], links["view_token"])
+        assert state["task"]["name"] == "words" and state["source"]["words"] == 560
+        owner.emit("train:start")
+        progress = viewer.wait("train:progress", lambda d: d["step"] >= 5, timeout=60)
+        assert progress["unit"] == "bits/word" and progress["train"]
+        viewer.emit("predict:query", {"seq": 1, "text": "the cat sat on the", "k": 3})
+        result = viewer.wait("predict:result", timeout=30)
+        assert len(result["top"]) == 3 and {"word", "p"} <= set(result["top"][0])
+
+        # Through A, a new text of other words: B's copy reloads it and sees the new model.
+        other = "one two three four five six seven eight nine ten . " * 40
+        headers = {"X-Session-Token": links["owner_token"], "Content-Type": "text/plain"}
+        url = f"{a.url}/api/sessions/{links['id']}/text"
+        requests.put(url, data=other, headers=headers, timeout=30).raise_for_status()
+        owned = owner.wait("session:state", lambda d: d["source"]["words"] == 440, timeout=30)
+        assert owned["status"] == "idle" and owned["step"] == 0
+
+        def rebuilt(d: dict) -> bool:
+            """B has the new record, its run state and its trainer's new model: in any order."""
+            new = d["source"]["words"] == 440 and d["params"] == owned["params"]
+            return new and d["status"] == "idle" and d["step"] == 0
+
+        seen = viewer.wait("session:state", rebuilt, timeout=30)
+        assert not seen["history"]["step"] and owned["params"] != state["params"]
     finally:
         owner.close()
         viewer.close()

@@ -114,3 +114,41 @@ def test_messages_are_immutable() -> None:
     start = messages.Start("s")
     with pytest.raises(dataclasses.FrozenInstanceError):
         start.session = "t"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("cls", every(Command) + every(Event), ids=lambda c: c.__name__)
+def test_every_message_round_trips_through_its_json_encoding(cls: type) -> None:
+    message = build(cls)
+    again = messages.decode(messages.encode(message).encode())  # as Redis hands it back: bytes
+    assert again == message and type(again) is cls
+
+
+def test_bytes_in_an_answer_travel_as_they_are() -> None:
+    packed = bytes(range(256)) * 3  # an inspect answer's packed gate traces
+    answer = messages.Answered("s", 1, "c", "inspect", 2, {"data": packed, "n": [1, 2]})
+    assert messages.decode(messages.encode(answer)) == answer
+
+
+def test_a_field_json_cannot_carry_is_refused_when_encoding() -> None:
+    with pytest.raises(TypeError, match="set"):
+        messages.encode(messages.Answered("s", 1, "c", "inspect", 2, {"odd": {1, 2}}))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"type": "PosixPath", "fields": {}}',  # a class, but not a message
+        '{"type": "system", "fields": {"command": "true"}}',
+        '{"type": "Start", "fields": {"session": "s", "shell": "rm -rf /"}}',  # unknown field
+        '{"type": "Open", "fields": {"session": "s"}}',  # missing fields
+        '{"type": "Misrouted", "fields": {"session": "s", "gen": 1, "query": "predict"}}',
+        '{"fields": {"session": "s"}}',
+        "[1, 2]",
+        "not json",
+        '{"type": "Answered", "fields": {"session": "s", "gen": 1, "client": "c", "op": "x", '
+        '"seq": 1, "result": {"__bytes__": "not base64!"}}}',
+    ],
+)
+def test_decoding_refuses_anything_but_an_encoded_message(data: str) -> None:
+    with pytest.raises(ValueError):
+        messages.decode(data)

@@ -5,6 +5,10 @@ queue); events come back up. Each is a plain frozen dataclass of JSON-like field
 tensors), so it pickles over a multiprocessing queue as it is, and a reader, a type checker
 or a debugger can follow one from `Sessions` through `Engine` into `Worker` and back by name.
 
+Between machines (cluster mode's Redis channel) a message travels as JSON naming its type
+(`encode`, `decode`), bytes (packed arrays in an answer) as base64: never pickled, since
+whatever reads that channel must not run code that another client of the same Redis put there.
+
 The worker dispatches on the type (`Worker.handle`), the session layer folds events by type
 (`Sessions.on_event`), and the engine routes on the base class: `Query` to the query queue,
 any other `Command` to the command queue.
@@ -12,6 +16,11 @@ any other `Command` to the command queue.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
+import json
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -250,3 +259,65 @@ class WorkerLost(Event):
 def kind(message: Command | Event) -> str:
     """A message's kind as a lowercase name ("open", "answered", ...), for logs and errors."""
     return type(message).__name__.lower()
+
+
+# ------------------------------------------------------------------------------ on the wire
+
+
+BYTES = "__bytes__"  # {BYTES: base64}: a bytes value inside a message's fields
+
+
+def encode(message: Command | Event) -> str:
+    """A message as JSON: its type's name and its fields (a nested message, tagged the same).
+
+    TypeError for a field JSON cannot carry (bytes can: see `BYTES`).
+    """
+    return json.dumps(_tagged(message), default=_bytes_out)
+
+
+def _bytes_out(value: Any) -> dict[str, str]:
+    if isinstance(value, (bytes, bytearray)):
+        return {BYTES: base64.b64encode(value).decode("ascii")}
+    raise TypeError(f"a {type(value).__name__} cannot travel in a message")
+
+
+def _bytes_in(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and isinstance(obj.get(BYTES), str):
+        return base64.b64decode(obj[BYTES], validate=True)
+    return obj
+
+
+def _tagged(message: Command | Event) -> dict[str, Any]:
+    fields = {}
+    for f in dataclasses.fields(message):
+        value = getattr(message, f.name)
+        fields[f.name] = _tagged(value) if isinstance(value, (Command, Event)) else value
+    return {"type": type(message).__name__, "fields": fields}
+
+
+def decode(data: str | bytes) -> Command | Event:
+    """The message `encode` made; ValueError for anything else (only this module's types)."""
+    try:
+        return _untagged(json.loads(data, object_hook=_bytes_in))
+    except (TypeError, KeyError, AttributeError, binascii.Error) as exc:
+        raise ValueError(f"not a message: {exc}") from exc
+
+
+def _untagged(tagged: dict[str, Any]) -> Command | Event:
+    cls = TYPES.get(tagged["type"])
+    if cls is None:
+        raise ValueError(f"not a message type: {tagged['type']!r}")
+    fields = dict(tagged["fields"])
+    hints = typing.get_type_hints(cls)
+    for name, value in fields.items():
+        if hints.get(name) in TYPES.values():  # a message inside a message (`Misrouted.query`)
+            fields[name] = _untagged(value)
+    return cls(**fields)  # unknown or missing fields: TypeError
+
+
+# Every message type by name, and nothing else: what `decode` may build.
+TYPES: dict[str, type[Command] | type[Event]] = {
+    cls.__name__: cls
+    for cls in list(globals().values())
+    if isinstance(cls, type) and issubclass(cls, (Command, Event))
+}

@@ -2,8 +2,11 @@
 
 Each trainer node runs `Trainer` actors (one per CPU, or one per GPU with the batched cohort
 path). An actor runs the same `Worker` loop as an embedded worker process, on in-process
-queues: commands arrive as actor method calls, events leave on a Redis channel that every
-web process reads. `RayEngine` is a web process's handle on them, with `Engine`'s interface:
+queues: commands arrive as actor method calls (the typed messages of
+`backend.engine.messages`, pickled by Ray between trusted processes), events leave on a
+Redis channel that every web process reads, each encoded as JSON naming its type
+(`messages.encode`: never pickled, as Redis is shared). `RayEngine` is a web process's
+handle on them, with `Engine`'s interface:
 
 - placement is shared by every web process, in Redis: a new session goes to the trainer
   holding the fewest sessions (`HSETNX`, so two processes placing it at once agree);
@@ -24,26 +27,44 @@ import itertools
 import json
 import logging
 import os
-import pickle
 import queue
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from backend.engine import worker
+from backend.engine.messages import (
+    Answered,
+    Close,
+    Command,
+    Configure,
+    Event,
+    Open,
+    Opened,
+    Pause,
+    Query,
+    Rejected,
+    Start,
+    Step,
+    WorkerLost,
+    decode,
+    encode,
+)
 from backend.errors import Busy
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "playground"
-EVENTS = "playground:events"  # the channel trainers publish events on
+EVENTS = "playground:events"  # the channel trainers publish events on (`messages.encode`)
+CHANGES = "playground:changes"  # the channel web processes note changed sessions on (JSON)
 PLACEMENT = "playground:placement"  # session -> trainer actor name
-OPENED = "playground:opened"  # session -> its latest `open` (pickled), to reopen it elsewhere
+OPENED = "playground:opened"  # session -> its latest `Open` (encoded), to reopen it elsewhere
 RUNNING = "playground:running"  # sessions the trainers should be training
 HOLDERS = "playground:holders:"  # + session: web processes holding a copy of it
 ALIVE = "playground:alive:"  # + web process id, with a short expiry: that process lives
@@ -58,7 +79,7 @@ LOST = "the trainer holding this session stopped; it was reopened from its last 
 
 
 class RedisEvents:
-    """The worker's `events` queue, as a Redis channel: `put` publishes (pickled)."""
+    """The worker's `events` queue, as a Redis channel: `put` publishes (`messages.encode`)."""
 
     def __init__(self, url: str, channel: str = EVENTS) -> None:
         import redis
@@ -66,18 +87,37 @@ class RedisEvents:
         self.client = redis.Redis.from_url(url)
         self.channel = channel
 
-    def put(self, event: dict) -> None:
+    def put(self, event: Event) -> None:
         """Publish; while Redis is away, retry for a few seconds, then drop it (logged)."""
         import redis
 
-        data = pickle.dumps(event)
+        data = self.encoded(event)
+        if data is None:
+            return
         for attempt in range(20):
             try:
                 self.client.publish(self.channel, data)
                 return
             except redis.ConnectionError:
                 time.sleep(min(0.05 * 2**attempt, 1.0))
-        log.error("redis unreachable: dropped a %s event", event.get("type"))
+        log.error("redis unreachable: dropped a %s event", type(event).__name__)
+
+    @staticmethod
+    def encoded(event: Event) -> str | None:
+        """The event on the wire; an answer JSON cannot carry is refused to its client instead.
+
+        It never raises: the worker thread that emits must go on answering and training.
+        """
+        try:
+            return encode(event)
+        except (TypeError, ValueError) as exc:
+            log.error("a %s event cannot be encoded: %s", type(event).__name__, exc)
+            if not isinstance(event, Answered):
+                return None
+            error = {"code": "internal", "message": f"the answer could not be sent: {exc}"}
+        return encode(
+            Rejected(event.session, event.gen, event.client, event.op, error, seq=event.seq)
+        )
 
 
 class Trainer:
@@ -105,21 +145,22 @@ class Trainer:
         name = ray.get_runtime_context().get_actor_name()
         events.client.hset(TRAINERS, name, json.dumps(me))  # for operators (and the tests)
 
-    def send(self, message: dict) -> None:
-        if message["op"] == "close":
-            self.gens.pop(message["session"], None)
-        elif message["op"] == "open":
-            self.gens[message["session"]] = message["gen"]
-        target = self.queries if message["op"] in worker.QUERIES else self.commands
+    def send(self, message: Command) -> None:
+        """Queue a command for the worker loop: a `Query` on its query queue, as `Engine` does."""
+        if isinstance(message, Close):
+            self.gens.pop(message.session, None)
+        elif isinstance(message, Open):
+            self.gens[message.session] = message.gen
+        target = self.queries if isinstance(message, Query) else self.commands
         target.put(message)
 
-    def attach_or_open(self, message: dict) -> int:
+    def attach_or_open(self, message: Open) -> int:
         """The build this trainer holds of the session; open it (from `message`) if none."""
-        held = self.gens.get(message["session"])
+        held = self.gens.get(message.session)
         if held is not None:
             return held
         self.send(message)
-        return message["gen"]
+        return message.gen
 
     def info(self) -> dict:
         import ray
@@ -147,7 +188,7 @@ class RayEngine:
 
     def __init__(
         self,
-        on_event: Callable[[dict], None],
+        on_event: Callable[[Event], None],
         address: str,
         redis_url: str,
         device: str = "auto",
@@ -241,58 +282,71 @@ class RayEngine:
 
     # -- commands --------------------------------------------------------------------------
 
-    def send(self, session: str, op: str, **payload: Any) -> None:
-        """Send a command or query to the trainer holding `session` (placing it if new)."""
+    def send(self, message: Command) -> None:
+        """Send a command or query to the trainer holding its session (placing it if new)."""
+        import ray
         import redis
 
         try:
-            self._send({"op": op, "session": session, **payload})
+            self._send(message)
         except redis.ConnectionError as exc:
             raise Busy("the training cluster cannot be reached right now; try again") from exc
+        except ray.exceptions.RayActorError as exc:  # its trainer died: it is being reopened
+            raise Busy("the trainer holding this session stopped; try again shortly") from exc
 
-    def _send(self, message: dict) -> None:
-        session, op = message["session"], message["op"]
-        if op == "open":
+    def _send(self, message: Command) -> None:
+        session = message.session
+        if isinstance(message, Open):
             self._open(message)
             return
-        if op == "close":
+        if isinstance(message, Close):
             if not self._last_holder(session):
                 return  # another web process still shows it: the trainer keeps it
             self._forget(session)
-        elif op == "start":
+        elif isinstance(message, Start):
             self.redis.sadd(RUNNING, session)
-        elif op in ("pause", "step"):
+        elif isinstance(message, (Pause, Step)):
             self.redis.srem(RUNNING, session)
-        elif op == "configure":
-            self._update_opened(session, config=message["config"])
+        elif isinstance(message, Configure):
+            self._update_opened(session, config=message.config)
         name = self._place(session)
         self._actor(name).send.remote(message)
-        if op == "close":
+        if isinstance(message, Close):
             self.redis.hdel(PLACEMENT, session)
 
-    def _open(self, message: dict) -> None:
+    def _open(self, message: Open) -> None:
         """Build the model on its trainer, or attach to the build a trainer already holds."""
         import ray
 
-        session, local = message["session"], message["gen"]
-        message = {**message, "gen": int(self.redis.incr(GEN))}
+        session, local = message.session, message.gen
+        message = replace(message, gen=int(self.redis.incr(GEN)))
         self.redis.sadd(HOLDERS + session, self.origin)
         actor = self._actor(self._place(session))
-        if message["resume"]:
+        if message.resume:
             held = ray.get(actor.attach_or_open.remote(message), timeout=60)
         else:
             actor.send.remote(message)
             self.redis.srem(RUNNING, session)
-            held = message["gen"]
-        if held == message["gen"]:  # opened now: keep the `open` to reopen it elsewhere
-            self.redis.hset(OPENED, session, pickle.dumps(message))
+            held = message.gen
+        if held == message.gen:  # opened now: keep the `open` to reopen it elsewhere
+            self.redis.hset(OPENED, session, encode(message))
         with self.lock:
             self.local_gen[session], self.global_gen[session] = local, held
 
-    def _update_opened(self, session: str, **changes: Any) -> None:
+    def _opened(self, session: str) -> Open | None:
+        """The session's latest `Open`, as stored for whoever reopens it elsewhere."""
         stored = self.redis.hget(OPENED, session)
-        if stored is not None:
-            self.redis.hset(OPENED, session, pickle.dumps({**pickle.loads(stored), **changes}))
+        if stored is None:
+            return None
+        opened = decode(stored)
+        if not isinstance(opened, Open):
+            raise ValueError(f"{OPENED} holds a {type(opened).__name__} for {session}")
+        return opened
+
+    def _update_opened(self, session: str, **changes: Any) -> None:
+        opened = self._opened(session)
+        if opened is not None:
+            self.redis.hset(OPENED, session, encode(replace(opened, **changes)))
 
     def _place(self, session: str) -> str:
         """The trainer holding `session`; a new one goes to the least-loaded trainer."""
@@ -303,7 +357,16 @@ class RayEngine:
         return self.redis.hget(PLACEMENT, session).decode()
 
     def _least_loaded(self) -> str:
-        load = dict.fromkeys(self.actors, 0)
+        """The live trainer holding the fewest sessions.
+
+        Trainers on a node Ray counts dead are left out even before this process's supervisor
+        has dropped them: another process may already have moved their sessions away, and a
+        session placed there now would never be reopened.
+        """
+        import ray
+
+        dead = {n["NodeID"][:12] for n in ray.nodes() if not n["Alive"]}
+        load = {name: 0 for name in self.actors if node_of(name) not in dead}
         for name in self.redis.hvals(PLACEMENT):
             if name.decode() in load:
                 load[name.decode()] += 1
@@ -329,8 +392,8 @@ class RayEngine:
 
     def note_change(self, session: str, run: dict | None = None) -> None:
         """Tell the other web processes that `session` changed (`run`: its status, if known)."""
-        event = {"type": "changed", "session": session, "origin": self.origin, "run": run}
-        self.redis.publish(EVENTS, pickle.dumps(event))
+        note = {"session": session, "origin": self.origin, "run": run}
+        self.redis.publish(CHANGES, json.dumps(note))
 
     def _listen(self, subscribed: threading.Event) -> None:
         """Read the trainers' events; after losing Redis, reconnect and refresh every copy."""
@@ -339,10 +402,10 @@ class RayEngine:
         while not self.stopping.is_set():
             try:
                 pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(EVENTS)
+                pubsub.subscribe(EVENTS, CHANGES)
                 subscribed.set()
                 for message in pubsub.listen():
-                    self._dispatch(pickle.loads(message["data"]))
+                    self._receive(message["channel"], message["data"])
             except redis.ConnectionError:
                 log.error("lost the connection to redis; reconnecting")
                 time.sleep(1.0)
@@ -357,24 +420,42 @@ class RayEngine:
         except Exception:  # the database away, say: the next change brings it up to date
             log.exception("reloading session %s failed", session)
 
-    def _dispatch(self, event: dict) -> None:
-        if event["type"] == "changed":
-            if event["origin"] != self.origin:
-                self._changed(event["session"], event.get("run"))
+    def _receive(self, channel: bytes, data: bytes) -> None:
+        """One message from Redis: a trainer's event, or another web process's change note.
+
+        Anything malformed is logged and dropped: whatever else writes to a shared Redis
+        must not stop this process's updates.
+        """
+        try:
+            if channel.decode() == CHANGES:
+                note = json.loads(data)
+                if note["origin"] != self.origin:
+                    self._changed(str(note["session"]), note.get("run"))
+                return
+            event = decode(data)
+        except (ValueError, KeyError, TypeError):
+            log.exception("dropped a malformed message on %s", channel)
             return
-        session, gen = event["session"], event["gen"]
+        if isinstance(event, Event):
+            self._dispatch(event)
+        else:
+            log.error("dropped a %s on the events channel", type(event).__name__)
+
+    def _dispatch(self, event: Event) -> None:
+        """Hand a trainer event on as an event of our copy's build; drop an older build's."""
+        session, gen = event.session, event.gen
         with self.lock:
-            local, expected = self.local_gen.get(session), self.global_gen.get(session)
-            if local is None:
-                return  # no copy of it here
-            if event["type"] == "opened" and gen > expected:  # rebuilt by another web process
+            local, expected = self.local_gen.get(session or ""), self.global_gen.get(session or "")
+            if local is None or gen is None or expected is None:
+                return  # no copy of it here, or no build's
+            if isinstance(event, Opened) and gen > expected:  # rebuilt by another web process
                 self.global_gen[session] = expected = gen
             if gen != expected:
                 return  # an older build's
         try:
-            self.on_event({**event, "gen": local})
+            self.on_event(replace(event, gen=local))
         except Exception:  # one bad event must not stop every session's updates
-            log.exception("handling trainer event %s failed", event.get("type"))
+            log.exception("handling trainer event %s failed", type(event).__name__)
 
     # -- supervision -----------------------------------------------------------------------
 
@@ -430,17 +511,24 @@ class RayEngine:
         for session in moved:
             target = self._least_loaded()
             self.redis.hset(PLACEMENT, session, target)
-            stored = self.redis.hget(OPENED, session)
-            if stored is None:
+            opened = self._opened(session)
+            if opened is None:
                 continue
-            opened = pickle.loads(stored)
             actor = self._actor(target)
-            actor.send.remote({**opened, "resume": True, "weights": None})
+            weights = opened.weights
+            if weights and Path(opened.checkpoint).exists():
+                weights = None  # imported weights are in its checkpoint by now
+            actor.send.remote(replace(opened, resume=True, weights=weights))
             if self.redis.sismember(RUNNING, session):
-                actor.send.remote({"op": "start", "session": session})
-            notice = {"type": "worker_lost", "session": session, "gen": opened["gen"]}
-            notice |= {"code": "worker_restarted", "message": LOST, "paused": False}
-            self.redis.publish(EVENTS, pickle.dumps({**notice, "worker": target}))
+                actor.send.remote(Start(session))
+            notice = WorkerLost(
+                session=session,
+                gen=opened.gen,
+                code="worker_restarted",
+                message=LOST,
+                worker=None,
+            )
+            self.redis.publish(EVENTS, encode(notice))
 
     # -- what health reports ---------------------------------------------------------------
 
