@@ -171,8 +171,12 @@ class Engine:
             commands.put(Shutdown())
         for proc in self.procs:
             proc.join(timeout=5)
-            if proc.is_alive():
+            if proc.is_alive():  # a worker stuck in a step: stop it, and make sure it is gone
                 proc.terminate()
+                proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
         for done in self.reader_done:
             done.set()
         for q in self.queues + self.query_queues:
