@@ -141,3 +141,21 @@ def test_order_matters_the_bag_cannot_tell_flipped_sentences_apart(server: Serve
     assert len(good_runs[lstm]["running"]) == len("The food was good, not bad at all.")
     too_long = post(server, path, lesson["view_token"], json={"text": "x" * 301})
     assert too_long.status_code == 400
+
+
+def test_the_next_word_lesson_starts_words_sessions_in_the_class_language(
+    server: Server, connect
+) -> None:
+    lesson = post(server, "/api/lessons/next-word/start", json={"lang": "fr"}).json()
+    assert [run["label"] for run in lesson["runs"]] == [
+        "bag of words",
+        "2-word window",
+        "5-word window",
+        "RNN",
+    ]
+    owner = connect()
+    state = owner.join(lesson["id"], lesson["owner_token"])
+    owner.emit("train:pause")  # one pause stops every run: the test needs no training
+    assert state["task"]["name"] == "words" and state["task"]["unit"] == "bits/word"
+    assert state["source"]["source"] == "french" and state["source"]["max_vocab"] == 500
+    assert state["lesson"]["run"] == "RNN"

@@ -13,12 +13,14 @@ trainers need. The session layer, not this module, starts the training.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
 from backend import corpora
 from backend.config import TrainConfig, parse
 from backend.errors import InvalidInput, NotFound
+from backend.tasks.registry import DEFAULT_TASK, TASKS, lesson_modules
 
 LANGS = ("en", "fr")
 # The views a lesson may open; the frontend owns how each one looks.
@@ -33,6 +35,7 @@ VIEWS = (
     "gates",  # the LSTM's gates and cell state, character by character
     "saliency",  # which earlier characters a prediction depends on
     "unrolled",  # the network unrolled over a short text
+    "words",  # the next-word box: a typed sentence and the likeliest next words
 )
 
 
@@ -54,9 +57,10 @@ class Data:
     """What a lesson trains on: a built-in corpus, or a task generated in code.
 
     `corpus` names a built-in corpus per language, so a French class reads French;
-    `task` is "sentiment" or a `long_range` task ("copy", "country", "brackets")
-    made with `params`; a long-range training text mixes `train_gaps`, and the gap
-    view sweeps `eval_gaps`.
+    `task` is a task of its own (a folder of backend/tasks, whose source is the corpus
+    and `params`), or, for text, "sentiment" or a `long_range` task ("copy", "country",
+    "brackets") made with `params`; a long-range training text mixes `train_gaps`, and
+    the gap view sweeps `eval_gaps`.
     """
 
     corpus: Text | None = None
@@ -94,7 +98,16 @@ RUN_NAMES_FR = {
 
 def run_name(label: str, lang: str) -> str:
     """A run's label as the class reads it in `lang` (the label itself stays its id)."""
-    return RUN_NAMES_FR.get(label, label) if lang == "fr" else label
+    return run_names_fr().get(label, label) if lang == "fr" else label
+
+
+@functools.cache
+def run_names_fr() -> dict[str, str]:
+    """RUN_NAMES_FR with the French run labels of the tasks' own lessons."""
+    merged = dict(RUN_NAMES_FR)
+    for module in lesson_modules():
+        merged.update(getattr(module, "RUN_NAMES_FR", {}))
+    return merged
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,15 @@ class Lesson:
             "opens": self.opening,
             "link": f"/?lesson={self.id}&lang={lang}",
         }
+
+
+def session_source(lesson: Lesson, lang: str) -> tuple[str, dict[str, Any]]:
+    """The task a lesson's runs learn and their source (unparsed) for a class in `lang`."""
+    data = lesson.data
+    if data.task in TASKS:  # a task of its own, reading the corpus with its own params
+        corpus = data.corpus.get(lang) if data.corpus else None
+        return data.task, {"corpus": corpus, **data.params}
+    return DEFAULT_TASK, {"corpus": f"lesson:{lesson.id}", "text": training_text(data, lang)}
 
 
 def training_text(data: Data, lang: str = "en") -> str:
@@ -536,21 +558,30 @@ LESSONS: tuple[Lesson, ...] = (
 )
 
 
-_BY_ID = {lesson.id: lesson for lesson in LESSONS}
+@functools.cache
+def _course() -> dict[str, Lesson]:
+    """LESSONS, then the lessons the tasks declare in their own `lesson.py`, by id.
+
+    Read on first use: a task's lesson module imports this one to declare itself.
+    """
+    course = list(LESSONS)
+    for module in lesson_modules():
+        course.extend(module.LESSONS)
+    return {lesson.id: lesson for lesson in course}
 
 
 def list_lessons() -> list[Lesson]:
     """Every lesson, in the order of the course."""
-    return list(LESSONS)
+    return list(_course().values())
 
 
 def get(lesson_id: str) -> Lesson:
     """The lesson with this id; raises NotFound for an unknown one."""
-    if lesson_id not in _BY_ID:
+    if lesson_id not in _course():
         raise NotFound(f"No lesson called {lesson_id!r}.", field="lesson")
-    return _BY_ID[lesson_id]
+    return _course()[lesson_id]
 
 
 def describe(lang: str) -> list[dict[str, Any]]:
     """Every lesson as JSON-ready dicts in `lang`, for `/api/lessons`."""
-    return [lesson.to_dict(lang) for lesson in LESSONS]
+    return [lesson.to_dict(lang) for lesson in list_lessons()]

@@ -18,7 +18,7 @@ from backend.config import LIMITS
 from backend.errors import InvalidInput
 from backend.lessons import catalog as lessons
 from backend.sessions.registry import Session, Sessions, check_model_size
-from backend.tasks.registry import DEFAULT_TASK, spec_for
+from backend.tasks.registry import spec_for
 
 GAP_EXAMPLES = 100  # fresh examples per gap when measuring accuracy
 
@@ -38,9 +38,9 @@ class Experiments:
         lesson = lessons.get(lesson_id)
         if lang not in lessons.LANGS:
             raise InvalidInput(f"lang must be one of {', '.join(lessons.LANGS)}", field="lang")
-        spec = spec_for(DEFAULT_TASK)  # the lessons so far are all on text
-        text = lessons.training_text(lesson.data, lang)
-        source = spec.parse_source({"corpus": f"lesson:{lesson.id}", "text": text})
+        task, raw = lessons.session_source(lesson, lang)
+        spec = spec_for(task)
+        source = spec.parse_source(raw)
         configs = lesson.configs()
         for cfg in configs.values():
             check_model_size(cfg, spec.sizes(source))

@@ -155,6 +155,7 @@ class Session:
     items_seen: int = 0  # time steps trained on (characters, words, frames...)
     items_per_sec: float = 0.0
     params: int = 0
+    described: dict = field(default_factory=dict)  # the worker's Task.describe(), once opened
     history: History = field(default_factory=History)
     samples: deque = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
     device: str = "cpu"  # where its model trains
@@ -216,6 +217,7 @@ class Session:
             "items_seen": self.items_seen,
             "chars_seen": self.items_seen,  # the name before tasks, kept for older pages
             "params": self.params,
+            "described": self.described,
             "device": self.device,
             "history": self.history.to_dict(),
             "samples": self.visible_samples(role),
@@ -758,6 +760,7 @@ class Sessions:
     def _on_opened(self, session: Session, event: Opened) -> None:
         with self.lock:
             session.params = event.params
+            session.described = event.describe
             session.sizes = (event.input_size, event.output_size)
             if session.step != event.step:  # history ran ahead of the last checkpoint
                 session.history.truncate(event.step)

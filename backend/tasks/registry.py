@@ -4,6 +4,7 @@ A task is a subpackage `backend/tasks/<name>/` with two modules:
 
   spec.py   `SPEC = TaskSpec(...)` (or a TaskSpec subclass); must not import torch
   task.py   `TASK = <its Task subclass>`; imported only inside workers, by `task_for`
+  lesson.py (optional) `LESSONS = (...)`: the task's lessons, in the lessons catalog's format
 
 Subpackages are found on import, so adding a task adds no line here.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from backend.errors import InvalidInput
@@ -66,3 +68,15 @@ def task_for(name: str) -> type[Task]:
 def describe() -> list[dict]:
     """Every task's spec as JSON, in the picker's order (`GET /api/tasks`)."""
     return [spec.to_dict() for spec in TASKS.values()]
+
+
+def lesson_modules() -> list[ModuleType]:
+    """Each task's `lesson.py`, in the picker's order (torch-free; the catalog reads them)."""
+    modules = []
+    for name in TASKS:
+        try:
+            modules.append(importlib.import_module(f"backend.tasks.{name}.lesson"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"backend.tasks.{name}.lesson":
+                raise
+    return modules

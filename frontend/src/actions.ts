@@ -16,6 +16,7 @@ import type { PredictOptions, Predictor } from "./predictor";
 import { forgetOwnerToken, rememberOwnerToken, sessionPath } from "./route";
 import type { Connection } from "./socket";
 import type { SentimentClient } from "./sentimentClient";
+import type { TaskClient } from "./taskClient";
 import { viewPatch, type Store, type UiState } from "./store";
 import type { Ablation, Clamp, ClassSettings, CreatedSession, SettingValue } from "./types";
 
@@ -33,6 +34,8 @@ export interface Actions {
   /** The predict box changed: predictions, the inspection and follow-me use this text. */
   predictText(text: string): void;
   predictOptions(options: Partial<PredictOptions>): void;
+  /** One of the task's own queries (a ball's `throw`); the answer lands in `state.answers`. */
+  askTask(op: string, fields: Record<string, unknown>): void;
   /** Change what this page looks at (tab, inspect view, layer, unit, position, projector). */
   look(patch: Partial<UiState>): void;
   addClamp(clamp: Clamp): void;
@@ -71,6 +74,7 @@ export interface ActionDeps {
   predictor: Predictor;
   gapMeter: GapMeter;
   sentiment: SentimentClient;
+  tasks: TaskClient;
   session: { id: string; token: string };
 }
 
@@ -84,6 +88,7 @@ export function createActions({
   predictor,
   gapMeter,
   sentiment,
+  tasks,
   session,
 }: ActionDeps): Actions {
   const report = (err: unknown): false => {
@@ -135,6 +140,7 @@ export function createActions({
       store.setTyped(text);
     },
     predictOptions: (options) => predictor.setOptions(options),
+    askTask: (op, fields) => tasks.ask(op, fields),
     look: (patch) => store.setUi(patch),
     addClamp(clamp) {
       // One clamp per (layer, gate, unit): a new value replaces the old one.

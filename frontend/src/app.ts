@@ -23,6 +23,7 @@ import { SessionTools } from "./components/sessionTools";
 import { SettingsPanel } from "./components/settingsPanel";
 import { Stats } from "./components/stats";
 import { TaskPicker } from "./components/taskPicker";
+import { BallPanel, PricesPanel, TaskPanels, WordsPanel } from "./components/taskViews";
 import { TextSource } from "./components/textSource";
 import { Toasts } from "./components/toasts";
 import { h } from "./dom";
@@ -66,15 +67,21 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
   const gap = new GapView(actions);
   const sentiment = new SentimentView(actions);
   const predict = new PredictPanel(actions);
+  const ball = new BallPanel(actions);
+  const words = new WordsPanel(actions);
+  const prices = new PricesPanel();
   const toasts = new Toasts(actions);
   const fatal = new FatalScreen();
 
+  const samplesArea = h("div", { class: "area-samples" }, samples.el);
+  // The task's own view takes the next-character box's place, beside the loss chart.
+  const predictArea = h("div", { class: "area-predict" }, predict.el, words.el, ball.el, prices.el);
   const panes = {
     training: h(
       "div",
       { class: "pane pane-training" },
       h("div", { class: "area-chart" }, chart.el),
-      h("div", { class: "area-samples" }, samples.el),
+      samplesArea,
     ),
     inspect: h("div", { class: "pane pane-inspect" }, inspect.el),
     compare: h("div", { class: "pane pane-compare" }, compare.el),
@@ -103,8 +110,14 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
     ),
     lessonCard.el,
     h("div", { class: "area-main" }, tabs.el, ...Object.values(panes)),
-    h("div", { class: "area-predict" }, predict.el),
+    predictArea,
   );
+  // Character panels only where the task's steps are text; next words have their own view.
+  const taskPanels = new TaskPanels(layout, [
+    [text.el, ["predict", "words"]],
+    [samplesArea, ["predict", "words"]],
+    [predict.el, ["predict"]],
+  ]);
   const components: Component[] = [
     header,
     follow,
@@ -126,6 +139,10 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
     board,
     lessons,
     predict,
+    ball,
+    words,
+    prices,
+    taskPanels,
     new PanelVisibility(root),
     toasts,
     fatal,

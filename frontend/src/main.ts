@@ -16,6 +16,7 @@ import { RunsPoller } from "./runsPoller";
 import { SentimentClient } from "./sentimentClient";
 import { Connection } from "./socket";
 import { Store } from "./store";
+import { TaskClient } from "./taskClient";
 import type { CreatedSession } from "./types";
 
 interface SessionRef {
@@ -64,6 +65,8 @@ function connect(store: Store, session: SessionRef): Connection {
   connection.on("train:sample", (sample) => store.onSample(sample));
   connection.on("predict:result", (result) => store.onPredictResult(result));
   connection.on("inspect:result", (result) => store.onInspectResult(result));
+  connection.on("throw:result", (result) => store.onTaskResult("throw", result));
+  connection.on("rollout:result", (result) => store.onTaskResult("rollout", result));
   connection.on("train:gradients", (gradients) => store.onGradients(gradients));
   connection.on("session:revoked", (payload) => store.onRevoked(payload.message));
   connection.on("session:deleted", () => store.onDeleted());
@@ -113,10 +116,11 @@ async function main(root: HTMLElement): Promise<void> {
   new RunsPoller(store, session);
   const gapMeter = new GapMeter(store, session);
   const sentiment = new SentimentClient(store, session);
+  const tasks = new TaskClient(store, (query) => connection.taskQuery(query));
   mountApp(
     root,
     store,
-    createActions({ store, connection, predictor, gapMeter, sentiment, session }),
+    createActions({ store, connection, predictor, gapMeter, sentiment, tasks, session }),
   );
   connection.open();
 }

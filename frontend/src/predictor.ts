@@ -19,6 +19,11 @@ export interface PredictOptions {
 
 export const DEFAULT_PREDICT_OPTIONS: PredictOptions = { k: 5, temperature: 0.8, length: 120 };
 
+/** Tasks whose `predict` reads other options than characters' (words: the likeliest 8, 12 on). */
+const TASK_OPTIONS: Readonly<Record<string, Partial<PredictOptions>>> = {
+  words: { k: 8, length: 12 },
+};
+
 /** Viewers cannot predict while the owner locked it. */
 export function predictLocked(state: Readonly<AppState>): boolean {
   const session = state.session;
@@ -35,9 +40,10 @@ export class Predictor {
       want: (state) => {
         const text = state.typed;
         if (!text || predictLocked(state)) return null;
+        const options = { ...this.options, ...TASK_OPTIONS[state.session?.task?.name ?? ""] };
         return {
-          key: JSON.stringify([text, this.options]),
-          query: (seq) => ({ text, seq, ...this.options }),
+          key: JSON.stringify([text, options]),
+          query: (seq) => ({ text, seq, ...options }),
         };
       },
       track: (state) => state.predict,

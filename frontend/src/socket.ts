@@ -9,6 +9,7 @@ import type {
   InspectQuery,
   PredictQuery,
   ServerToClientEvents,
+  TaskQuery,
 } from "./types";
 
 export type ConnectionStatus = "connecting" | "connected" | "disconnected";
@@ -74,6 +75,11 @@ export class Connection {
 
   inspect(query: InspectQuery): void {
     this.socket.emit("inspect:query", query);
+  }
+
+  /** One of the task's own queries (a ball's throw, a roll-out); answered as `<op>:result`. */
+  taskQuery(query: TaskQuery): void {
+    this.socket.emit("task:query", query);
   }
 
   renewLink(): void {

@@ -28,6 +28,7 @@ import type {
   SessionNotice,
   SessionState,
   Surgery,
+  TaskResult,
   TrainProgress,
 } from "./types";
 
@@ -85,6 +86,15 @@ export interface InspectState {
   /** The server's refusal of the latest query (a baseline model, a lock), until a result. */
   error: ServerError | null;
 }
+
+/** One of a task's own queries (a ball's throw): the newest asked, and its latest answer. */
+export interface TaskAnswer {
+  latestSent: number;
+  result: TaskResult | null;
+}
+
+/** The views a session from before tasks opens: characters. */
+const TEXT_VIEWS: readonly string[] = ["predict", "inspect"];
 
 export type TabName = "training" | "inspect" | "compare" | "gap" | "sentiment" | "board";
 /** Views a lesson may open that are main tabs of their own. */
@@ -175,6 +185,8 @@ export interface AppState {
   /** The text of the predict box: what predictions, inspection and follow-me are about. */
   typed: string;
   inspect: InspectState;
+  /** Answers to the task's own queries, by op (`throw`, `rollout`). */
+  answers: Readonly<Record<string, TaskAnswer>>;
   /** The latest `train:gradients` diagnostic (null until one arrives, or after a reset). */
   gradients: GradientsMessage | null;
   ui: UiState;
@@ -265,12 +277,17 @@ export function availableTabs(state: Readonly<AppState>): Record<TabName, boolea
   const lessonForks = Math.max(0, (lesson?.runs.length ?? 1) - 1);
   return {
     training: !(hidden.includes("chart") && hidden.includes("samples")),
-    inspect: !hidden.includes("inspect"),
+    inspect: !hidden.includes("inspect") && taskViews(state).includes("inspect"),
     compare: views.includes("compare") || (state.runs.rows?.length ?? 0) > 1,
     gap: views.includes("gap"),
     sentiment: views.includes("sentiment"),
     board: session?.role === "owner" && (state.forks?.length ?? 0) > lessonForks,
   };
+}
+
+/** The views the session's task opens ("predict", "inspect", "ball", "words", "prices"…). */
+export function taskViews(state: Readonly<AppState>): readonly string[] {
+  return state.session?.task?.views ?? TEXT_VIEWS;
 }
 
 /** The tab on screen: the one asked for, or training when that one is not available. */
@@ -299,6 +316,7 @@ export class Store {
     predict: { latestSent: 0, answered: 0, failures: 0, result: null },
     typed: "",
     inspect: { latestSent: 0, answered: 0, failures: 0, result: null, error: null },
+    answers: {},
     gradients: null,
     ui: defaultUi(),
     follow: { following: true, focus: null },
@@ -438,6 +456,13 @@ export class Store {
       return;
     }
     this.set({ inspect: { ...inspect, answered: wire.seq, result, error: null } });
+  }
+
+  /** `<op>:result` of a task's own query: kept unless a newer one of that op was sent. */
+  onTaskResult(op: string, result: TaskResult): void {
+    const answer = this.current.answers[op] ?? { latestSent: 0, result: null };
+    if (result.seq < answer.latestSent) return;
+    this.set({ answers: { ...this.current.answers, [op]: { ...answer, result } } });
   }
 
   /** `train:gradients`: the latest ‖∂L/∂h_t‖ profile. */
@@ -584,6 +609,11 @@ export class Store {
   setTyped(typed: string): void {
     if (typed === this.current.typed) return;
     this.set({ typed, ui: { ...this.current.ui, position: null } });
+  }
+
+  taskSent(op: string, seq: number): void {
+    const answer = this.current.answers[op] ?? { latestSent: 0, result: null };
+    this.set({ answers: { ...this.current.answers, [op]: { ...answer, latestSent: seq } } });
   }
 
   inspectSent(seq: number): void {

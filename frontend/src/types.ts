@@ -115,6 +115,8 @@ export interface SessionState {
   step: number;
   chars_seen: number;
   params: number;
+  /** The worker's description of the task's data (the ball's camera, a series' dates…). */
+  described?: Record<string, unknown>;
   device: string;
   history: History;
   samples: Sample[];
@@ -335,6 +337,9 @@ export interface ServerToClientEvents {
   "train:sample": (sample: Sample) => void;
   "predict:result": (result: PredictResult) => void;
   "inspect:result": (result: InspectResultWire) => void;
+  /** The answer to a task's own query (`task:query {"op": "throw"}` → `throw:result`). */
+  "throw:result": (result: TaskResult) => void;
+  "rollout:result": (result: TaskResult) => void;
   "train:gradients": (gradients: GradientsMessage) => void;
   "session:revoked": (payload: { message: string }) => void;
   "session:deleted": (payload: { id: string }) => void;
@@ -347,6 +352,19 @@ export interface ServerToClientEvents {
 
 export type Empty = Record<string, never>;
 
+/** One of a task's own queries: `op` names it, the rest is the task's (see docs/protocol.md). */
+export interface TaskQuery {
+  op: string;
+  seq: number;
+  [field: string]: unknown;
+}
+
+/** A task query's answer: its `seq`, then the task's own fields. */
+export interface TaskResult {
+  seq: number;
+  [field: string]: unknown;
+}
+
 export interface ClientToServerEvents {
   "session:join": (payload: { session: string; token: string }) => void;
   "train:config": (payload: { config: Config }) => void;
@@ -356,6 +374,7 @@ export interface ClientToServerEvents {
   "train:reset": (payload: Empty) => void;
   "predict:query": (payload: PredictQuery) => void;
   "inspect:query": (payload: InspectQuery) => void;
+  "task:query": (payload: TaskQuery) => void;
   "link:renew": (payload: Empty) => void;
   "class:settings": (payload: ClassSettings) => void;
   "class:focus": (payload: ClassFocus) => void;

@@ -105,7 +105,7 @@ SPEC = BallSpec(
     summary="Watch a thrown ball frame by frame and guess where it will be in the next frame.",
     unit="px",
     item="frame",
-    views=("ball", "inspect"),
+    views=("ball",),  # no "inspect": gate tracing reads character ids only (docs/tasks.md)
     queries=("predict", "rollout", "throw"),
     default_source={"input": "image", "gravity": 9.8, "restitution": 0.8, "friction": 0.2},
 )

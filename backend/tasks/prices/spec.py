@@ -53,7 +53,7 @@ SPEC = PricesSpec(
     summary="Read a price series month by month and predict next month, against persistence.",
     unit="% error",
     item="month",
-    views=("prices", "inspect"),
+    views=("prices",),  # no "inspect": gate tracing reads character ids only (docs/tasks.md)
     queries=("predict", "rollout"),
     default_source={"series": "AAPL"},
 )

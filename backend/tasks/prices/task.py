@@ -27,6 +27,8 @@ from backend.tasks.prices.data import PriceDataset
 from backend.tasks.prices.series import load
 from backend.tasks.prices.spec import MAX_ROLLOUT, SPEC
 
+SAMPLE_PAST_END = 12  # months a live sample's roll-out goes past the last known month
+
 CONTEXT_MONTHS = 24  # months before the held-out part that the chart shows
 
 
@@ -67,7 +69,10 @@ class PricesTask(Task):
         A forecast is the expected change, so temperature has nothing to sharpen here.
         """
         start = self.dataset.holdout_start - 1
-        return self.forecast(model, start, min(length, MAX_ROLLOUT))
+        # Through the held-out months and a year past the data, not the sample's full length:
+        # ten years imagined ahead would squash the months that can be checked into the axis.
+        ahead = len(self.dataset.prices) - 1 - start + SAMPLE_PAST_END
+        return self.forecast(model, start, min(length, ahead, MAX_ROLLOUT))
 
     def answer(self, model: nn.Module, op: str, query: dict[str, Any]) -> dict[str, Any]:
         """`predict`: the held-out forecast beside the baselines; `rollout`: months imagined."""

@@ -7,7 +7,8 @@ that reads the whole text with the same weights at every step. The point is the
 parameter count beside the bits per word: a window pays V x H weights for every
 word of width, the RNN pays nothing for reading further back.
 
-Declared as data in the format of `backend.lessons.catalog`; the claim's numbers are
+Declared as data in the format of `backend.lessons.catalog`, which finds it through the task
+registry (`lesson_modules`) and starts its runs as words sessions; the claim's numbers are
 measured by `tests/test_words.py::test_the_running_example_claim` (seeds 0 to 4, in
 English and in French).
 """
@@ -90,3 +91,5 @@ RUNNING_EXAMPLE = Lesson(
     steps=600,
     opens="RNN",  # the model that reads the whole sentence, the one the course builds up to
 )
+
+LESSONS = (RUNNING_EXAMPLE,)  # what the catalog adds to the course (backend/tasks/registry.py)

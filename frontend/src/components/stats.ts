@@ -2,7 +2,7 @@
 
 import { h, setAttr, setText } from "../dom";
 import { formatBits } from "../format";
-import { formatCompact, formatInt, t, type MessageKey } from "../i18n";
+import { formatCompact, formatInt, isMessageKey, t, type MessageKey } from "../i18n";
 import type { AppState } from "../store";
 import type { Component } from "./component";
 
@@ -18,6 +18,12 @@ function figure(testid: string, caption?: MessageKey): Figure & { el: HTMLElemen
     ? h("div", { class: "stat-sub", i18n: caption })
     : h("div", { class: "stat-sub" });
   return { value, sub, el: h("div", { class: `figure figure-${testid}` }, value, sub) };
+}
+
+/** `key` for the session's task's item (`stats.seen.word`), or the characters' one. */
+function itemKey(state: Readonly<AppState>, key: string): MessageKey {
+  const item = `${key}.${state.session?.task?.item ?? "char"}`;
+  return isMessageKey(item) ? item : (`${key}.char` as MessageKey);
 }
 
 function card(label: MessageKey, className: string, ...figures: HTMLElement[]): HTMLElement {
@@ -37,6 +43,7 @@ export class Stats implements Component {
   private readonly speed = figure("chars-per-sec"); // its caption depends on batching: set in update
   private readonly params = figure("params");
   private readonly status = figure("status");
+  private readonly lossLabel: HTMLElement;
 
   constructor() {
     this.el = h(
@@ -49,6 +56,9 @@ export class Stats implements Component {
       card("stats.params", "stat-params", this.params.el),
       card("stats.status", "stat-status", this.status.el),
     );
+    this.lossLabel = this.el.querySelector<HTMLElement>(".stat-loss .stat-label")!;
+    // The loss is in the task's unit: the label is set on every update, not translated once.
+    delete this.lossLabel.dataset.i18n;
   }
 
   update(state: Readonly<AppState>): void {
@@ -61,8 +71,11 @@ export class Stats implements Component {
     this.show(this.step.value, session ? String(session.step) : "—", session?.step);
     setText(
       this.step.sub,
-      session ? t("stats.charsSeen", { n: formatCompact(session.chars_seen) }) : "",
+      session ? t(itemKey(state, "stats.seen"), { n: formatCompact(session.chars_seen) }) : "",
     );
+    const unit = state.session?.task?.unit ?? "bits/char";
+    const unitKey = `unit.${unit}`;
+    setText(this.lossLabel, t("stats.lossIn", { unit: isMessageKey(unitKey) ? t(unitKey) : unit }));
     this.show(this.train.value, formatBits(trainLoss), trainLoss);
     this.show(this.val.value, formatBits(valLoss), valLoss);
     const cps = state.charsPerSec;
@@ -71,7 +84,9 @@ export class Stats implements Component {
     const batched = cps !== null && state.batched > 1;
     setText(
       this.speed.sub,
-      batched ? t("stats.batched", { n: formatInt(state.batched) }) : t("stats.charsPerSec"),
+      batched
+        ? t("stats.batched", { n: formatInt(state.batched) })
+        : t(itemKey(state, "stats.perSec")),
     );
     this.speed.sub.title = batched ? t("stats.batchedTitle") : "";
     // 0 parameters means the server has not built the model yet.

@@ -103,6 +103,15 @@ export const en = {
   "stats.batched": "chars / s · {n} batched",
   "stats.batchedTitle":
     "Sessions with the same model settings train together here, as one batched step (fast on a GPU). Each still learns only from its own text and settings.",
+  "stats.lossIn": "Loss · {unit}",
+  "stats.seen.char": "{n} characters read",
+  "stats.seen.word": "{n} words read",
+  "stats.seen.frame": "{n} frames seen",
+  "stats.seen.month": "{n} months read",
+  "stats.perSec.char": "chars / s",
+  "stats.perSec.word": "words / s",
+  "stats.perSec.frame": "frames / s",
+  "stats.perSec.month": "months / s",
   "stats.params": "Parameters",
   "stats.status": "Status",
   "stats.charsSeen": "{n} characters read",
@@ -473,6 +482,7 @@ export const en = {
   "view.gates": "Gates",
   "view.saliency": "Saliency",
   "view.unrolled": "Unrolled",
+  "view.words": "Next words",
   "view.units": "One unit",
 
   "compare.title": "Compare runs",

@@ -105,6 +105,15 @@ export const fr: Messages = {
   "stats.batched": "caract. / s · {n} groupées",
   "stats.batchedTitle":
     "Les sessions aux mêmes réglages de modèle s'entraînent ici ensemble, en un seul pas groupé (rapide sur un GPU). Chacune n'apprend que de son propre texte et de ses réglages.",
+  "stats.lossIn": "Perte · {unit}",
+  "stats.seen.char": "{n} caractères lus",
+  "stats.seen.word": "{n} mots lus",
+  "stats.seen.frame": "{n} images vues",
+  "stats.seen.month": "{n} mois lus",
+  "stats.perSec.char": "caractères / s",
+  "stats.perSec.word": "mots / s",
+  "stats.perSec.frame": "images / s",
+  "stats.perSec.month": "mois / s",
   "stats.params": "Paramètres",
   "stats.status": "État",
   "stats.charsSeen": "{n} caractères lus",
@@ -485,6 +494,7 @@ export const fr: Messages = {
   "view.gates": "Portes",
   "view.saliency": "Saillance",
   "view.unrolled": "Déroulé",
+  "view.words": "Mots suivants",
   "view.units": "Une unité",
 
   "compare.title": "Comparer les modèles",

@@ -190,7 +190,10 @@ export class BallView {
   }
 
   private resize(): void {
-    const side = Math.min(MAX_SIDE, this.el.clientWidth);
+    const style = getComputedStyle(this.el); // the box fits inside the card's padding
+    const inner =
+      this.el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const side = Math.min(MAX_SIDE, Math.floor(inner));
     const dpr = window.devicePixelRatio || 1;
     if (side === 0 || (side === this.side && dpr === this.dpr)) return;
     this.side = side;

@@ -114,17 +114,8 @@ export class PricesView {
   private readonly errors = h("dl", {
     class: "prices-errors",
     testid: "prices-errors",
-    // Label and figure side by side, figures aligned (the shared styles have no such list).
-    attrs: {
-      style:
-        "display: grid; grid-template-columns: max-content max-content; gap: 0.15rem 1.2rem; " +
-        "margin: 0.3rem 0; font-variant-numeric: tabular-nums",
-    },
   });
-  private readonly verdict = h("p", {
-    testid: "prices-verdict",
-    attrs: { style: "margin-top: 0.6rem; font-weight: 650" },
-  });
+  private readonly verdict = h("p", { class: "prices-verdict", testid: "prices-verdict" });
   private readonly rollout = h("p", { class: "muted", testid: "prices-rollout" });
   private readonly empty = h("p", { class: "predict-empty", i18n: "prices.empty" });
   private readonly figures: HTMLElement;
@@ -165,11 +156,7 @@ export class PricesView {
     this.errors.replaceChildren(
       ...picture.errors.flatMap((row) => [
         h("dt", { i18n: row.label }),
-        h(
-          "dd",
-          { attrs: { "data-pct": String(row.pct), style: "margin: 0; text-align: right" } },
-          pct(row.pct),
-        ),
+        h("dd", { attrs: { "data-pct": String(row.pct) } }, pct(row.pct)),
       ]),
     );
     this.verdict.dataset.verdict = forecast.verdict;

@@ -104,15 +104,11 @@ export class WordsView {
         h(
           "span",
           {
-            class: "chip",
+            class: token.known ? "chip" : "chip chip-unknown",
             testid: "words-token",
             attrs: {
               "data-known": String(token.known),
               title: token.known ? undefined : t("words.unk"),
-              // The shared chip style has no "unknown" look: the warning colours say it.
-              style: token.known
-                ? undefined
-                : "background: var(--warn-soft); color: var(--warn); text-decoration: line-through",
             },
           },
           token.word,

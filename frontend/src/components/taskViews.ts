@@ -1,0 +1,137 @@
+/**
+ * The views a task brings of its own (the ball, next words, prices), each shown when the
+ * session's task names it in `views`, and the character panels hidden where they do not apply.
+ * They read the store: the task's description, the live sample, the answers to its queries.
+ */
+
+import type { Actions } from "../actions";
+import { show } from "../dom";
+import { taskViews, type AppState } from "../store";
+import type { Component } from "./component";
+import type { BallDescribe, BallTrajectory, BallViewData } from "./tasks/ballTypes";
+import { BallView } from "./tasks/ballView";
+import type { PriceForecast } from "./tasks/pricesData";
+import { PricesView } from "./tasks/pricesView";
+import type { WordsAnswer } from "./tasks/wordsData";
+import { WordsView } from "./tasks/wordsView";
+
+/** The newest live sample, as the task's own payload. */
+function latestSample(state: Readonly<AppState>): unknown {
+  return state.samples[state.samples.length - 1] ?? null;
+}
+
+/** The ball in its box, its ghost and imagined path; a drag or the button throws one. */
+export class BallPanel implements Component {
+  private readonly view: BallView;
+  private shown: BallViewData | null = null;
+
+  constructor(actions: Actions) {
+    this.view = new BallView((query) => actions.askTask("throw", { ...query }));
+  }
+
+  get el(): HTMLElement {
+    return this.view.el;
+  }
+
+  update(state: Readonly<AppState>): void {
+    const on = taskViews(state).includes("ball");
+    show(this.el, on);
+    if (!on) return;
+    const val = state.history.val;
+    const data: BallViewData = {
+      task: (state.session?.described as BallDescribe | undefined) ?? null,
+      sample: latestSample(state) as BallTrajectory | null,
+      thrown: (state.answers.throw?.result ?? null) as BallTrajectory | null,
+      valPx: val.length > 0 ? val[val.length - 1]! : null,
+    };
+    const last = this.shown;
+    const same =
+      last?.task === data.task &&
+      last.sample === data.sample &&
+      last.thrown === data.thrown &&
+      last.valPx === data.valPx;
+    if (same) return;
+    this.shown = data;
+    this.view.update(data);
+  }
+
+  reset(): void {
+    this.shown = null;
+    this.view.reset();
+  }
+}
+
+/** A typed sentence and the likeliest next words; every edit asks the task's `predict`. */
+export class WordsPanel implements Component {
+  private readonly view: WordsView;
+
+  constructor(actions: Actions) {
+    this.view = new WordsView((text) => actions.predictText(text));
+  }
+
+  get el(): HTMLElement {
+    return this.view.el;
+  }
+
+  update(state: Readonly<AppState>): void {
+    const on = taskViews(state).includes("words");
+    show(this.el, on);
+    if (!on) return;
+    // An emptied sentence clears the answer (the predictor asks nothing for it).
+    const answer = state.typed ? (state.predict.result as unknown as WordsAnswer | null) : null;
+    this.view.update(answer);
+  }
+
+  reset(): void {
+    this.view.reset();
+  }
+}
+
+/** Truth, the model's one-step prediction, persistence and a roll-out, from the live sample. */
+export class PricesPanel implements Component {
+  private readonly view = new PricesView();
+
+  get el(): HTMLElement {
+    return this.view.el;
+  }
+
+  update(state: Readonly<AppState>): void {
+    const on = taskViews(state).includes("prices");
+    show(this.el, on);
+    if (!on) return;
+    this.view.update(latestSample(state) as PriceForecast | null);
+  }
+
+  reset(): void {
+    this.view.reset();
+  }
+}
+
+/** Hides panels that only make sense for some views: `[element, the views that show it]`. */
+export class TaskPanels implements Component {
+  readonly el: HTMLElement;
+  private views: readonly string[] | null = null;
+
+  constructor(
+    root: HTMLElement,
+    private readonly panels: readonly [HTMLElement, readonly string[]][],
+  ) {
+    this.el = root;
+  }
+
+  update(state: Readonly<AppState>): void {
+    const views = taskViews(state);
+    if (views === this.views) return;
+    this.views = views;
+    for (const [panel, wanted] of this.panels) {
+      show(
+        panel,
+        wanted.some((view) => views.includes(view)),
+      );
+    }
+  }
+
+  reset(): void {
+    this.views = null;
+  }
+}
