@@ -66,3 +66,41 @@ def test_idle_sessions_leave_memory_and_come_back_on_demand(tmp_path: Path) -> N
         back.close()
     finally:
         stop_server(srv)
+
+
+def test_a_ball_session_resumes_after_kill_9(tmp_path: Path) -> None:
+    """Not only text: a ball session killed mid-training comes back with its task, its source
+    and its trained weights, and goes on from its checkpoint."""
+    from tests.conftest import TINY
+
+    srv = start_server(tmp_path, CHECKPOINT_S="0.5")
+    body = {"task": "ball", "source": {"input": "coords"}, "config": {**TINY, "model": "lstm"}}
+    s = requests.post(f"{srv.url}/api/sessions", json=body, timeout=10).json()
+    owner = Client(srv.url)
+    owner.join(s["id"], s["owner_token"])
+    owner.emit("train:start")
+    owner.wait("train:sample", timeout=30)
+    owner.wait("train:sample", timeout=30)  # well into training: the first sample is checkpointed
+    assert (tmp_path / "checkpoints" / f"{s['id']}.safetensors").exists()
+    before = owner.wait("train:progress", lambda d: d["train"])
+    owner.sio.disconnect()
+    kill_server(srv)
+
+    srv = start_server(tmp_path, CHECKPOINT_S="0.5")
+    try:
+        viewer = Client(srv.url)
+        state = viewer.join(s["id"], s["view_token"])
+        assert state["task"]["name"] == "ball" and state["source"]["input"] == "coords"
+        history = state["history"]
+        resumed = viewer.wait("session:state", lambda d: d["params"] > 0, timeout=30)["step"]
+        assert 0 < resumed <= before["step"]
+        later = viewer.wait("train:progress", lambda d: d["train"] and d["step"] > resumed + 5)
+        assert later["train"][0][0] > resumed, "steps continue from the checkpoint, not zero"
+        recent = [loss for _, loss in later["train"] if loss is not None]
+        first = [loss for loss in history["train"][:10] if loss is not None]
+        assert history["train"], "the loss history came back"
+        mean = sum(recent) / len(recent)
+        assert mean < sum(first) / len(first), "the resumed model is the trained one"
+        viewer.close()
+    finally:
+        stop_server(srv)
