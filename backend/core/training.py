@@ -70,7 +70,9 @@ class Trainer:
         self.dataset = task.dataset
         self.cfg = cfg
         self.device = torch.device(device)
-        self.model: Model = build_model(cfg, task.input_size, task.output_size).to(self.device)
+        own = task.build_model(cfg)  # a task's own model (an encoder-decoder), or the generic one
+        model = own if own is not None else build_model(cfg, task.input_size, task.output_size)
+        self.model: Model = model.to(self.device)
         self.optimizer = build_optimizer(cfg, self.model.parameters())
         # Batches come from their own seeded stream: same seed, same batches, same losses.
         self.generator = torch.Generator().manual_seed(cfg.seed)

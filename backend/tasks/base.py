@@ -53,6 +53,12 @@ class TaskSpec:
     # Queries that may take seconds (training a classifier): each runs on a thread of its
     # own and without the weights' lock, so keystrokes and training never wait for them.
     slow_queries: tuple[str, ...] = ()
+    # The task's own held-out figure, a share in [0, 1] measured with each validation
+    # (valid tunes, exact translations), drawn beside the loss; its i18n key is
+    # `score.<score>`. None: the task has none.
+    score: str | None = None
+    # The model kinds (TrainConfig.model) this task trains; None: every cell and baseline.
+    models: tuple[str, ...] | None = None
 
     def parse_source(self, source: Any) -> dict[str, Any]:
         """`source` checked and completed with the defaults; InvalidInput if it is not valid.
@@ -103,6 +109,8 @@ class TaskSpec:
             "views": list(self.views),
             "queries": list(self.queries),
             "default_source": dict(self.default_source),
+            "score": self.score,
+            "models": list(self.models) if self.models is not None else None,
         }
 
 
@@ -162,6 +170,20 @@ class Task(ABC):
     @abstractmethod
     def state(self) -> dict[str, Any]:
         """JSON kept in checkpoints and exports, read back by `restore`."""
+
+    def build_model(self, cfg: Any) -> nn.Module | None:
+        """A model of the task's own for `cfg` (an encoder-decoder, say), or None for the
+        generic one (`backend.core.models.build_model` on input_size and output_size).
+
+        Its forward takes `encode(x)` and returns (out, state), as the generic model does,
+        and the same cfg.seed must give the same weights.
+        """
+        return None
+
+    def score(self, model: nn.Module) -> float | None:
+        """The task's own held-out figure named by `spec.score`, a share in [0, 1]
+        (None when the spec names none). Runs with each validation, so keep it to a second."""
+        return None
 
     def cohort_key(self) -> Hashable | None:
         """Tasks with equal keys can train in one batched cohort; None never batches.
