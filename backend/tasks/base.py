@@ -20,7 +20,7 @@ Both are found by name through `backend.tasks.registry`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -66,16 +66,21 @@ class TaskSpec:
         The result is what `Task.build` receives and what is stored with the session,
         so it must be JSON and enough to rebuild the task's data exactly.
         """
+        return {**self.default_source, **self.source_object(source, self.default_source)}
+
+    def source_object(self, source: Any, fields: Iterable[str]) -> dict[str, Any]:
+        """`source` as a JSON object with no field outside `fields` (the default source when
+        None); InvalidInput otherwise. The first check of every task's `parse_source`."""
         if source is None:
             return dict(self.default_source)
         if not isinstance(source, dict):
             raise InvalidInput("source must be a JSON object", field="source")
-        unknown = sorted(set(source) - set(self.default_source))
+        unknown = sorted(set(source) - set(fields))
         if unknown:
             raise InvalidInput(
                 f"unknown source field(s) for {self.name}: {', '.join(unknown)}", field="source"
             )
-        return {**self.default_source, **source}
+        return dict(source)
 
     def parse_query(self, op: str, query: Any) -> dict[str, Any]:
         """One query of kind `op` checked; InvalidInput if this task does not answer it."""

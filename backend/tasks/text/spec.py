@@ -22,17 +22,7 @@ class TextSpec(TaskSpec):
 
     def parse_source(self, source: Any) -> dict[str, Any]:
         """The source with its full text: a corpus is loaded here, an upload is checked."""
-        source = dict(self.default_source) if source is None else source
-        if not isinstance(source, dict):
-            raise InvalidInput("source must be a JSON object", field="source")
-        unknown = sorted(set(source) - {"corpus", "text"})
-        if unknown:
-            raise InvalidInput(f"unknown source field(s): {', '.join(unknown)}", field="source")
-        corpus, text = source.get("corpus", "upload"), source.get("text")
-        if not isinstance(corpus, str) or len(corpus) > 64:
-            raise InvalidInput("corpus must be a corpus id", field="corpus")
-        if text is None:
-            text = corpora.load(corpus)  # NotFound for an unknown corpus
+        corpus, text = corpus_text(self.source_object(source, ("corpus", "text")))
         check_text(text)
         return {"corpus": corpus, "text": text}
 
@@ -67,6 +57,15 @@ class TextSpec(TaskSpec):
         """One-hot characters in, one score per character out: (V, V)."""
         vocab = len(set(source.get("text", "")))
         return vocab, vocab
+
+
+def corpus_text(source: dict[str, Any]) -> tuple[str, Any]:
+    """(corpus id, text) of a text-like source: a built-in corpus's text is loaded here
+    (NotFound for an unknown one), an upload's `text` is returned as given, to be checked."""
+    corpus, text = source.get("corpus", "upload"), source.get("text")
+    if not isinstance(corpus, str) or len(corpus) > 64:
+        raise InvalidInput("corpus must be a corpus id", field="corpus")
+    return corpus, corpora.load(corpus) if text is None else text
 
 
 def check_text(text: Any) -> int:

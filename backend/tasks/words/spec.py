@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from backend import corpora
 from backend.config import LIMITS
 from backend.errors import InvalidInput, TooLarge
 from backend.tasks.base import TaskSpec
 from backend.tasks.text.queries import bounded_int, parse_inspect
+from backend.tasks.text.spec import corpus_text
 from backend.tasks.words.tokens import MIN_TOKENS, split_vocab, tokenize
 
 DEFAULT_MAX_VOCAB = 1000  # the stories have about 1,300 distinct tokens; rarer ones become <unk>
@@ -25,17 +25,8 @@ class WordsSpec(TaskSpec):
 
     def parse_source(self, source: Any) -> dict[str, Any]:
         """The source with its text: a corpus is loaded here, an upload is checked."""
-        source = dict(self.default_source) if source is None else source
-        if not isinstance(source, dict):
-            raise InvalidInput("source must be a JSON object", field="source")
-        unknown = sorted(set(source) - {"corpus", "text", "max_vocab"})
-        if unknown:
-            raise InvalidInput(f"unknown source field(s): {', '.join(unknown)}", field="source")
-        corpus, text = source.get("corpus", "upload"), source.get("text")
-        if not isinstance(corpus, str) or len(corpus) > 64:
-            raise InvalidInput("corpus must be a corpus id", field="corpus")
-        if text is None:
-            text = corpora.load(corpus)  # NotFound for an unknown corpus
+        source = self.source_object(source, ("corpus", "text", "max_vocab"))
+        corpus, text = corpus_text(source)
         check_text(text)
         lo, hi = MAX_VOCAB
         max_vocab = bounded_int(source, "max_vocab", DEFAULT_MAX_VOCAB, lo, hi)
