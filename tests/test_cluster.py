@@ -253,6 +253,67 @@ def test_sessions_spread_evenly_over_both_trainer_nodes(cluster: Cluster) -> Non
     assert len(nodes) >= 4 and abs(nodes.count("head") - nodes.count("n1")) <= 1, nodes
 
 
+def running_by_trainer(cluster: Cluster) -> dict[str, list[str]]:
+    """The running sessions each trainer holds, as placed in Redis."""
+    import redis
+
+    r = redis.Redis.from_url(cluster.redis.url)
+    running = {s.decode() for s in r.smembers("playground:running")}
+    load: dict[str, list[str]] = {n.decode(): [] for n in r.hkeys("playground:trainers")}
+    for session, name in r.hgetall("playground:placement").items():
+        if session.decode() in running:
+            load.setdefault(name.decode(), []).append(session.decode())
+    return load
+
+
+def test_running_sessions_move_to_even_the_load_and_train_on_from_where_they_were(
+    cluster: Cluster,
+) -> None:
+    """Two sessions started on one trainer: one moves to the other, keeping its steps."""
+    a, b = cluster.web
+    made = [create(a) for _ in range(4)]  # placed two and two
+    load = running_by_trainer(cluster)
+    busy = max(sorted(load), key=lambda n: len(load[n]))  # start two more where most run
+    pair = [s for s in made if cluster.placement(s["id"]) == busy][:2]
+    if len(pair) < 2:  # the fewest-sessions rule put these elsewhere: take the other trainer
+        busy = cluster.placement(made[0]["id"])
+        pair = [s for s in made if cluster.placement(s["id"]) == busy][:2]
+    assert len(pair) == 2, [cluster.placement(s["id"]) for s in made]
+    owners, watcher = [Client(a.url), Client(a.url)], Client(b.url)
+    notices: list[dict] = []  # a move is nobody's business: no owner is told anything
+    for owner in owners:
+        owner.sio.on("session:notice", notices.append)
+    try:
+        for owner, links in zip(owners, pair, strict=True):
+            owner.join(links["id"], links["owner_token"])
+            owner.emit("train:start")
+        watcher.join(pair[1]["id"], pair[1]["view_token"])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            load = running_by_trainer(cluster)
+            counts = [len(v) for v in load.values()]
+            moved = [s for s in pair if cluster.placement(s["id"]) != busy]
+            if moved and max(counts) - min(counts) <= 1:
+                break
+            time.sleep(0.5)
+        assert moved and max(counts) - min(counts) <= 1, load
+        # The one that moved trains on from its step on the other trainer, and nobody was told.
+        index = pair.index(moved[0])
+        owner = owners[index]
+        before = owner.wait("train:progress", timeout=30)["step"]
+        after = owner.wait("train:progress", lambda d: d["step"] > before + 5, timeout=60)
+        assert after["train"][0][0] > before and after["status"] == "running"
+        assert not notices, notices
+        for client in (owner, watcher):  # queries reach it where it is now, from both processes
+            client.emit("predict:query", {"seq": 7, "text": "the "})
+            assert client.wait("predict:result", timeout=30)["seq"] == 7
+        for owner in owners:
+            owner.emit("train:pause")
+    finally:
+        for client in (*owners, watcher):
+            client.close()
+
+
 def test_postgres_briefly_away_gives_clear_errors_and_no_wrong_state(cluster: Cluster) -> None:
     a, b = cluster.web
     links = create(a)

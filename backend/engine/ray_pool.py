@@ -14,6 +14,10 @@ handle on them, with `Engine`'s interface:
   generation to that of its own copy of the session, so stale events drop as they do today;
 - opening a session a trainer already holds only attaches to it (a second web process, or
   a restarted one, must not rewind a running model to its last checkpoint);
+- running sessions spread by load: while one trainer runs two sessions more than another,
+  one web process (under a Redis lock) moves one: its trainer checkpoints it and lets it go
+  (`Handoff`), the other opens it from that checkpoint and starts it; commands any web
+  process sends meanwhile wait in Redis and follow it, so nothing is lost and no one is told;
 - a supervisor notices a dead node (Ray marks it dead) or a dead trainer (it stops answering;
   it is started again), and one web process, under a Redis lock, reopens that trainer's
   sessions on the least-loaded live trainer from their last
@@ -44,6 +48,9 @@ from backend.engine.messages import (
     Command,
     Configure,
     Event,
+    HandedOff,
+    Handoff,
+    Misrouted,
     Open,
     Opened,
     Pause,
@@ -71,6 +78,10 @@ ALIVE = "playground:alive:"  # + web process id, with a short expiry: that proce
 GEN = "playground:gen"  # global model-build generation counter
 RECOVER = "playground:recover:"  # + trainer name: the lock of whoever reopens its sessions
 TRAINERS = "playground:trainers"  # trainer actor name -> its pid, node and device (JSON)
+MOVING = "playground:moving"  # session -> the trainer it is moving to
+WAITING = "playground:waiting:"  # + session: commands sent while it moves (encoded), in order
+BALANCE = "playground:balance"  # the lock of whoever moves sessions to even the load
+MOVE_TIMEOUT_S = 60.0
 ALIVE_S = 15.0  # a web process that stops refreshing its mark is gone after this
 SUPERVISE_S = 1.0
 PING_EVERY = 5  # supervision rounds between checks that each trainer actor still answers
@@ -86,11 +97,25 @@ class RedisEvents:
 
         self.client = redis.Redis.from_url(url)
         self.channel = channel
+        self.handed: dict[str, threading.Event] = {}  # sessions a `handoff` call waits for
+        self.misrouted: Callable[[Query], None] | None = None  # the trainer's `follow`
 
     def put(self, event: Event) -> None:
-        """Publish; while Redis is away, retry for a few seconds, then drop it (logged)."""
+        """Publish; while Redis is away, retry for a few seconds, then drop it (logged).
+
+        A move's events stay in the trainer: `HandedOff` wakes the `handoff` call that waits
+        for it, and a query that reached the session's old trainer follows the session.
+        """
         import redis
 
+        if isinstance(event, HandedOff):
+            done = self.handed.pop(event.session or "", None)
+            if done is not None:
+                done.set()
+            return
+        if isinstance(event, Misrouted) and self.misrouted is not None:
+            self.misrouted(event.query)
+            return
         data = self.encoded(event)
         if data is None:
             return
@@ -135,7 +160,9 @@ class Trainer:
         self.commands: queue.Queue = queue.Queue()
         self.queries: queue.Queue = queue.Queue()
         self.gens: dict[str, int] = {}  # the build each held session was last opened with
-        events = RedisEvents(redis_url)
+        self.left: set[str] = set()  # sessions handed to another trainer
+        self.events = events = RedisEvents(redis_url)
+        events.misrouted = self.follow
         batch = batching == "on" or (batching == "auto" and device.startswith("cuda"))
         loop = worker.Worker(self.commands, self.queries, events, device, checkpoint_s, batch)
         threading.Thread(target=loop.run, name="training", daemon=True).start()
@@ -147,10 +174,14 @@ class Trainer:
 
     def send(self, message: Command) -> None:
         """Queue a command for the worker loop: a `Query` on its query queue, as `Engine` does."""
-        if isinstance(message, Close):
-            self.gens.pop(message.session, None)
-        elif isinstance(message, Open):
+        if isinstance(message, Open):
+            self.left.discard(message.session)
             self.gens[message.session] = message.gen
+        elif message.session in self.left:  # sent just before the move began: follow it
+            self.follow(message)
+            return
+        elif isinstance(message, Close):
+            self.gens.pop(message.session, None)
         target = self.queries if isinstance(message, Query) else self.commands
         target.put(message)
 
@@ -161,6 +192,34 @@ class Trainer:
             return held
         self.send(message)
         return message.gen
+
+    def handoff(self, session: str, timeout: float = MOVE_TIMEOUT_S) -> str:
+        """Checkpoint `session` and let it go: "handed" once its file is written, "late" if
+        the worker has not got to it within `timeout` (it will), "absent" if not held here.
+
+        The actor runs one call at a time, so commands other web processes send to this
+        trainer meanwhile wait behind this call; they then follow the session (`follow`).
+        """
+        if session not in self.gens:
+            return "absent"
+        done = self.events.handed[session] = threading.Event()
+        self.gens.pop(session)
+        self.left.add(session)
+        self.commands.put(Handoff(session))
+        return "handed" if done.wait(timeout) else "late"
+
+    def follow(self, message: Command) -> None:
+        """A command for a session that left: to the mover's queue, or on to where it went."""
+        import ray
+
+        client, session = self.events.client, message.session
+        client.rpush(WAITING + session, encode(message))
+        if client.hexists(MOVING, session):
+            return  # the mover sends it on
+        while (data := client.lpop(WAITING + session)) is not None:
+            name = client.hget(PLACEMENT, session)
+            if name is not None:
+                ray.get_actor(name.decode(), namespace=NAMESPACE).send.remote(decode(data))
 
     def info(self) -> dict:
         import ray
@@ -210,6 +269,7 @@ class RayEngine:
         self.actors: dict[str, Any] = {}
         self.count = 0
         self.restarts = 0
+        self.moves = 0  # sessions this process moved to even the load
         self.lock = threading.Lock()
         self.stopping = threading.Event()
 
@@ -309,10 +369,35 @@ class RayEngine:
             self.redis.srem(RUNNING, session)
         elif isinstance(message, Configure):
             self._update_opened(session, config=message.config)
-        name = self._place(session)
-        self._actor(name).send.remote(message)
+        if not self._held_back(message):
+            self._deliver(message)
+
+    def _deliver(self, message: Command) -> None:
+        """Send a command to the trainer holding its session."""
+        self._actor(self._place(message.session)).send.remote(message)
         if isinstance(message, Close):
-            self.redis.hdel(PLACEMENT, session)
+            self.redis.hdel(PLACEMENT, message.session)
+
+    def _held_back(self, message: Command) -> bool:
+        """While the session moves, queue `message` in Redis for its next trainer; True if so.
+
+        The mover sends what waited once the new trainer has the session. A command queued
+        just as the move ended is sent on here: whoever sees the move over empties the queue.
+        """
+        session = message.session
+        if not self.redis.hexists(MOVING, session):
+            return False
+        self.redis.rpush(WAITING + session, encode(message))
+        if not self.redis.hexists(MOVING, session):
+            self._send_waiting(session)
+        return True
+
+    def _send_waiting(self, session: str) -> None:
+        """Send on, in order, what waited while `session` moved (each taken once: LPOP)."""
+        while (data := self.redis.lpop(WAITING + session)) is not None:
+            message = decode(data)
+            if isinstance(message, Command):
+                self._deliver(message)
 
     def _open(self, message: Open) -> None:
         """Build the model on its trainer, or attach to the build a trainer already holds."""
@@ -475,6 +560,7 @@ class RayEngine:
                     self._ensure_trainers()  # a dead actor on a live node is started again
                 for name, handle in handles.items():
                     self._recover(name, handle)
+                self._rebalance()
             except Exception:  # Redis or the Ray head briefly away: try again next round
                 log.exception("cluster supervision failed; retrying")
 
@@ -529,6 +615,70 @@ class RayEngine:
                 worker=None,
             )
             self.redis.publish(EVENTS, encode(notice))
+
+    # -- moves -----------------------------------------------------------------------------
+
+    def _running_by_trainer(self) -> dict[str, list[str]]:
+        """The running sessions of every live trainer (a moving one counts where it goes)."""
+        import ray
+
+        dead = {n["NodeID"][:12] for n in ray.nodes() if not n["Alive"]}
+        running = {s.decode() for s in self.redis.smembers(RUNNING)}
+        moving = {s.decode(): n.decode() for s, n in self.redis.hgetall(MOVING).items()}
+        load: dict[str, list[str]] = {n: [] for n in self.actors if node_of(n) not in dead}
+        for session, name in self.redis.hgetall(PLACEMENT).items():
+            session = session.decode()
+            where = moving.get(session, name.decode())
+            if session in running and where in load:
+                load[where].append(session)
+        return load
+
+    def _rebalance(self) -> None:
+        """Move a running session off the busiest trainer while it runs 2 or more than another.
+
+        One web process at a time (a Redis lock); one move per supervision round, so the
+        load it reads is always what the last move left.
+        """
+        if not self.redis.set(BALANCE, self.origin, nx=True, ex=int(MOVE_TIMEOUT_S) + 10):
+            return
+        try:
+            load = self._running_by_trainer()
+            if len(load) < 2:
+                return
+            busiest = max(sorted(load), key=lambda n: len(load[n]))
+            idlest = min(sorted(load), key=lambda n: len(load[n]))
+            if len(load[busiest]) - len(load[idlest]) >= 2:
+                self.move(max(load[busiest]), busiest, idlest)
+        finally:
+            self.redis.delete(BALANCE)
+
+    def move(self, session: str, source: str, target: str) -> None:
+        """Move `session` from trainer `source` to `target` through its checkpoint.
+
+        Training stops only for the save: the new trainer resumes from the file just
+        written, at the same step, and is started if the session was running.
+        """
+        import ray
+
+        self.moves += 1
+        log.info("moving session %s from %s to %s", session, source, target)
+        self.redis.hset(MOVING, session, target)
+        try:
+            handed = ray.get(self._actor(source).handoff.remote(session), timeout=MOVE_TIMEOUT_S)
+            opened = self._opened(session)
+            if handed == "absent" or opened is None:
+                return  # closed meanwhile, or its trainer was restarted (recovery reopens it)
+            if handed == "late":  # it resumes from the newest checkpoint there is
+                log.error("%s took too long to let %s go; moving it anyway", source, session)
+            self.redis.hset(PLACEMENT, session, target)
+            actor = self._actor(target)
+            weights = None if Path(opened.checkpoint).exists() else opened.weights
+            actor.send.remote(replace(opened, resume=True, weights=weights))
+            if self.redis.sismember(RUNNING, session):
+                actor.send.remote(Start(session))
+        finally:
+            self.redis.hdel(MOVING, session)
+            self._send_waiting(session)
 
     # -- what health reports ---------------------------------------------------------------
 
