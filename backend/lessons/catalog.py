@@ -125,6 +125,7 @@ class Lesson:
     views: tuple[str, ...]
     steps: int  # the budget: training steps after which the claim holds and every run stops
     opens: str = ""  # the run the page opens on, the one that makes the point; "": the first
+    pace: float = 0.0  # steps per second each run trains at, slow enough to watch; 0: flat out
 
     @property
     def opening(self) -> str:
@@ -165,6 +166,7 @@ class Lesson:
             "views": list(self.views),
             "steps": self.steps,
             "opens": self.opening,
+            "pace": self.pace,
             "link": f"/?lesson={self.id}&lang={lang}",
         }
 
@@ -445,6 +447,10 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         views=("gradients", "loss"),
         steps=200,
+        # Flat out it is past its budget in seconds; at 4 steps a second the explosion comes
+        # about two seconds in, the clipped run's spikes settle over the next ten, and the
+        # budget ends at 50 s: slow enough for a class to watch it happen.
+        pace=4.0,
     ),
     Lesson(
         id="vanishing-gradients",

@@ -48,6 +48,8 @@ class Experiments:
         reg.check_room(len(configs))  # all runs or none: never a lesson cut short at the cap
         for label, cfg in configs.items():
             meta = {"id": lesson.id, "lang": lang, "run": label, "steps": lesson.steps}
+            if lesson.pace:  # the worker holds each run to it (`Open.pace`)
+                meta["pace"] = lesson.pace
             extra: dict[str, Any] = {"classroom": {"lesson": meta}}
             if main is not None:
                 extra["parent_id"] = main["id"]
