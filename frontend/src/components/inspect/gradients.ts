@@ -13,6 +13,8 @@ import type { GradientsMessage } from "../../types";
 import { cssVar, paletteColor, positive } from "../charts";
 import type { Component } from "../component";
 import { LineChart, type LineSeries } from "../lineChart";
+import { RunGradientsView } from "../lessons/runGradients";
+import { HighwayView } from "./highway";
 
 /** ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ below this: hardly any signal reaches the start of the window. */
 const VANISHING = 1e-6;
@@ -85,6 +87,8 @@ export class GradientsView implements Component {
     attrs: { type: "button" },
   });
   private readonly pinList = h("div", { class: "chips", testid: "gradients-pins" });
+  private readonly highway = new HighwayView();
+  private readonly runs = new RunGradientsView();
   private pins: Pin[] = [];
   private pinsSession = "";
   private last: Readonly<AppState> | null = null;
@@ -119,6 +123,8 @@ export class GradientsView implements Component {
       this.pinList,
       h("div", { class: "chart-slot" }, this.profile.el, this.empty),
       this.summary,
+      this.highway.el,
+      this.runs.el,
       h("h3", { class: "subhead", i18n: "gradnorm.title" }),
       h("div", { class: "chart-slot" }, this.norms.el, this.normsEmpty),
       this.clipRate,
@@ -150,6 +156,8 @@ export class GradientsView implements Component {
       this.renderProfile(g);
       this.renderPins();
     }
+    this.highway.update(state);
+    this.runs.update(state);
     const history = state.history;
     const width = this.norms.el.clientWidth;
     if (history.revision !== this.drawn.revision || width !== this.drawn.width) {
@@ -302,6 +310,8 @@ export class GradientsView implements Component {
   reset(): void {
     this.profile.reset();
     this.norms.reset();
+    this.highway.reset();
+    this.runs.reset();
     this.drawn = { gradients: null, revision: -1, key: "", width: -1 };
   }
 }
