@@ -49,7 +49,9 @@ def test_every_run_shares_one_gradient_chart_and_the_lstm_shows_its_highway(
         for run in french["runs"]:  # one line per run, named as the class reads it
             assert run["name"] in labels, (run["name"], labels)
         assert len(labels) == runs + 1, "and the LSTM's cell state, dashed"
-        page.screenshot(path=str(SHOTS / "run-gradients-fr-1366.png"), full_page=True)
+        chart.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "run-gradients-fr-1366.png"))
+        page.get_by_test_id("run-gradients").screenshot(path=str(SHOTS / "run-gradients-card.png"))
 
         # The LSTM's own page shows its cell-state highway with the equation behind it.
         lstm = next(run for run in lesson["runs"] if run["label"] == "LSTM")
@@ -60,10 +62,12 @@ def test_every_run_shares_one_gradient_chart_and_the_lstm_shows_its_highway(
         expect(highway).to_be_visible(timeout=WAIT_MS)
         expect(page.get_by_test_id("highway-equation")).to_contain_text("∂L/∂C_t ⊙ f_t")
         expect(page.get_by_test_id("highway-summary")).to_contain_text("portes d'oubli")
+        highway.screenshot(path=str(SHOTS / "highway-fr-1366.png"))
         page.get_by_test_id("projector-toggle").click()
         expect(page.locator("html")).to_have_class(re.compile("projector"))
         expect(page.get_by_test_id("run-gradients-chart")).to_be_visible()
-        page.screenshot(path=str(SHOTS / "highway-projector-fr-1366.png"), full_page=True)
+        page.get_by_test_id("run-gradients-chart").scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "run-gradients-projector-fr-1366.png"))
     finally:
         owner = connect()
         owner.join(lesson["id"], lesson["owner_token"])

@@ -400,7 +400,7 @@ class Worker:
 
             trainer.model.load_state_dict(load_file(cmd.weights))
         old = self.slots.get(cmd.session)
-        slot = Slot(trainer, cmd.gen, used_s=self.fair_start(old), checkpoint=path)
+        slot = Slot(trainer, cmd.gen, used_s=self.fair_start(old), checkpoint=path, pace=cmd.pace)
         trainer.write_lock = slot.lock
         with self.placing:
             self.slots[cmd.session] = slot
@@ -408,7 +408,6 @@ class Worker:
             early = self.early.pop(cmd.session, [])
         for query in early:
             self.queries.put(query)
-        slot.pace = cmd.pace
         self.emit(
             Opened,
             cmd.session,

@@ -140,6 +140,8 @@ export interface SessionLesson {
   steps?: number;
   /** The owner chose to run on past the budget. */
   run_on?: boolean;
+  /** Steps per second each run keeps to, slow enough for a class to watch (absent: flat out). */
+  pace?: number;
 }
 
 export type Lock = "predict" | "fork" | "export" | "inspect";
