@@ -73,3 +73,29 @@ def test_every_run_shares_one_gradient_chart_and_the_lstm_shows_its_highway(
         owner.join(lesson["id"], lesson["owner_token"])
         owner.emit("train:pause")  # one pause stops every run of the lesson
         owner.wait("session:state", lambda d: d["status"] in ("paused", "idle"))
+
+
+def test_the_exploding_lesson_explodes_slowly_enough_to_watch(
+    browser: Browser, server: Server, connect: Callable[[], Client]
+) -> None:
+    lesson = requests.post(
+        f"{server.url}/api/lessons/exploding-gradients/start", json={"lang": "en"}, timeout=120
+    ).json()
+    try:
+        page = open_page(browser, server.url + lesson["owner_url"])
+        expect(page.get_by_test_id("inspect-view-gradients")).to_have_attribute(
+            "aria-selected", "true"
+        )
+        # Its window profile fades between bursts, but the panel names the bursts: exploding.
+        summary = page.get_by_test_id("gradients-summary")
+        expect(summary).to_have_attribute("data-verdict", "exploding", timeout=WAIT_MS)
+        expect(summary).to_contain_text("explodes in bursts")
+        chart = page.get_by_test_id("run-gradients-chart")
+        expect(chart).to_have_attribute("data-runs", "2", timeout=WAIT_MS)
+        chart.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "exploding-en-1366.png"))
+    finally:
+        owner = connect()
+        owner.join(lesson["id"], lesson["owner_token"])
+        owner.emit("train:pause")
+        owner.wait("session:state", lambda d: d["status"] in ("paused", "idle"))

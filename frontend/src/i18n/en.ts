@@ -325,9 +325,12 @@ export const en = {
   "runGradients.title": "Every run's gradient, on one scale",
   "runGradients.x": "steps back from the loss",
   "runGradients.y": "‖∂L/∂h_t‖",
-  "runGradients.note":
+  "runGradients.note": "Each run's latest measurement, at steps {steps}.",
+  "runGradients.noteCell":
     "Each run's latest measurement, at steps {steps}; dashed: an LSTM's cell state, the highway.",
   "runGradients.cell": "{label} · ‖∂L/∂C_t‖",
+  "gradients.verdict.bursts":
+    "At step {step}, ‖∂L/∂h_1‖ = {ratio} × ‖∂L/∂h_{T}‖, yet a recent step's gradient norm reached {peak}: the gradient explodes in bursts (exploding), and only clipping keeps training stable.",
   "runGradients.empty": "Each run's curve appears after its first gradient measurement.",
 
   "pins.identity": "identity",

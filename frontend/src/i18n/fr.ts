@@ -332,9 +332,12 @@ export const fr: Messages = {
   "runGradients.title": "Le gradient de chaque modèle, sur une même échelle",
   "runGradients.x": "pas en arrière depuis la perte",
   "runGradients.y": "‖∂L/∂h_t‖",
-  "runGradients.note":
+  "runGradients.note": "Dernière mesure de chaque modèle, aux pas {steps}.",
+  "runGradients.noteCell":
     "Dernière mesure de chaque modèle, aux pas {steps} ; en tirets, l'état de cellule d'un LSTM, l'autoroute.",
   "runGradients.cell": "{label} · ‖∂L/∂C_t‖",
+  "gradients.verdict.bursts":
+    "Au pas {step}, ‖∂L/∂h_1‖ = {ratio} × ‖∂L/∂h_{T}‖, mais la norme du gradient d'un pas récent a atteint {peak} : le gradient explose par à-coups (explosion), et seul l'écrêtage garde l'entraînement stable.",
   "runGradients.empty": "La courbe de chaque modèle apparaît après sa première mesure du gradient.",
 
   "pins.identity": "identité",

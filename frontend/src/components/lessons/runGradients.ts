@@ -80,12 +80,9 @@ export class RunGradientsView implements Component {
   private render(curves: Curve[]): void {
     const runs = curves.filter((c) => !c.cell);
     setAttr(this.chart.el, "data-runs", String(runs.length));
-    setText(
-      this.note,
-      runs.length
-        ? t("runGradients.note", { steps: runs.map((c) => formatInt(c.step)).join(" · ") })
-        : t("runGradients.empty"),
-    );
+    const steps = runs.map((c) => formatInt(c.step)).join(" · ");
+    const note = curves.some((c) => c.cell) ? "runGradients.noteCell" : "runGradients.note";
+    setText(this.note, runs.length ? t(note, { steps }) : t("runGradients.empty"));
     if (!curves.length) return;
     const length = Math.max(...curves.map((c) => c.values.length));
     const back = Array.from({ length }, (_, k) => k);
