@@ -451,6 +451,8 @@ class GradientFlow:
     loss_last: float  # L_T, the task's loss at the last position (nats for text)
     loss_mean: float  # the mean loss over all positions (the training loss)
     param_grad_norm: float  # global ||dL_mean / dtheta||, what clipping compares to its threshold
+    # LSTM only: ||dL_T/dc_T * f_T * ... * f_{t+1}||, what reaches c_t along the cell alone
+    c_direct: list[list[float]] | None = None
 
     @property
     def ratio(self) -> float:
@@ -463,7 +465,7 @@ class GradientFlow:
         out = {**dataclasses.asdict(self), "ratio": self.ratio}
         for key in ("loss_last", "loss_mean", "param_grad_norm", "ratio"):
             out[key] = _finite(out[key])
-        for key in ("h_norms", "c_norms"):
+        for key in ("h_norms", "c_norms", "c_direct"):
             if out[key] is not None:
                 out[key] = [[_finite(v) for v in layer] for layer in out[key]]
         return out
@@ -522,7 +524,112 @@ def gradient_through_time(
         loss_last=loss_last.item(),
         loss_mean=loss_mean.item(),
         param_grad_norm=p_norm.item(),
+        # The forget gates' path alone (`highway`); surgery changes the cell it would describe.
+        c_direct=highway(model, x, y, loss).direct if N == 2 and not surgery else None,
     )
+
+
+# ------------------------------------------------------- the cell-state highway
+
+
+@dataclass(frozen=True)
+class Highway:
+    """The LSTM's two routes back through time, for the loss L_T at the last step of a window.
+
+    Backpropagation through one LSTM step, written out (* is the elementwise product,
+    tanh' (c) = 1 - tanh(c)^2, and every derivative is of L_T):
+
+      dL/dh_t      = (from the layer above or the head) + W_hh^T dL/dgates_{t+1}
+      dL/dc_t      = dL/dh_t * o_t * tanh'(c_t)  +  dL/dc_{t+1} * f_{t+1}
+      dL/dgates_t  = [dL/dc_t * g_t * i_t (1 - i_t);      input gate i_t
+                      dL/dc_t * c_{t-1} * f_t (1 - f_t);  forget gate f_t
+                      dL/dc_t * i_t * (1 - g_t^2);        candidate g_t (the course's c~_t)
+                      dL/dh_t * tanh(c_t) * o_t (1 - o_t)] output gate o_t
+
+    The second term of dL/dc_t is the highway: from c_T back to c_t the gradient is only
+    multiplied by forget gates, dL/dc_T * f_T * ... * f_{t+1} (`direct`), with no weight
+    matrix and no squashing slope on the way. Where the forget gates stay near 1 it reaches
+    far back undiminished; dL/dh_t of a vanilla RNN is multiplied by W_hh^T and tanh' at
+    every step instead, and fades geometrically (Hochreiter & Schmidhuber 1997).
+    """
+
+    h_norms: list[list[float]]  # [layer][t]: ||dL_T/dh_t||, mean over the windows
+    c_norms: list[list[float]]  # [layer][t]: ||dL_T/dc_t||, every path
+    direct: list[list[float]]  # [layer][t]: ||dL_T/dc_T * f_T * ... * f_{t+1}||, along c alone
+    forget: list[list[float]]  # [layer][t]: the mean forget gate f_t over units and windows
+
+
+def highway(
+    model: SequenceModel,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = _cross_entropy,
+) -> Highway:
+    """dL_T/dh_t, dL_T/dc_t and the forget-gate path alone, at every t of the windows x, y (B, T).
+
+    An LSTM only. Only the loss's derivative at the head comes from autograd; the way
+    back through time and down the layers is the hand-written backward of `Highway`.
+    """
+    if model.kind != "lstm":
+        raise InvalidInput("the cell-state highway is the LSTM's; this model has no cell state")
+    with torch.no_grad():
+        steps = _unroll(model, _one_hot(model, x), Surgery())  # steps[k][t]: (B, H) each
+    # 1. dL_T/dh_T of the top layer: through the head and the task's loss, at the last step.
+    with torch.enable_grad():
+        h_T = steps[-1][-1]["h"].detach().requires_grad_()  # (B, H)
+        out_T = model.head(h_T)[:, None]  # (B, 1, O)
+        (dh_T,) = torch.autograd.grad(loss(out_T, y[:, -1:].to(out_T.device)), h_T)
+    T, L = len(steps[0]), model.num_layers
+    from_above = [torch.zeros_like(dh_T) for _ in range(T)]  # dL/dh_t from the layer above
+    from_above[-1] = dh_T
+    per: dict[str, list[list[torch.Tensor]]] = {"h": [], "c": [], "direct": [], "forget": []}
+    # 2. Each layer from the top down; what reaches its inputs is the next layer's from_above.
+    for k in reversed(range(L)):
+        w = LayerWeights.of(model, k)
+        norms, from_above = _highway_layer(steps[k], w, from_above)
+        for name, values in norms.items():
+            per[name].insert(0, values)
+    # 3. One host transfer for all of them: (L, 4, T) norms, each the mean over the windows.
+    stacked = torch.stack([torch.stack([torch.stack(per[n][k]) for n in per]) for k in range(L)])
+    h_n, c_n, d_n, f_n = stacked.permute(1, 0, 2).tolist()
+    return Highway(h_norms=h_n, c_norms=c_n, direct=d_n, forget=f_n)
+
+
+def _highway_layer(
+    layer: list[dict[str, torch.Tensor]], w: LayerWeights, from_above: list[torch.Tensor]
+) -> tuple[dict[str, list[torch.Tensor]], list[torch.Tensor]]:
+    """Back through one LSTM layer: per-t norms (B-means), and dL/dx_t for the layer below."""
+    T = len(layer)
+    W_ih, W_hh = w.W_ih.detach(), w.W_hh.detach()  # (4H, D), (4H, H)
+    norms: dict[str, list[torch.Tensor]] = {n: [None] * T for n in ("h", "c", "direct", "forget")}  # type: ignore[misc]
+    to_below: list[torch.Tensor] = [None] * T  # type: ignore[list-item]
+    dh_next = dc_next = direct = None  # what step t + 1 sends back: W_hh^T dgates, dc * f
+    for t in reversed(range(T)):
+        v = layer[t]
+        i, f, g, o, c = v["i"], v["f"], v["g"], v["o"], v["c"]  # (B, H) each
+        c_prev = layer[t - 1]["c"] if t > 0 else torch.zeros_like(c)  # c_0 = 0
+        tanh_c = torch.tanh(c)
+        dh = from_above[t] if dh_next is None else from_above[t] + dh_next  # dL/dh_t
+        dc = dh * o * (1 - tanh_c * tanh_c)  # through h_t = o_t tanh(c_t) ...
+        dc = dc if dc_next is None else dc + dc_next  # ... plus the highway from c_{t+1}
+        # The forget-gate path alone: dL/dc_T, then times f_{t+1} at every step back.
+        direct = dc if direct is None else direct * layer[t + 1]["f"]
+        dgates = torch.cat(
+            [
+                dc * g * i * (1 - i),
+                dc * c_prev * f * (1 - f),
+                dc * i * (1 - g * g),
+                dh * tanh_c * o * (1 - o),
+            ],
+            dim=-1,
+        )  # (B, 4H), PyTorch's gate order i, f, g, o
+        dh_next, dc_next = dgates @ W_hh, dc * f  # to h_{t-1} and c_{t-1}
+        to_below[t] = dgates @ W_ih  # dL/dx_t: (B, D)
+        norms["h"][t] = dh.norm(dim=-1).mean()
+        norms["c"][t] = dc.norm(dim=-1).mean()
+        norms["direct"][t] = direct.norm(dim=-1).mean()
+        norms["forget"][t] = f.mean()
+    return norms, to_below
 
 
 # ---------------------------------------------------------------- payload

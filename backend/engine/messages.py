@@ -47,6 +47,7 @@ class Open(Command):
     step: int = 0  # the session's step, kept if no checkpoint can be restored
     items_seen: int = 0
     weights: str | None = None  # imported weights (safetensors), already validated
+    pace: float = 0.0  # steps per second at most (a lesson's, for a class to watch); 0: no limit
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ class Gradients(Event):
     grad_norm: float | None
     clip_threshold: float
     clip: bool
+    c_direct: list[list[float | None]] | None = None  # LSTM: dL/dc_t along the forget gates alone
 
     def to_dict(self) -> dict[str, Any]:
         """The profile as the page receives it."""
@@ -187,6 +189,7 @@ class Gradients(Event):
             "grad_norm": self.grad_norm,
             "clip_threshold": self.clip_threshold,
             "clip": self.clip,
+            "c_direct": self.c_direct,
         }
 
 

@@ -112,6 +112,8 @@ class Slot:
     batched: int = 1  # sessions its last step trained together (1: alone)
     saved_at: float = field(default_factory=time.perf_counter)
     answerer: Any = None  # the task's batched answerer (`Task.answerer`), made at the first one
+    pace: float = 0.0  # steps per second at most, for a class to watch (a lesson's); 0: no limit
+    due: float = 0.0  # a paced session's next step waits for this perf_counter time
 
 
 @dataclass
@@ -177,7 +179,7 @@ class Worker:
         threading.Thread(target=self.continue_forever, name="continuations", daemon=True).start()
         lower_priority(TRAINING_NICE)
         while True:
-            if not self.handle(self.drain(block=not self.any_running())):
+            if not self.handle(self.drain(self.wait_s())):
                 return
             with self.answering:  # queries first: wait while one is being answered
                 pass
@@ -189,12 +191,21 @@ class Worker:
     def any_running(self) -> bool:
         return any(s.running for s in self.slots.values())
 
-    def drain(self, block: bool) -> list[Command]:
-        """Every waiting command; waits briefly for one when there is nothing to train."""
+    def wait_s(self) -> float:
+        """How long to wait for a command: 0 when a session may step now, else until one may.
+
+        A paced session is not due until its next step's time: the loop sleeps in the queue
+        (a command wakes it at once) rather than spinning, and unpaced sessions keep training.
+        """
+        due = [s.due for s in self.slots.values() if s.running]
+        return min(1.0, max(0.0, min(due) - time.perf_counter())) if due else 1.0
+
+    def drain(self, wait_s: float) -> list[Command]:
+        """Every waiting command; waits up to `wait_s` for one when there is nothing to train."""
         out = []
         try:
-            if block:
-                out.append(self.commands.get(timeout=1.0))
+            if wait_s > 0:
+                out.append(self.commands.get(timeout=wait_s))
             while True:
                 out.append(self.commands.get_nowait())
         except queue.Empty:
@@ -389,7 +400,7 @@ class Worker:
 
             trainer.model.load_state_dict(load_file(cmd.weights))
         old = self.slots.get(cmd.session)
-        slot = Slot(trainer, cmd.gen, used_s=self.fair_start(old), checkpoint=path)
+        slot = Slot(trainer, cmd.gen, used_s=self.fair_start(old), checkpoint=path, pace=cmd.pace)
         trainer.write_lock = slot.lock
         with self.placing:
             self.slots[cmd.session] = slot
@@ -565,7 +576,8 @@ class Worker:
         With batching on, that session's whole cohort steps at once and each member is
         charged its share of the time.
         """
-        running = [(s.used_s, sid) for sid, s in self.slots.items() if s.running]
+        now = time.perf_counter()
+        running = [(s.used_s, sid) for sid, s in self.slots.items() if s.running and s.due <= now]
         if not running:
             return
         _, sid = min(running)
@@ -583,11 +595,24 @@ class Worker:
             self.periodic(sid, slot)
         except Exception as exc:  # noqa: BLE001 - a diverging model pauses, it does not crash
             self.stop_training(sid, slot, exc)
-        spent = time.perf_counter() - started
+        spent = self.paced(slot, started)
         slot.used_s += time.thread_time() - started_cpu
         slot.run_s_since_val += spent
         slot.run_s_since_sample += spent
         slot.run_s_since_diag += spent
+
+    @staticmethod
+    def paced(slot: Slot, started: float) -> float:
+        """Schedule a paced session's next step; the wall time its periodic work counts.
+
+        A paced session runs on the clock at its pace, so its validation, samples and
+        gradient diagnostic come every few seconds of watching, not of computing.
+        """
+        spent = time.perf_counter() - started
+        if not slot.pace:
+            return spent
+        slot.due = max(slot.due, started) + 1.0 / slot.pace  # never a burst to catch up
+        return max(spent, 1.0 / slot.pace)
 
     # -- cohorts (batching) ----------------------------------------------------------------
 
@@ -596,12 +621,12 @@ class Worker:
         from backend.engine.cohort import cohort_key
 
         key = cohort_key(self.slots[sid].trainer)
-        if key is None:
+        if key is None or self.slots[sid].pace:  # a paced session keeps its own clock
             return [sid]
         return sorted(
             other
             for other, slot in self.slots.items()
-            if slot.running and cohort_key(slot.trainer) == key
+            if slot.running and not slot.pace and cohort_key(slot.trainer) == key
         )
 
     def group_of(self, members: list[str]) -> Group:
@@ -733,6 +758,7 @@ class Worker:
             seq_len=trainer.cfg.seq_len,
             h_norms=flow["h_norms"],
             c_norms=flow["c_norms"],
+            c_direct=flow["c_direct"],
             ratio=flow["ratio"],
             clip_rate=slot.clipped / max(1, slot.stepped),
             grad_norm=flow["param_grad_norm"],

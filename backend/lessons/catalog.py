@@ -125,6 +125,7 @@ class Lesson:
     views: tuple[str, ...]
     steps: int  # the budget: training steps after which the claim holds and every run stops
     opens: str = ""  # the run the page opens on, the one that makes the point; "": the first
+    pace: float = 0.0  # steps per second each run trains at, slow enough to watch; 0: flat out
 
     @property
     def opening(self) -> str:
@@ -165,6 +166,7 @@ class Lesson:
             "views": list(self.views),
             "steps": self.steps,
             "opens": self.opening,
+            "pace": self.pace,
             "link": f"/?lesson={self.id}&lang={lang}",
         }
 
@@ -407,17 +409,19 @@ LESSONS: tuple[Lesson, ...] = (
             "avec.",
         ),
         look_for=Text(
-            "Both runs meet gradient norms in the thousands within a few dozen steps. Without "
-            "clipping one such update throws the weights so far that the loss shoots up and "
-            "becomes NaN, not a number: the model is broken for good. Clipping rescales any "
-            "gradient longer than the threshold to that length: it keeps the direction but "
-            "caps the step, and the same model goes on learning.",
-            "Les deux modèles rencontrent des normes de gradient de plusieurs milliers en "
-            "quelques dizaines de pas. Sans écrêtage, une seule de ces mises à jour envoie les "
-            "poids si loin que la perte s'envole et devient NaN, « pas un nombre » : le modèle "
-            "est cassé pour de bon. L'écrêtage ramène tout gradient plus long que le seuil à "
-            "cette longueur : il garde la direction mais limite le pas, et le même modèle "
-            "continue d'apprendre.",
+            "At four steps a second the explosion comes in the first seconds: within ten steps "
+            "both runs meet a gradient norm in the thousands or far beyond. Without clipping "
+            "that one update throws the weights so far that the loss becomes NaN (not a number) "
+            "and the model is broken for good. Clipping cuts any longer gradient down to the "
+            "threshold and keeps its direction, so the clipped run's spikes shrink from tens of "
+            "thousands to about 1 over some twenty steps, and its loss goes on falling.",
+            "À quatre pas par seconde, l'explosion arrive dès les premières secondes : en moins "
+            "de dix pas, les deux modèles rencontrent une norme de gradient de plusieurs "
+            "milliers, voire bien plus. Sans écrêtage, cette seule mise à jour envoie les poids "
+            "si loin que la perte devient NaN (« pas un nombre ») et le modèle est cassé pour de "
+            "bon. L'écrêtage ramène tout gradient plus long au seuil en gardant sa direction : "
+            "les pics du modèle écrêté retombent de plusieurs dizaines de milliers à environ 1 "
+            "en une vingtaine de pas, et sa perte continue de baisser.",
         ),
         claim=Text(
             "Without clipping, within 100 steps the gradient norm passes 1000 and the "
@@ -445,6 +449,10 @@ LESSONS: tuple[Lesson, ...] = (
         ),
         views=("gradients", "loss"),
         steps=200,
+        # Flat out it is past its budget in seconds; at 4 steps a second the explosion comes
+        # about two seconds in, the clipped run's spikes settle over the next ten, and the
+        # budget ends at 50 s: slow enough for a class to watch it happen.
+        pace=4.0,
     ),
     Lesson(
         id="vanishing-gradients",
@@ -472,7 +480,11 @@ LESSONS: tuple[Lesson, ...] = (
             "which part does the work: ReLU alone, from PyTorch's small random W_hh, vanishes as "
             "badly as tanh at first and learns the recall slowly if at all; the identity alone, "
             "even with tanh, passes a few hundredths of the gradient back and learns the recall "
-            "too, a few hundred steps after ReLU + identity.",
+            "too, a few hundred steps after ReLU + identity. On the LSTM's own page the "
+            "cell-state chart puts ||dL/dC_t|| beside ||dL/dh_t||: once it recalls the key, 40 "
+            "steps back its cell state still gets a hundredth or more of the gradient at the "
+            "loss, several times what reaches h_t, because along C_t the gradient is only "
+            "multiplied by forget gates.",
             "Dans la vue des gradients, ||dL/dh_t|| du RNN tanh chute d'environ douze ordres "
             "de grandeur sur une fenêtre de 64 caractères, alors que ReLU avec l'initialisation "
             "identité le transmet presque intact. Le LSTM part avec ses portes d'oubli à "
@@ -483,7 +495,11 @@ LESSONS: tuple[Lesson, ...] = (
             "s'évanouit d'abord autant que tanh et n'apprend le rappel que lentement, ou pas "
             "du tout ; l'identité seule, même avec tanh, transmet quelques centièmes du "
             "gradient et apprend aussi le rappel, quelques centaines de pas après ReLU + "
-            "identité.",
+            "identité. Sur la page du LSTM, le graphique de l'état de cellule place "
+            "||dL/dC_t|| à côté de ||dL/dh_t|| : une fois la clé retenue, 40 pas en arrière, "
+            "son état de cellule reçoit encore au moins un centième du gradient de la perte, "
+            "plusieurs fois ce qui parvient à h_t, car le long de C_t le gradient n'est "
+            "multiplié que par les portes d'oubli.",
         ),
         claim=Text(
             "Before training, the gradient 63 steps back is below a millionth of the last step's "

@@ -48,6 +48,8 @@ class Experiments:
         reg.check_room(len(configs))  # all runs or none: never a lesson cut short at the cap
         for label, cfg in configs.items():
             meta = {"id": lesson.id, "lang": lang, "run": label, "steps": lesson.steps}
+            if lesson.pace:  # the worker holds each run to it (`Open.pace`)
+                meta["pace"] = lesson.pace
             extra: dict[str, Any] = {"classroom": {"lesson": meta}}
             if main is not None:
                 extra["parent_id"] = main["id"]
@@ -165,4 +167,18 @@ def row(session: Session) -> dict[str, Any]:
         "val_step": history.val_step[-200:],
         "val": history.val[-200:],
         "best_val": min((v for v in history.val if v is not None), default=None),
+        "gradients": top_gradients(session.gradients),
+    }
+
+
+def top_gradients(profile: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The latest ||dL/dh_t|| (and an LSTM's ||dL/dc_t||) of a run's top layer, for one chart."""
+    if not profile:
+        return None
+    c = profile["c_norms"][-1] if profile.get("c_norms") else None
+    return {
+        "step": profile["step"],
+        "seq_len": profile["seq_len"],
+        "h": profile["h_norms"][-1],
+        "c": c,
     }

@@ -454,6 +454,7 @@ class Sessions:
                 step=session.step,
                 items_seen=session.items_seen,
                 weights=str(weights) if weights else None,
+                pace=(session.record.classroom.get("lesson") or {}).get("pace", 0.0),
             )
         )
 

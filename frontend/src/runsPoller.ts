@@ -11,10 +11,13 @@ const VISIBLE_MS = 3000;
 const BACKGROUND_MS = 15_000;
 const TICK_MS = 500;
 
-/** The tab shows the rows, or the lesson card's verdict needs them. */
+/** The tab shows the rows (every run's gradient too), or the lesson card's verdict needs them. */
 function wanted(state: Readonly<AppState>): boolean {
   const tab = shownTab(state);
-  return tab === "compare" || tab === "gap" || state.session?.pause_reason === "budget";
+  const runGradients = tab === "inspect" && state.ui.view === "gradients";
+  return (
+    tab === "compare" || tab === "gap" || runGradients || state.session?.pause_reason === "budget"
+  );
 }
 
 export class RunsPoller {

@@ -140,6 +140,8 @@ export interface SessionLesson {
   steps?: number;
   /** The owner chose to run on past the budget. */
   run_on?: boolean;
+  /** Steps per second each run keeps to, slow enough for a class to watch (absent: flat out). */
+  pace?: number;
 }
 
 export type Lock = "predict" | "fork" | "export" | "inspect";
@@ -193,6 +195,8 @@ export interface GradientsMessage {
   seq_len: number;
   h_norms: (number | null)[][];
   c_norms: (number | null)[][] | null;
+  /** LSTM: ‖∂L/∂C_T ⊙ f_T ⋯ f_{t+1}‖, what reaches C_t along the forget gates alone. */
+  c_direct?: (number | null)[][] | null;
   ratio: number | null;
   clip_rate: number;
   grad_norm: number | null;
@@ -429,6 +433,14 @@ export interface RunRow {
   /** null where the loss was not a number (the run diverged). */
   val: (number | null)[];
   best_val: number | null;
+  /** The run's latest ‖∂L/∂h_t‖ of its top layer, t = 1..seq_len (null: none measured yet);
+   * `c`: an LSTM's ‖∂L/∂C_t‖. */
+  gradients?: {
+    step: number;
+    seq_len: number;
+    h: (number | null)[];
+    c?: (number | null)[] | null;
+  } | null;
 }
 
 /** `GET /api/sessions/<id>/gaps`: accuracy on the dependent character against the gap. */

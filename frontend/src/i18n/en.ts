@@ -310,6 +310,29 @@ export const en = {
   "gradnorm.clipRate": "Clipped {rate} of recent steps (threshold {threshold}).",
   "gradnorm.clipOff": "Clipping is off: nothing stops a gradient that explodes.",
 
+  // Cell-state highway and every run's gradient on one chart (issue 13, gradients)
+  "highway.title": "The cell-state highway",
+  "highway.equation": "∂L/∂C_{t−1} = ∂L/∂C_t ⊙ f_t + ∂L/∂h_{t−1} ⊙ o_{t−1} ⊙ (1 − tanh² C_{t−1})",
+  "highway.explain":
+    "The first term is the highway: going back along C_t the gradient is only multiplied by the forget gate f_t, with no W_hh and no squashing slope. Where f_t stays near 1 it reaches far back; ∂L/∂h_t is multiplied by W_hh and tanh′ at every step instead.",
+  "highway.x": "steps back from the loss",
+  "highway.y": "gradient norm",
+  "highway.cell": "‖∂L/∂C_t‖, every path",
+  "highway.direct": "forget gates alone: ‖∂L/∂C_T ⊙ f_T ⋯ f_{t+1}‖",
+  "highway.hidden": "‖∂L/∂h_t‖",
+  "highway.summary":
+    "At step {step}, {k} steps back from the loss, the cell state keeps {cell} of its gradient ({direct} along the forget gates alone), the hidden state {hidden}.",
+  "runGradients.title": "Every run's gradient, on one scale",
+  "runGradients.x": "steps back from the loss",
+  "runGradients.y": "‖∂L/∂h_t‖",
+  "runGradients.note": "Each run's latest measurement, at steps {steps}.",
+  "runGradients.noteCell":
+    "Each run's latest measurement, at steps {steps}; dashed: an LSTM's cell state, the highway.",
+  "runGradients.cell": "{label} · ‖∂L/∂C_t‖",
+  "gradients.verdict.bursts":
+    "At step {step}, ‖∂L/∂h_1‖ = {ratio} × ‖∂L/∂h_{T}‖, yet a recent step's gradient norm reached {peak}: the gradient explodes in bursts (exploding), and only clipping keeps training stable.",
+  "runGradients.empty": "Each run's curve appears after its first gradient measurement.",
+
   "pins.identity": "identity",
   "pins.noClip": "no clip",
 

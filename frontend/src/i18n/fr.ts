@@ -317,6 +317,29 @@ export const fr: Messages = {
   "gradnorm.clipRate": "{rate} des pas récents écrêtés (seuil {threshold}).",
   "gradnorm.clipOff": "L'écrêtage est désactivé : rien n'arrête un gradient qui explose.",
 
+  // Cell-state highway and every run's gradient on one chart (issue 13, gradients)
+  "highway.title": "L'autoroute de l'état de cellule",
+  "highway.equation": "∂L/∂C_{t−1} = ∂L/∂C_t ⊙ f_t + ∂L/∂h_{t−1} ⊙ o_{t−1} ⊙ (1 − tanh² C_{t−1})",
+  "highway.explain":
+    "Le premier terme est l'autoroute : en remontant le long de C_t, le gradient n'est multiplié que par la porte d'oubli f_t, sans W_hh ni pente qui écrase. Là où f_t reste proche de 1, il remonte loin ; ∂L/∂h_t, lui, est multiplié par W_hh et tanh′ à chaque pas.",
+  "highway.x": "pas en arrière depuis la perte",
+  "highway.y": "norme du gradient",
+  "highway.cell": "‖∂L/∂C_t‖, tous chemins confondus",
+  "highway.direct": "portes d'oubli seules : ‖∂L/∂C_T ⊙ f_T ⋯ f_{t+1}‖",
+  "highway.hidden": "‖∂L/∂h_t‖",
+  "highway.summary":
+    "Au pas {step}, {k} pas en arrière depuis la perte, l'état de cellule garde {cell} de son gradient ({direct} par les seules portes d'oubli), l'état caché {hidden}.",
+  "runGradients.title": "Le gradient de chaque modèle, sur une même échelle",
+  "runGradients.x": "pas en arrière depuis la perte",
+  "runGradients.y": "‖∂L/∂h_t‖",
+  "runGradients.note": "Dernière mesure de chaque modèle, aux pas {steps}.",
+  "runGradients.noteCell":
+    "Dernière mesure de chaque modèle, aux pas {steps} ; en tirets, l'état de cellule d'un LSTM, l'autoroute.",
+  "runGradients.cell": "{label} · ‖∂L/∂C_t‖",
+  "gradients.verdict.bursts":
+    "Au pas {step}, ‖∂L/∂h_1‖ = {ratio} × ‖∂L/∂h_{T}‖, mais la norme du gradient d'un pas récent a atteint {peak} : le gradient explose par à-coups (explosion), et seul l'écrêtage garde l'entraînement stable.",
+  "runGradients.empty": "La courbe de chaque modèle apparaît après sa première mesure du gradient.",
+
   "pins.identity": "identité",
   "pins.noClip": "sans écrêtage",
 

@@ -6,13 +6,15 @@
 
 import { h, setAttr, setText, show } from "../../dom";
 import { formatPercent } from "../../format";
-import { formatFixed, formatInt, t } from "../../i18n";
+import { formatFixed, formatInt, t, type MessageKey } from "../../i18n";
 import { loadPins, MAX_PINS, pinLabel, savePins, type Pin } from "../../pins";
 import type { AppState, HistoryBuffer } from "../../store";
 import type { GradientsMessage } from "../../types";
 import { cssVar, paletteColor, positive } from "../charts";
 import type { Component } from "../component";
 import { LineChart, type LineSeries } from "../lineChart";
+import { RunGradientsView } from "../lessons/runGradients";
+import { HighwayView } from "./highway";
 
 /** ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ below this: hardly any signal reaches the start of the window. */
 const VANISHING = 1e-6;
@@ -20,6 +22,8 @@ const VANISHING = 1e-6;
 const EXPLODING = 1;
 /** Recent steps the clip rate is measured over when computed from the history. */
 const CLIP_WINDOW = 200;
+/** A training step's gradient norm above this is an explosion, whatever the window's profile. */
+const BURST = 100;
 
 type Verdict = "vanishing" | "healthy" | "exploding";
 
@@ -32,6 +36,13 @@ function verdict(ratio: number | null): Verdict {
 function sci(v: number | null): string {
   if (v === null || !Number.isFinite(v)) return "∞";
   return Math.abs(v) >= 0.01 && Math.abs(v) < 1000 ? v.toPrecision(2) : v.toExponential(1);
+}
+
+/** The largest gradient norm of the latest steps (∞ where one overflowed); null before any. */
+function recentPeak(history: HistoryBuffer): number | null {
+  const recent = history.grad.slice(-CLIP_WINDOW);
+  if (!recent.length) return null;
+  return Math.max(...recent.map((v) => (v === null || !Number.isFinite(v) ? Infinity : v)));
 }
 
 /** Fraction of the latest steps whose gradient was clipped. */
@@ -85,6 +96,9 @@ export class GradientsView implements Component {
     attrs: { type: "button" },
   });
   private readonly pinList = h("div", { class: "chips", testid: "gradients-pins" });
+  private readonly highway = new HighwayView();
+  private readonly runs = new RunGradientsView();
+  private peak: number | null = null; // a recent burst above BURST, which the summary names
   private pins: Pin[] = [];
   private pinsSession = "";
   private last: Readonly<AppState> | null = null;
@@ -119,6 +133,8 @@ export class GradientsView implements Component {
       this.pinList,
       h("div", { class: "chart-slot" }, this.profile.el, this.empty),
       this.summary,
+      this.highway.el,
+      this.runs.el,
       h("h3", { class: "subhead", i18n: "gradnorm.title" }),
       h("div", { class: "chart-slot" }, this.norms.el, this.normsEmpty),
       this.clipRate,
@@ -138,7 +154,10 @@ export class GradientsView implements Component {
       this.pins = loadPins(session.id);
     }
     const g = state.gradients;
+    const peak = recentPeak(state.history);
+    this.peak = peak !== null && peak >= BURST ? peak : null;
     const key = [
+      this.peak,
       this.allLayers.checked,
       this.cell.checked,
       this.pins.length,
@@ -150,6 +169,8 @@ export class GradientsView implements Component {
       this.renderProfile(g);
       this.renderPins();
     }
+    this.highway.update(state);
+    this.runs.update(state);
     const history = state.history;
     const width = this.norms.el.clientWidth;
     if (history.revision !== this.drawn.revision || width !== this.drawn.width) {
@@ -211,13 +232,16 @@ export class GradientsView implements Component {
       setText(this.summary, "");
       return;
     }
-    const v = verdict(g.ratio);
+    // A window that fades between bursts still explodes: the ReLU RNN of the exploding lesson.
+    const v = this.peak !== null ? "exploding" : verdict(g.ratio);
     // The mean factor each step back applies: ratio^(1 / (T - 1)), a geometric mean.
     const factor =
       g.ratio === null ? null : g.seq_len > 1 ? Math.pow(g.ratio, 1 / (g.seq_len - 1)) : 1;
+    const key = this.peak !== null ? "gradients.verdict.bursts" : `gradients.verdict.${v}`;
     setText(
       this.summary,
-      t(`gradients.verdict.${v}`, {
+      t(key as MessageKey, {
+        peak: sci(this.peak),
         ratio: sci(g.ratio),
         step: formatInt(g.step),
         T: formatInt(g.seq_len),
@@ -302,6 +326,8 @@ export class GradientsView implements Component {
   reset(): void {
     this.profile.reset();
     this.norms.reset();
+    this.highway.reset();
+    this.runs.reset();
     this.drawn = { gradients: null, revision: -1, key: "", width: -1 };
   }
 }
