@@ -140,7 +140,7 @@ def train_until_it_remembers(trainer: Trainer, most: int = 2500) -> int:
     return step
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_cell_state_carries_the_gradient_where_a_vanilla_rnn_loses_it(seed: int) -> None:
     """Once the LSTM recalls the key, dL/dC_t is flat across the gap; a tanh RNN trained as long
     keeps far less of its dL/dh_t over the same 40 steps (each relative to its value at the loss).
