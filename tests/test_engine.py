@@ -271,3 +271,24 @@ def test_a_query_that_overtakes_its_sessions_open_is_answered_once_the_open_has_
     w.answer(queries.get_nowait())  # queued again by the open
     answered = [e for e in events.sent if isinstance(e, Answered)]
     assert len(answered) == 1 and answered[0].client == "c" and answered[0].gen == 1
+
+
+def test_a_run_with_a_budget_stops_on_its_very_step_and_runs_on_when_started_again(
+    tmp_path: Path,
+) -> None:
+    """A lesson's budget: the worker stops at step `until`, with a validation point there."""
+    engine, events = start_engine(tmp_path)
+    try:
+        engine.send(Start("s", until=30))
+
+        def upto(step: int) -> Callable[[Event], bool]:
+            return lambda e: isinstance(e, Progress) and e.step >= step
+
+        stopped = events.wait(upto(30), timeout=60)
+        assert stopped.step == 30 and stopped.val[-1][0] == 30
+        with pytest.raises(queue.Empty):  # it stays there
+            events.wait(upto(31), timeout=3)
+        engine.send(Start("s"))  # "run on": no budget
+        assert events.wait(upto(40), timeout=60).step >= 40
+    finally:
+        engine.stop()

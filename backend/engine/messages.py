@@ -61,6 +61,8 @@ class Configure(Command):
 class Start(Command):
     """Train this session among the running ones."""
 
+    until: int | None = None  # stop by itself on reaching this step (a lesson's budget)
+
 
 @dataclass(frozen=True)
 class Pause(Command):

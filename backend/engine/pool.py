@@ -125,6 +125,7 @@ class Engine:
         self.placement: dict[str, int] = {}
         self.opened: dict[str, Open] = {}  # each session's latest `open`, to reopen it elsewhere
         self.running: dict[str, int] = {}  # running sessions, by when they started
+        self.started: dict[str, Start] = {}  # each running session's `start` (its budget)
         self.moving: dict[str, Move] = {}
         self.pending: dict[tuple[str, str], Query] = {}  # unanswered queries, by (client, op)
         self.restarts = 0  # workers replaced since start
@@ -295,7 +296,7 @@ class Engine:
                 weights = None  # imported weights are in its checkpoint by now
             target.put(replace(opened, resume=True, weights=weights))
             if session in self.running:
-                target.put(Start(session))
+                target.put(self.started.get(session, Start(session)))
         for message in handoff.waiting if handoff else []:
             self._route(message)
         if opened is None:
@@ -353,8 +354,10 @@ class Engine:
             self.opened[session] = replace(self.opened[session], config=message.config)
         if isinstance(message, Start):
             self.running[session] = next(self.starts)
+            self.started[session] = message
         elif isinstance(message, (Open, Pause, Step, Close)):
             self.running.pop(session, None)
+            self.started.pop(session, None)
         if isinstance(message, Close):
             self.opened.pop(session, None)
             for key in [k for k, m in self.pending.items() if m.session == session]:
@@ -420,7 +423,7 @@ class Engine:
                 # From the checkpoint just written; imported weights are in it already.
                 self.queues[handoff.target].put(replace(opened, resume=True, weights=None))
                 if session in self.running:
-                    self.queues[handoff.target].put(Start(session))
+                    self.queues[handoff.target].put(self.started.get(session, Start(session)))
             for message in handoff.waiting:
                 self._route(message)
 

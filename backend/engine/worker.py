@@ -113,6 +113,7 @@ class Slot:
     saved_at: float = field(default_factory=time.perf_counter)
     answerer: Any = None  # the task's batched answerer (`Task.answerer`), made at the first one
     pace: float = 0.0  # steps per second at most, for a class to watch (a lesson's); 0: no limit
+    until: int | None = None  # stop by itself on reaching this step (a lesson's budget)
     due: float = 0.0  # a paced session's next step waits for this perf_counter time
 
 
@@ -490,6 +491,8 @@ class Worker:
         slot = self.slots[cmd.session]
         slot.used_s = self.fair_start(slot)
         slot.running = True
+        until, step = cmd.until, slot.trainer.step_count
+        slot.until = until if until is not None and until > step else None
         slot.rate_marks = [(time.perf_counter(), slot.trainer.items_seen)]
 
     def op_pause(self, cmd: Pause) -> None:
@@ -744,8 +747,21 @@ class Worker:
             "gru",
         ):
             self.diagnose(sid, slot)
-        if time.perf_counter() - slot.saved_at >= self.checkpoint_s:
+        if slot.until is not None and slot.trainer.step_count >= slot.until:
+            self.end_of_budget(sid, slot)
+        elif time.perf_counter() - slot.saved_at >= self.checkpoint_s:
             self.save(sid, slot)
+
+    def end_of_budget(self, sid: str, slot: Slot) -> None:
+        """A lesson run stops on its budget's very step, with a validation point there, saved.
+
+        The session layer marks it paused when this progress arrives; a later `Start` without
+        `until` (the teacher's "run on") trains on past it.
+        """
+        slot.running, slot.until = False, None
+        if not slot.val_points or slot.val_points[-1][0] != slot.trainer.step_count:
+            slot.val_points.append([slot.trainer.step_count, finite(slot.trainer.evaluate())])
+        self.save(sid, slot, force=True)
 
     def diagnose(self, sid: str, slot: Slot) -> None:
         """How far back the gradient reaches, and how often clipping fired, since last time."""

@@ -559,7 +559,7 @@ class Sessions:
             if rebuild:
                 self._build(session)
                 if session.status == "running":  # keep training, on the new model
-                    self.engine.send(Start(session.id))
+                    self.engine.send(Start(session.id, until=session.budget))
                 elif session.status == "paused":
                     session.status, session.pause_reason = "idle", None
             else:
@@ -651,7 +651,10 @@ class Sessions:
         self.storage.save(run.record)
 
     def _end_of_budget(self, session: Session) -> None:
-        """A lesson run that reached its budget stops there by itself."""
+        """A lesson run that reached its budget stops there by itself.
+
+        The worker stops it on the very step (`Start.until`); this marks it paused, and
+        catches a run that trained on past it (restarted from a move without the budget)."""
         with self.lock:
             ended = session.status == "running" and session.budget is not None
             ended = ended and session.step >= session.budget
@@ -665,7 +668,7 @@ class Sessions:
         session.pause_reason = None
         if self._running() < self.max_running:
             session.status = "running"
-            self.engine.send(Start(session.id))
+            self.engine.send(Start(session.id, until=session.budget))
         else:
             session.status = "queued"
             self.queue.append(session.id)
@@ -687,7 +690,7 @@ class Sessions:
         while self.queue and self._running() < self.max_running:
             session = self.sessions[self.queue.pop(0)]
             session.status = "running"
-            self.engine.send(Start(session.id))
+            self.engine.send(Start(session.id, until=session.budget))
             self._save_state(session)
             started.append(session)
         if not started:
