@@ -413,33 +413,35 @@ LESSONS: tuple[Lesson, ...] = (
             "In the reach view, pick a line: the window's prediction does not move at all when "
             "a character more than 8 back changes, the bag's does not move when two characters "
             "swap, the RNN and the LSTM react to both. In the criteria table, the window's "
-            "parameters almost double from width 8 to 16 while the others' stay the same. Only "
-            "the LSTM and the bag recall the key 40 characters back: the bag because its counts "
-            "keep every character ever read, just not in which order, and the tanh RNN because "
-            "its gradient vanishes before it learns to keep the key.",
+            "parameters almost double from width 8 to 16 while the others' stay the same. The "
+            "LSTM and the bag recall the key 40 characters back, the bag because its counts keep "
+            "every character ever read, just not in which order; the tanh RNN, whose gradient "
+            "vanishes over the gap, learns to keep the key much later, if at all.",
             "Dans la vue de portée, choisissez une ligne : la prédiction de la fenêtre ne bouge "
             "pas du tout quand un caractère situé plus de 8 positions en arrière change, celle "
             "du sac ne bouge pas quand deux caractères échangent leur place, le RNN et le LSTM "
             "réagissent aux deux. Dans le tableau des critères, les paramètres de la fenêtre "
             "doublent presque de la largeur 8 à 16 alors que ceux des autres ne changent pas. "
-            "Seuls le LSTM et le sac retrouvent la clé 40 caractères plus loin : le sac parce "
-            "que ses comptes gardent chaque caractère lu, mais pas leur ordre, et le RNN tanh "
-            "échoue parce que son gradient s'évanouit avant qu'il apprenne à garder la clé.",
+            "Le LSTM et le sac retrouvent la clé 40 caractères plus loin, le sac parce que ses "
+            "comptes gardent chaque caractère lu, mais pas leur ordre ; le RNN tanh, dont le "
+            "gradient s'évanouit sur l'écart, apprend à garder la clé bien plus tard, ou jamais.",
         ),
         claim=Text(
             "After 1500 steps (measured with the lesson's seed: about a minute of training): a "
             "change more than 8 characters back leaves the window's prediction exactly as it "
             "was and a swap leaves the bag's exactly as it was, while both move the RNN's and "
             "the LSTM's; the window gains 8×V×H parameters from width 8 to 16, the others "
-            "none; at a gap of 40 the LSTM and the bag recall the key at least 90% of the time, "
-            "the window and the tanh RNN stay within 15 points of chance, 25%.",
+            "none; at a gap of 40 the LSTM and the bag recall the key at least 90% of the time "
+            "and the window stays within 15 points of chance, 25%, as does the tanh RNN with "
+            "the lesson's seed (21%; with seed 0 it caught on by then, 93%).",
             "Après 1500 pas (mesuré avec la graine de la leçon : environ une minute "
             "d'entraînement) : un changement plus de 8 caractères en arrière laisse la "
             "prédiction de la fenêtre exactement identique et un échange laisse celle du sac "
             "exactement identique, alors que les deux font bouger celles du RNN et du LSTM ; "
             "la fenêtre gagne 8×V×H paramètres de la largeur 8 à 16, les autres aucun ; à un "
-            "écart de 40, le LSTM et le sac retrouvent la clé au moins 90 % du temps, la "
-            "fenêtre et le RNN tanh restent à moins de 15 points du hasard, 25 %.",
+            "écart de 40, le LSTM et le sac retrouvent la clé au moins 90 % du temps et la "
+            "fenêtre reste à moins de 15 points du hasard, 25 %, comme le RNN tanh avec la "
+            "graine de la leçon (21 % ; avec la graine 0, il avait compris, 93 %).",
         ),
         data=COPY,
         settings=MEMORY,
