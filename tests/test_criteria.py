@@ -66,9 +66,20 @@ def test_parameters_grow_with_the_width_only_for_the_window() -> None:
     assert large - small == 8 * V * H
 
 
-def test_unknown_characters_are_refused_with_a_clear_error() -> None:
+def test_unknown_characters_and_bad_queries_are_refused_with_a_clear_error() -> None:
     with pytest.raises(InvalidInput, match="never saw: 'z'"):
         reach.read(tiny("rnn", 0), VOCAB, "abz")
+    config = {**TINY, "model": "rnn"}
+    for query in (
+        {"texts": ["a" * 81], "config": config},
+        {"texts": ["ab"] * 33, "config": config},
+        {"texts": ["ab"]},
+        {"probe": {"task": "copy", "gap": 10_000, "n": 8}, "config": config},
+        {"probe": {"task": "nope", "gap": 10, "n": 8}, "config": config},
+        {"config": config},
+    ):
+        with pytest.raises(InvalidInput):
+            reach.answer(tiny("rnn", 0), VOCAB, query)
 
 
 def test_verdicts_follow_the_thresholds() -> None:

@@ -46,6 +46,8 @@ from backend.errors import InvalidInput
 SEPARATOR = "\n"  # read before every input, as the gap measurement does: a fresh line
 ORDER_SPAN = 4  # the order test swaps adjacent items among the last ORDER_SPAN
 MAX_TEXTS = 32  # inputs per query, so one request stays cheap
+MAX_CHARS = 80  # characters per input: each one times each replacement is a row
+MAX_GAP = 200  # the longest gap of a probe line
 
 
 @torch.no_grad()
@@ -138,10 +140,16 @@ def read(model: nn.Module, vocab: Vocab, text: str) -> Reading:
 def answer(model: nn.Module, vocab: Vocab, query: dict[str, Any]) -> dict[str, Any]:
     """The `reach` query: readings of `texts` (or of fresh gap-task lines) and parameter
     counts at two widths."""
-    texts = query.get("texts") or probe_texts(query.get("probe") or {})
+    texts = query.get("texts") or probe_texts(query.get("probe"))
     if not isinstance(texts, list) or not 1 <= len(texts) <= MAX_TEXTS:
         raise InvalidInput(f"texts must be a list of 1 to {MAX_TEXTS} texts", field="texts")
+    if not all(isinstance(text, str) and 1 <= len(text) <= MAX_CHARS for text in texts):
+        raise InvalidInput(f"each text must be 1 to {MAX_CHARS} characters", field="texts")
     widths = query.get("widths", [8, 16])
+    if not isinstance(query.get("config"), dict):
+        raise InvalidInput("config must be the run's settings", field="config")
+    if not isinstance(widths, list) or len(widths) != 2:
+        raise InvalidInput("widths must be two widths", field="widths")
     return {
         "readings": [read(model, vocab, text).to_dict() for text in texts],
         "widths": widths,
@@ -149,9 +157,19 @@ def answer(model: nn.Module, vocab: Vocab, query: dict[str, Any]) -> dict[str, A
     }
 
 
-def probe_texts(probe: dict[str, Any]) -> list[str]:
+def probe_texts(probe: Any) -> list[str]:
     """Fresh lines of a lesson's gap task, up to (not including) their dependent character."""
     from backend.tasks.long_range import make_task
 
-    task = make_task(probe["task"], **probe.get("params", {}))
-    return [ex.prefix for ex in task.examples(probe["gap"], probe["n"], seed=2)]
+    if not isinstance(probe, dict):
+        raise InvalidInput("give texts or a probe", field="texts")
+    gap, n = probe.get("gap"), probe.get("n")
+    if not isinstance(gap, int) or not isinstance(n, int):
+        raise InvalidInput("a probe needs a whole gap and count", field="probe")
+    if not 1 <= gap <= MAX_GAP or not 1 <= n <= MAX_TEXTS:
+        raise InvalidInput(f"a probe's gap is 1 to {MAX_GAP}, its count 1 to {MAX_TEXTS}")
+    try:
+        task = make_task(probe.get("task"), **probe.get("params", {}))
+        return [ex.prefix for ex in task.examples(gap, n, seed=2)]
+    except (TypeError, ValueError) as err:
+        raise InvalidInput(f"probe: {err}", field="probe") from None
