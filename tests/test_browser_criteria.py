@@ -114,6 +114,7 @@ def test_criteria_table_fits_a_phone_in_french(
     page.get_by_test_id("tab-criteria").click()
     expect(page.locator("[data-testid=criteria-table] tbody tr")).to_have_count(4, timeout=120_000)
     expect(page.get_by_test_id("criteria-panel")).to_contain_text("Partage des paramètres")
+    expect(page.locator(".criteria-table th .criteria-short").first).to_have_text("Longueur")
     fits = page.evaluate(
         """() => {
             const table = document.querySelector('[data-testid=criteria-table]');

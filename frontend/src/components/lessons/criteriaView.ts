@@ -17,11 +17,12 @@ import { runColor, runName, swatch } from "./runColors";
 type Criterion = "variable_length" | "long_term" | "order" | "sharing";
 type Row = CriteriaResult["runs"][number];
 
-const COLUMNS: [Criterion, MessageKey][] = [
-  ["variable_length", "criteria.variableLength"],
-  ["long_term", "criteria.longTerm"],
-  ["order", "criteria.order"],
-  ["sharing", "criteria.sharing"],
+/** Each column: its criterion, its heading, and the one word a phone's narrow column shows. */
+const COLUMNS: [Criterion, MessageKey, MessageKey][] = [
+  ["variable_length", "criteria.variableLength", "criteria.short.variableLength"],
+  ["long_term", "criteria.longTerm", "criteria.short.longTerm"],
+  ["order", "criteria.order", "criteria.short.order"],
+  ["sharing", "criteria.sharing", "criteria.short.sharing"],
 ];
 
 /** A share of the prediction that moved (total variation): "0" when nothing moved at all. */
@@ -113,7 +114,14 @@ export class CriteriaView implements Component {
     show(this.table, true);
     this.head.replaceChildren(
       h("th", {}, t("criteria.model")),
-      ...COLUMNS.map(([, key]) => h("th", {}, t(key))),
+      ...COLUMNS.map(([, key, short]) =>
+        h(
+          "th",
+          { attrs: { title: t(key) } },
+          h("span", { class: "criteria-long" }, t(key)),
+          h("span", { class: "criteria-short" }, t(short)),
+        ),
+      ),
     );
     this.body.replaceChildren(...result.runs.map((run, i) => this.row(run, lesson, i)));
     const steps = result.runs.map((r) => r.step);
