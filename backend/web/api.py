@@ -11,6 +11,7 @@ from backend import config, corpora
 from backend.config import LIMITS
 from backend.errors import BadToken, InvalidInput, TooLarge, UserError
 from backend.lessons import catalog as lessons
+from backend.lessons.criteria import Criteria
 from backend.lessons.experiments import Experiments
 from backend.sessions.classroom import Classroom
 from backend.sessions.registry import Session, Sessions
@@ -195,6 +196,26 @@ def sentiment(session_id: str):
     """Running P(positive) of each lesson run's classifier for a typed sentence."""
     session, _ = authorised(session_id)
     return experiments().sentiment(session, json_body().get("text"))
+
+
+@bp.get("/sessions/<session_id>/criteria")
+def criteria_table(session_id: str):
+    """The four criteria of a sequence model, measured on each lesson run, with verdicts."""
+    session, _ = authorised(session_id)
+    return criteria().table(session)
+
+
+@bp.post("/sessions/<session_id>/reach")
+@limiter.limit(rate("SENTIMENT"), key_func=per_session)  # typed and debounced, like sentiment
+def reach(session_id: str):
+    """How much each lesson run's prediction after a typed text depends on each character."""
+    session, _ = authorised(session_id)
+    return criteria().reach(session, json_body().get("text"))
+
+
+def criteria() -> Criteria:
+    """The lessons' criteria measurements, made on first use beside `experiments()`."""
+    return current_app.extensions.setdefault("criteria", Criteria(experiments()))
 
 
 def experiments() -> Experiments:

@@ -5,7 +5,9 @@ import {
   deleteSession,
   exportUrl,
   forkSession,
+  getCriteria,
   importModel,
+  postReach,
   setCorpus,
   setText,
   startLesson,
@@ -18,7 +20,15 @@ import type { Connection } from "./socket";
 import type { SentimentClient } from "./sentimentClient";
 import type { TaskClient } from "./taskClient";
 import { viewPatch, type Store, type UiState } from "./store";
-import type { Ablation, Clamp, ClassSettings, CreatedSession, SettingValue } from "./types";
+import type {
+  Ablation,
+  Clamp,
+  ClassSettings,
+  CreatedSession,
+  CriteriaResult,
+  ReachResult,
+  SettingValue,
+} from "./types";
 
 export interface Actions {
   start(): void;
@@ -64,6 +74,10 @@ export interface Actions {
   measureGaps(): void;
   /** The sentiment box changed (`now`: an example was picked, no need to wait for typing). */
   sentimentText(text: string, now?: boolean): void;
+  /** Measure the four criteria on every lesson run (the criteria tab). */
+  askCriteria(): Promise<CriteriaResult>;
+  /** What every lesson run's prediction after `text` depends on (the reach tab). */
+  askReach(text: string): Promise<ReachResult>;
   /** The owner link of one of this session's runs (one owner token opens them all); null for viewers. */
   runHref(id: string): string | null;
 }
@@ -195,6 +209,8 @@ export function createActions({
     openView: (view) => store.setUi({ ...viewPatch(view), lessonsOpen: false }),
     measureGaps: () => void gapMeter.measure(),
     sentimentText: (text, now) => sentiment.type(text, now),
+    askCriteria: () => getCriteria(session.id, session.token),
+    askReach: (text) => postReach(session.id, session.token, text),
     // A lesson's runs share one owner link and one view link; a plain fork has its own.
     runHref: (id) =>
       store.state.session?.role === "owner" || store.state.session?.lesson

@@ -4,9 +4,11 @@ import type {
   Config,
   Corpus,
   CreatedSession,
+  CriteriaResult,
   ForkRow,
   GapsResult,
   Lesson,
+  ReachResult,
   RunRow,
   Schema,
   SentimentResult,
@@ -180,6 +182,22 @@ export function postSentiment(
   text: string,
 ): Promise<SentimentResult> {
   return request<SentimentResult>(sessionUrl(session, "sentiment"), {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Session-Token": token },
+    body: JSON.stringify({ text }),
+  });
+}
+
+/** `GET /api/sessions/<id>/criteria`: the four criteria measured on every lesson run now. */
+export function getCriteria(session: string, token: string): Promise<CriteriaResult> {
+  return request<CriteriaResult>(sessionUrl(session, "criteria"), {
+    headers: { "X-Session-Token": token },
+  });
+}
+
+/** `POST /api/sessions/<id>/reach`: what each run's prediction after `text` depends on. */
+export function postReach(session: string, token: string, text: string): Promise<ReachResult> {
+  return request<ReachResult>(sessionUrl(session, "reach"), {
     method: "POST",
     headers: { "Content-Type": "application/json", "X-Session-Token": token },
     body: JSON.stringify({ text }),

@@ -9,9 +9,11 @@ import { FollowBar } from "./components/followBar";
 import { Header } from "./components/header";
 import { InspectPanel } from "./components/inspect/inspectPanel";
 import { CompareView } from "./components/lessons/compareView";
+import { CriteriaView } from "./components/lessons/criteriaView";
 import { GapView } from "./components/lessons/gapView";
 import { LessonCard } from "./components/lessons/lessonCard";
 import { LessonsPanel } from "./components/lessons/lessonsPanel";
+import { ReachView } from "./components/lessons/reachView";
 import { SentimentView } from "./components/lessons/sentimentView";
 import { LossChart } from "./components/lossChart";
 import { MainTabs } from "./components/mainTabs";
@@ -66,6 +68,8 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
   const compare = new CompareView(actions);
   const gap = new GapView(actions);
   const sentiment = new SentimentView(actions);
+  const criteria = new CriteriaView(actions);
+  const reach = new ReachView(actions);
   const predict = new PredictPanel(actions);
   const ball = new BallPanel(actions);
   const words = new WordsPanel(actions);
@@ -87,6 +91,8 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
     compare: h("div", { class: "pane pane-compare" }, compare.el),
     gap: h("div", { class: "pane pane-gap" }, gap.el),
     sentiment: h("div", { class: "pane pane-sentiment" }, sentiment.el),
+    criteria: h("div", { class: "pane pane-criteria" }, criteria.el),
+    reach: h("div", { class: "pane pane-reach" }, reach.el),
     board: h("div", { class: "pane pane-board" }, board.el),
   };
   const tabs = new MainTabs(actions, panes);
@@ -136,6 +142,8 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
     compare,
     gap,
     sentiment,
+    criteria,
+    reach,
     board,
     lessons,
     predict,

@@ -96,9 +96,10 @@ export interface TaskAnswer {
 /** The views a session from before tasks opens: characters. */
 const TEXT_VIEWS: readonly string[] = ["predict", "inspect"];
 
-export type TabName = "training" | "inspect" | "compare" | "gap" | "sentiment" | "board";
+export type TabName =
+  "training" | "inspect" | "compare" | "gap" | "sentiment" | "criteria" | "reach" | "board";
 /** Views a lesson may open that are main tabs of their own. */
-export const LESSON_TABS = ["compare", "gap", "sentiment"] as const;
+export const LESSON_TABS = ["compare", "gap", "sentiment", "criteria", "reach"] as const;
 export const INSPECT_VIEWS = [
   "gates",
   "units",
@@ -281,6 +282,8 @@ export function availableTabs(state: Readonly<AppState>): Record<TabName, boolea
     compare: views.includes("compare") || (state.runs.rows?.length ?? 0) > 1,
     gap: views.includes("gap"),
     sentiment: views.includes("sentiment"),
+    criteria: views.includes("criteria"),
+    reach: views.includes("reach"),
     board: session?.role === "owner" && (state.forks?.length ?? 0) > lessonForks,
   };
 }

@@ -450,6 +450,38 @@ export interface GapsResult {
   runs: { id: string; label: string; step: number; accuracy: number[] }[];
 }
 
+/** A lesson run as the criteria measurements name it. */
+export interface CriteriaRun {
+  id: string;
+  label: string;
+  kind: string;
+  step: number;
+}
+
+/** `GET /api/sessions/<id>/criteria`: the four criteria measured on each run, with verdicts. */
+export interface CriteriaResult {
+  lesson: string;
+  thresholds: { width: number; moves: number; gap: number; remembers: number };
+  widths: [number, number];
+  chance: number;
+  runs: (CriteriaRun & {
+    figures: {
+      beyond_width: number;
+      long_gap_accuracy: number;
+      order: number;
+      params: [number, number];
+    };
+    verdicts: { variable_length: boolean; long_term: boolean; order: boolean; sharing: boolean };
+  })[];
+}
+
+/** `POST /api/sessions/<id>/reach`: how much each run's prediction depends on each character. */
+export interface ReachResult {
+  lesson: string;
+  text: string;
+  runs: (CriteriaRun & { dependence: number[]; order: number | null })[];
+}
+
 /** `POST /api/sessions/<id>/sentiment`: each run's classifier on the text. */
 export interface SentimentResult {
   runs: {

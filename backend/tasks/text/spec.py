@@ -29,7 +29,8 @@ class TextSpec(TaskSpec):
     def parse_query(self, op: str, query: Any) -> dict[str, Any]:
         """A next-character prediction (`predict`) or a look inside the model (`inspect`).
 
-        The lessons' `gaps` and `sentiment` are asked by the server itself, already checked.
+        The lessons' `gaps`, `sentiment` and `reach` are asked by the server itself, already
+        checked.
         """
         query = super().parse_query(op, query)
         if op == "predict":
@@ -101,7 +102,7 @@ SPEC = TextSpec(
     unit="bits/char",
     item="char",
     views=("predict", "inspect"),
-    queries=("predict", "inspect", "gaps", "sentiment"),
+    queries=("predict", "inspect", "gaps", "sentiment", "reach"),
     default_source={"corpus": "english"},
     slow_queries=("sentiment",),
 )

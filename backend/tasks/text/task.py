@@ -16,7 +16,8 @@ feed it back in, repeat. Temperature below 1 sharpens p, above 1 flattens it.
 
 Queries: `predict` (the k likeliest next characters with greedy and sampled
 continuations), `inspect` (gates and states per character), and the lessons' `gaps`
-(accuracy against the distance to a cue) and `sentiment` (many-to-one classifiers).
+(accuracy against the distance to a cue), `sentiment` (many-to-one classifiers) and
+`reach` (how much the prediction depends on each input position: `backend.lessons.reach`).
 """
 
 from __future__ import annotations
@@ -237,6 +238,10 @@ class TextTask(Task):
             return self.gaps(model, query)
         if op == "sentiment":
             return self.sentiment(query)
+        if op == "reach":  # what each prediction depends on: the sequence-criteria lesson
+            from backend.lessons import reach
+
+            return reach.answer(model, self.vocab, query)
         raise ValueError(f"the text task does not answer {op!r}")
 
     def gaps(self, model: nn.Module, query: dict[str, Any]) -> dict[str, Any]:

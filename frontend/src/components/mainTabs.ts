@@ -10,7 +10,16 @@ import { t, type MessageKey } from "../i18n";
 import { availableTabs, shownTab, type AppState, type TabName } from "../store";
 import type { Component } from "./component";
 
-const ORDER: TabName[] = ["training", "inspect", "compare", "gap", "sentiment", "board"];
+const ORDER: TabName[] = [
+  "training",
+  "inspect",
+  "compare",
+  "gap",
+  "sentiment",
+  "criteria",
+  "reach",
+  "board",
+];
 
 export class MainTabs implements Component {
   readonly el: HTMLElement;

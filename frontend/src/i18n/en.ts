@@ -608,6 +608,52 @@ export const en = {
     "On {n} held-out throws the model is off by {model} px per frame: it does not beat constant velocity ({cv} px) yet.",
   "ball.eye": "What the model sees",
   "ball.eyeCoords": "This model sees only the ball's coordinates (x, y), not the picture.",
+  // Sequence criteria: the four criteria table and the reach view (lesson "sequence-criteria").
+  "tabs.criteria": "Four criteria",
+  "tabs.reach": "What each model reads",
+  "view.criteria": "Four criteria",
+  "view.reach": "What each model reads",
+  "criteria.title": "What a sequence model needs, measured",
+  "criteria.intro":
+    "Each cell is a figure measured on the trained model now, and the verdict its threshold gives (the thresholds are under the table).",
+  "criteria.measure": "Measure the criteria",
+  "criteria.measuring": "Measuring…",
+  "criteria.measured": "Measured on the models at step {steps} or later.",
+  "criteria.empty": "Press “Measure the criteria”: each model's figures appear here.",
+  "criteria.error": "Could not measure: {message}",
+  "criteria.model": "Model",
+  "criteria.variableLength": "Variable length",
+  "criteria.longTerm": "Long-term dependencies",
+  "criteria.order": "Order",
+  "criteria.sharing": "Parameter sharing",
+  "criteria.short.variableLength": "Length",
+  "criteria.short.longTerm": "Memory",
+  "criteria.short.order": "Order",
+  "criteria.short.sharing": "Sharing",
+  "criteria.params": "{small} → {large}",
+  "criteria.met": "criterion met",
+  "criteria.unmet": "criterion not met",
+  "criteria.ruleVariable":
+    "Variable length: the largest change in the prediction (total variation) when one character more than {width} back is replaced, on fresh lines; ✓ when it is above 0, when it changes at all.",
+  "criteria.ruleLongTerm":
+    "Long-term dependencies: how often the key is recalled across a gap of {gap} characters; ✓ from {remembers} (chance is {chance}).",
+  "criteria.ruleOrder":
+    "Order: the largest change in the prediction when two neighbouring characters near the end swap; ✓ when it is above 0.",
+  "criteria.ruleSharing":
+    "Parameter sharing: the parameters of the same model built for inputs {small} and {large} characters wide; ✓ when the count does not change.",
+  "reach.title": "What each model reads",
+  "reach.intro":
+    "Type an input of any length. Each character is shaded by how much the prediction after the input changes when that character is replaced: struck-out grey characters change nothing at all.",
+  "reach.label": "Input to read",
+  "reach.placeholder": "Type an input…",
+  "reach.reading": "Reading…",
+  "reach.measured": "Measured on the models at step {steps} or later.",
+  "reach.error": "Could not read it: {message}",
+  "reach.cell": "“{char}”: replacing it moves the prediction by {move}",
+  "reach.summary":
+    "Reads {read} of {total} characters; swapping two characters near the end moves its prediction by {order}.",
+  "reach.legend":
+    "Darker: the prediction depends more on that character (logarithmic shading, from 0.001 % to 100 %).",
 } as const;
 
 export type MessageKey = keyof typeof en;

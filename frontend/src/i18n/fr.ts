@@ -625,6 +625,53 @@ export const fr: Messages = {
     "Sur {n} lancers mis de côté, le modèle se trompe de {model} px par image : il ne bat pas encore la vitesse constante ({cv} px).",
   "ball.eye": "Ce que voit le modèle",
   "ball.eyeCoords": "Ce modèle ne voit que les coordonnées de la balle (x, y), pas l'image.",
+  // Critères des séquences : le tableau des quatre critères et la vue de portée (leçon « sequence-criteria »).
+  "tabs.criteria": "Quatre critères",
+  "tabs.reach": "Ce que lit chaque modèle",
+  "view.criteria": "Quatre critères",
+  "view.reach": "Ce que lit chaque modèle",
+  "criteria.title": "Ce qu'il faut à un modèle de séquences, mesuré",
+  "criteria.intro":
+    "Chaque case est une valeur mesurée maintenant sur le modèle entraîné, avec le verdict que donne son seuil (les seuils sont sous le tableau).",
+  "criteria.measure": "Mesurer les critères",
+  "criteria.measuring": "Mesure en cours…",
+  "criteria.measured": "Mesuré sur les modèles au pas {steps} ou après.",
+  "criteria.empty":
+    "Appuyez sur « Mesurer les critères » : les valeurs de chaque modèle s'afficheront ici.",
+  "criteria.error": "Mesure impossible : {message}",
+  "criteria.model": "Modèle",
+  "criteria.variableLength": "Longueur variable",
+  "criteria.longTerm": "Dépendances lointaines",
+  "criteria.order": "Ordre",
+  "criteria.sharing": "Partage des paramètres",
+  "criteria.short.variableLength": "Longueur",
+  "criteria.short.longTerm": "Mémoire",
+  "criteria.short.order": "Ordre",
+  "criteria.short.sharing": "Partage",
+  "criteria.params": "{small} → {large}",
+  "criteria.met": "critère rempli",
+  "criteria.unmet": "critère non rempli",
+  "criteria.ruleVariable":
+    "Longueur variable : le plus grand changement de la prédiction (variation totale) quand on remplace un caractère situé plus de {width} positions en arrière, sur des lignes nouvelles ; ✓ quand il dépasse 0, dès qu'elle change.",
+  "criteria.ruleLongTerm":
+    "Dépendances lointaines : la part des fois où la clé est retrouvée par-delà un écart de {gap} caractères ; ✓ à partir de {remembers} (le hasard donne {chance}).",
+  "criteria.ruleOrder":
+    "Ordre : le plus grand changement de la prédiction quand deux caractères voisins près de la fin échangent leur place ; ✓ quand il dépasse 0.",
+  "criteria.ruleSharing":
+    "Partage des paramètres : les paramètres du même modèle construit pour des entrées de {small} et de {large} caractères ; ✓ quand leur nombre ne change pas.",
+  "reach.title": "Ce que lit chaque modèle",
+  "reach.intro":
+    "Tapez une entrée de la longueur de votre choix. Chaque caractère est coloré selon l'effet de son remplacement sur la prédiction qui suit l'entrée : les caractères gris et barrés ne changent rien du tout.",
+  "reach.label": "Entrée à lire",
+  "reach.placeholder": "Tapez une entrée…",
+  "reach.reading": "Lecture en cours…",
+  "reach.measured": "Mesuré sur les modèles au pas {steps} ou après.",
+  "reach.error": "Lecture impossible : {message}",
+  "reach.cell": "« {char} » : le remplacer déplace la prédiction de {move}",
+  "reach.summary":
+    "Lit {read} caractères sur {total} ; échanger deux caractères près de la fin déplace sa prédiction de {order}.",
+  "reach.legend":
+    "Plus foncé : la prédiction dépend davantage de ce caractère (échelle logarithmique, de 0,001 % à 100 %).",
 };
 
 export const frSettings: Record<string, SettingText> = {
