@@ -143,6 +143,9 @@ def test_predictions_answer_the_latest_keystroke(server: Server, connect) -> Non
     assert c.wait("error")["field"] == "text"
     c.emit("predict:query", {"text": "abc", "seq": 100, "k": 50})
     assert c.wait("error")["field"] == "k"
+    for op in ("gaps", "sentiment", "reach"):  # a lesson's measurements: only the server asks
+        c.emit("task:query", {"op": op, "seq": 101, "n": 10**9})
+        assert c.wait("error")["field"] == "op"
 
 
 def test_text_upload_limits_and_replacement(server: Server, connect) -> None:

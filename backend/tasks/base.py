@@ -53,6 +53,9 @@ class TaskSpec:
     # Queries that may take seconds (training a classifier): each runs on a thread of its
     # own and without the weights' lock, so keystrokes and training never wait for them.
     slow_queries: tuple[str, ...] = ()
+    # Queries only the server asks (a lesson's measurements, checked where it asks them):
+    # a client sending one over `task:query` is refused.
+    server_queries: tuple[str, ...] = ()
     # The task's own held-out figure, a share in [0, 1] measured with each validation
     # (valid tunes, exact translations), drawn beside the loss; its i18n key is
     # `score.<score>`. None: the task has none.
@@ -84,7 +87,7 @@ class TaskSpec:
 
     def parse_query(self, op: str, query: Any) -> dict[str, Any]:
         """One query of kind `op` checked; InvalidInput if this task does not answer it."""
-        if op not in self.queries:
+        if op not in self.queries or op in self.server_queries:
             raise InvalidInput(f"a {self.name} session does not answer {op!r}", field="op")
         if not isinstance(query, dict):
             raise InvalidInput("a query must be a JSON object", field="query")

@@ -30,7 +30,7 @@ class TextSpec(TaskSpec):
         """A next-character prediction (`predict`) or a look inside the model (`inspect`).
 
         The lessons' `gaps`, `sentiment` and `reach` are asked by the server itself, already
-        checked.
+        checked; a client asking one is refused (`server_queries`).
         """
         query = super().parse_query(op, query)
         if op == "predict":
@@ -105,4 +105,5 @@ SPEC = TextSpec(
     queries=("predict", "inspect", "gaps", "sentiment", "reach"),
     default_source={"corpus": "english"},
     slow_queries=("sentiment",),
+    server_queries=("gaps", "sentiment", "reach"),  # the lessons' measurements, over HTTP
 )
