@@ -229,7 +229,7 @@ def measure_classroom(server: Server, mode: Mode) -> dict:
     text = CORPUS_FILE.read_text(encoding="utf-8")
     seconds = 15.0 if mode.name == "quick" else 60.0
     out: dict = {}
-    sessions = [open_session(server, UI_DEFAULT_MODEL) for _ in range(SESSIONS)]
+    sessions = [open_session(server, UI_DEFAULT_MODEL, corpus=None) for _ in range(SESSIONS)]
     try:
         limit = 90.0 if mode.name == "quick" else 180.0
         took = time_to_bits(sessions, limit)

@@ -44,9 +44,11 @@ class Server:
     log: Path
     workers: int
 
-    def create(self, config: dict | None = None, corpus: str = CORPUS) -> dict:
-        """A new session through the real HTTP API; returns its id and tokens."""
-        body = {"corpus": corpus, "config": config or {}}
+    def create(self, config: dict | None = None, corpus: str | None = CORPUS) -> dict:
+        """A new session through the real HTTP API (corpus None: the task's default text)."""
+        body: dict = {"config": config or {}}
+        if corpus is not None:
+            body["corpus"] = corpus
         response = requests.post(f"{self.url}/api/sessions", json=body, timeout=30)
         response.raise_for_status()
         return response.json()
@@ -235,9 +237,9 @@ def pause_all(sessions: list[TrainingSession]) -> None:
         s.owner.wait("session:state", lambda st: st["status"] == "paused")
 
 
-def open_session(server: Server, config: dict) -> TrainingSession:
+def open_session(server: Server, config: dict, corpus: str | None = CORPUS) -> TrainingSession:
     """Create a session, join it as its owner and wait until its model is built on a worker."""
-    info = server.create(config)
+    info = server.create(config, corpus)
     owner = Client(server.url)
     state = owner.join(info["id"], info["owner_token"])
     if state["params"] <= 0:  # the worker has not reported the built model yet

@@ -194,3 +194,22 @@ def test_an_exported_session_imports_with_identical_answers(tmp_path, task):
         answers.append(w.slots[sid].trainer.answer(op, query))
     assert answers[0] == answers[1]
     assert answers[0]
+
+
+def test_a_new_session_starts_from_its_tasks_measured_settings_under_the_users(server, connect):
+    """The text task's defaults (one layer, lr 2e-2, 8 x 128, Austen) under what a user sends."""
+    import requests
+
+    made = requests.post(f"{server.url}/api/sessions", json={}, timeout=60).json()
+    state = connect().join(made["id"], made["owner_token"])
+    assert state["source"]["source"] == "austen" and state["source"]["chars"] > 1_500_000
+    config = state["config"]
+    assert (config["num_layers"], config["learning_rate"]) == (1, 0.02)
+    assert (config["batch_size"], config["seq_len"], config["hidden_size"]) == (8, 128, 128)
+    body = {"corpus": "english", "config": {"num_layers": 2, "hidden_size": 16}}
+    mine = requests.post(f"{server.url}/api/sessions", json=body, timeout=60).json()
+    config = connect().join(mine["id"], mine["owner_token"])["config"]
+    assert (config["num_layers"], config["hidden_size"], config["learning_rate"]) == (2, 16, 0.02)
+    for links in (made, mine):  # free the workers for the other tests
+        url = f"{server.url}/api/sessions/{links['id']}"
+        requests.delete(url, headers={"X-Session-Token": links["owner_token"]}, timeout=30)

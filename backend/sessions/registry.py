@@ -356,8 +356,8 @@ class Sessions:
         source: Any = None,
     ) -> dict[str, str]:
         """A new session of `task` on `source` (or a built-in corpus); returns its links."""
-        cfg = settings.parse(config or {})
         spec = spec_for(task)
+        cfg = settings.parse(config or {}, base=settings.parse(dict(spec.default_config)))
         if corpus is not None and source is None:
             source = {"corpus": corpus}
         source = spec.parse_source(source)

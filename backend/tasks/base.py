@@ -50,6 +50,9 @@ class TaskSpec:
     views: tuple[str, ...]  # frontend views it opens: "predict", "inspect", "ball", ...
     queries: tuple[str, ...]  # query ops it answers, each validated by parse_query
     default_source: dict[str, Any] = field(default_factory=dict)  # a new session's source
+    # The settings a new session of this task starts from, over TrainConfig's defaults
+    # (chosen by measurement for this task); what the user sends goes over these.
+    default_config: dict[str, Any] = field(default_factory=dict)
     # Queries that may take seconds (training a classifier): each runs on a thread of its
     # own and without the weights' lock, so keystrokes and training never wait for them.
     slow_queries: tuple[str, ...] = ()
@@ -117,6 +120,7 @@ class TaskSpec:
             "views": list(self.views),
             "queries": list(self.queries),
             "default_source": dict(self.default_source),
+            "default_config": dict(self.default_config),
             "score": self.score,
             "models": list(self.models) if self.models is not None else None,
         }
