@@ -43,6 +43,7 @@ class Experiments:
         source = spec.parse_source(raw)
         configs = lesson.configs()
         for cfg in configs.values():
+            spec.check_model(cfg.model)
             check_model_size(cfg, spec.sizes(source))
         reg, main, runs, opening = self.sessions, None, [], None
         reg.check_room(len(configs))  # all runs or none: never a lesson cut short at the cap

@@ -361,6 +361,7 @@ class Sessions:
         if corpus is not None and source is None:
             source = {"corpus": corpus}
         source = spec.parse_source(source)
+        spec.check_model(cfg.model)
         check_model_size(cfg, spec.sizes(source))
         record, links = self.new_record(cfg, spec.name, source)
         with self.lock:
@@ -550,6 +551,7 @@ class Sessions:
         """Apply validated setting changes; non-live ones rebuild the model."""
         with self.lock:
             new = settings.parse(changes, base=session.config)
+            session.spec.check_model(new.model)
             check_model_size(new, session.sizes)
             rebuild = session.config.needs_rebuild(new)
             record = dataclasses.replace(session.record, config=new.to_dict())
