@@ -49,8 +49,9 @@ class TranslateSpec(TaskSpec):
     def parse_query(self, op: str, query: Any) -> dict[str, Any]:
         """`translate` {text, beam 1..8} (text: digits or English number words); `accuracy` {}."""
         query = super().parse_query(op, query)
+        kept = {"seq": query["seq"]} if "seq" in query else {}  # the session layer checks it
         if op == "accuracy":
-            return {}
+            return kept
         text = query.get("text")
         if not isinstance(text, str):
             raise InvalidInput("text must be a string", field="text")
@@ -68,7 +69,7 @@ class TranslateSpec(TaskSpec):
         if isinstance(beam, bool) or not isinstance(beam, int) or not 1 <= beam <= MAX_BEAM:
             raise InvalidInput(f"beam must be a whole number from 1 to {MAX_BEAM}", field="beam")
         # The model reads the number as num2words writes it, whatever the typed form.
-        return {"number": n, "text": english(n), "expected": french(n), "beam": beam}
+        return {**kept, "number": n, "text": english(n), "expected": french(n), "beam": beam}
 
     def sizes(self, source: dict[str, Any]) -> None:
         """The encoder-decoder is not the generic model: the worker reports its size."""

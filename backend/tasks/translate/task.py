@@ -150,6 +150,7 @@ class TranslateTask(Task):
         out, logits_steps, attn_steps = [], [], []
         for _ in range(MAX_TARGET_CHARS + 1):
             logits, state, a = model.decode(enc, prev, state)  # (B, 1, V)
+            logits = writable(logits)
             prev = logits[:, -1].argmax(-1, keepdim=True)  # (B, 1)
             out.append(prev[:, 0])
             if trace:
@@ -193,22 +194,27 @@ class TranslateTask(Task):
             if state is None:
                 state = select_rows(enc.state, torch.zeros(rows, dtype=torch.long))
             logits, state, _ = model.decode(enc_rows, prev, state)
-            logp = logits[:, -1].log_softmax(-1)  # (R, V)
+            logp = writable(logits[:, -1]).log_softmax(-1)  # (R, V)
             total = torch.tensor([b[1] for b in beams], device=device)[:, None] + logp
-            top_v, top_i = total.flatten().topk(min(width, total.numel()))
+            # 2 x width candidates: enough for `width` live prefixes after some finish.
+            top_v, top_i = total.flatten().topk(min(2 * width, total.numel()))
             keep, kept_rows = [], []
             for v, i in zip(top_v.tolist(), top_i.tolist(), strict=True):
                 row, char = divmod(i, logp.shape[1])
                 if char == EOS:
                     finished.append((beams[row][0], v))
-                else:
+                elif len(keep) < width:
                     keep.append((beams[row][0] + [char], v))
                     kept_rows.append(row)
-            if not keep or len(finished) >= width:
+            # Log-probabilities only fall as a prefix grows: once `width` translations are
+            # finished and better than every live prefix, no live prefix can overtake them.
+            done = sorted(v for _, v in finished)[-width:]
+            if not keep or (len(done) >= width and done[0] >= keep[0][1]):
                 break
             beams = keep
             state = select_rows(state, torch.tensor(kept_rows, device=device))
-        finished += beams if not finished else []
+        else:
+            finished += beams  # out of length: the unfinished prefixes count as they are
         best = sorted(finished, key=lambda b: -b[1])[:width]
         return [{"text": self.decode_ids(ids), "logp": round(lp, 4)} for ids, lp in best]
 
@@ -321,6 +327,11 @@ LENGTH_BUCKET = 10  # characters per bucket of the accuracy-by-length answer
 def length_bucket(chars: int) -> int:
     """The start of the bucket of LENGTH_BUCKET characters that `chars` falls in: 0, 10, 20..."""
     return chars // LENGTH_BUCKET * LENGTH_BUCKET
+
+
+def writable(logits: torch.Tensor) -> torch.Tensor:
+    """Logits (..., V) with <pad> and <bos> ruled out: the decoder never writes them."""
+    return logits.index_fill(-1, torch.tensor([PAD, BOS], device=logits.device), float("-inf"))
 
 
 def token(i: int) -> str:
