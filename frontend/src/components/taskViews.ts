@@ -139,8 +139,9 @@ export class TranslatePanel implements Component {
       this.askedAt = Date.now();
       this.actions.askTask("accuracy", {});
     }
+    const described = state.session?.described;
     const data = {
-      task: state.session?.described ?? null,
+      task: described && "range" in described ? described : null, // {} until the model opens
       answer: state.answers.translate?.result ?? null,
       accuracy: state.answers.accuracy?.result ?? null,
       sample,

@@ -203,6 +203,7 @@ export const en = {
   "translate.intro":
     "Type a number, in digits or in English words. The encoder reads the English one character at a time; the decoder writes the French one character at a time, each time the likeliest one.",
   "translate.placeholder": "e.g. three hundred and twenty-one, or 321",
+  "translate.go": "Translate",
   "translate.beam": "Beam width",
   "translate.reads": "The model reads: {text}",
   "translate.candidates": "Likeliest next characters at this step",

@@ -208,6 +208,7 @@ export const fr: Messages = {
   "translate.intro":
     "Tapez un nombre, en chiffres ou en toutes lettres en anglais. L'encodeur lit l'anglais caractère par caractère ; le décodeur écrit le français caractère par caractère, en choisissant chaque fois le plus probable.",
   "translate.placeholder": "par ex. three hundred and twenty-one, ou 321",
+  "translate.go": "Traduire",
   "translate.beam": "Largeur du faisceau",
   "translate.reads": "Le modèle lit : {text}",
   "translate.candidates": "Caractères suivants les plus probables à cette étape",

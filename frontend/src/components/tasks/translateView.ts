@@ -23,6 +23,23 @@ const REVEAL_MS = 70; // one output character appears this often
 const CELL = 14; // css px of a heatmap cell (at most)
 const EXAMPLES = ["321", "seventy-one", "eighty", "four hundred and ninety-seven"];
 const RANGES = [99, 999, 9999, 999999];
+// The English words a number is written with: the box asks as you type only once every word
+// is one of these (or the text is digits), so half-typed words never reach the server.
+const NUMBER_WORDS = new Set(
+  (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen " +
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty " +
+    "ninety hundred thousand and"
+  ).split(" "),
+);
+
+/** Whether `text` reads as a whole number (digits, or complete English number words). */
+export function looksComplete(text: string): boolean {
+  const words = text.toLowerCase().trim();
+  if (/^\d[\d,]*$/.test(words)) return true;
+  const parts = words.split(/[\s,-]+/).filter((w) => w !== "");
+  return parts.length > 0 && parts.every((w) => NUMBER_WORDS.has(w));
+}
 
 /** Wrangled: a heatmap's rows and columns, labelled, with its colour scale. */
 export interface Heat {
@@ -73,6 +90,12 @@ export class TranslateView {
     i18nAriaLabel: "translate.placeholder",
     attrs: { type: "text", spellcheck: "false", autocomplete: "off", maxlength: 80 },
   });
+  private readonly go = h("button", {
+    class: "btn",
+    testid: "translate-go",
+    i18n: "translate.go",
+    attrs: { type: "button" },
+  });
   private readonly beam = h("select", {
     testid: "translate-beam",
     i18nAriaLabel: "translate.beam",
@@ -116,9 +139,14 @@ export class TranslateView {
       h("option", { attrs: { value: "general" }, i18n: "translate.att.general" }),
       h("option", { attrs: { value: "dot" }, i18n: "translate.att.dot" }),
     );
-    const ask = (): void => this.ask();
-    this.input.addEventListener("input", ask);
-    this.beam.addEventListener("change", ask);
+    // As you type, only complete numbers are asked; Enter or the button asks whatever is typed
+    // (and the server says what is wrong with it).
+    this.input.addEventListener("input", () => this.ask(true));
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") this.ask(false);
+    });
+    this.beam.addEventListener("change", () => this.ask(true));
+    this.go.addEventListener("click", () => this.ask(false));
     const create = h("button", {
       class: "btn",
       testid: "translate-new",
@@ -172,6 +200,7 @@ export class TranslateView {
         "div",
         { class: "button-row" },
         this.input,
+        this.go,
         h("label", { i18n: "translate.beam" }),
         this.beam,
       ),
@@ -202,7 +231,7 @@ export class TranslateView {
   /** Type `text` into the box and ask for it (the example chips do this). */
   type(text: string): void {
     this.input.value = text;
-    this.ask();
+    this.ask(false);
   }
 
   update(data: TranslateViewData): void {
@@ -220,9 +249,10 @@ export class TranslateView {
     this.timer = 0;
   }
 
-  private ask(): void {
+  private ask(onlyComplete: boolean): void {
     const text = this.input.value.trim();
-    if (text) this.onText(text, Number(this.beam.value));
+    if (!text || (onlyComplete && !looksComplete(text))) return;
+    this.onText(text, Number(this.beam.value));
   }
 
   private renderTask(data: TranslateViewData): void {
@@ -259,12 +289,12 @@ export class TranslateView {
     if (answer === null) return;
     setText(this.reads, t("translate.reads", { text: answer.source }));
     const verdict = answer.correct ? "translate.right" : "translate.wrong";
-    const seen = answer.held_out ? "translate.heldOutNumber" : "translate.seenNumber";
-    setText(
-      this.verdict,
-      `${t(verdict, { expected: answer.expected })} ${t(seen)}` +
-        (answer.in_range ? "" : ` ${t("translate.outOfRange")}`),
-    );
+    const seen = !answer.in_range
+      ? "translate.outOfRange"
+      : answer.held_out
+        ? "translate.heldOutNumber"
+        : "translate.seenNumber";
+    setText(this.verdict, `${t(verdict, { expected: answer.expected })} ${t(seen)}`);
     setAttr(this.verdict, "data-correct", String(answer.correct));
     this.beams.replaceChildren(
       ...answer.beams.map((b) => h("li", {}, `${b.text}  (log p = ${b.logp.toFixed(2)})`)),
@@ -357,6 +387,8 @@ function drawHeat(canvas: HTMLCanvasElement, heat: Heat, colLabels: boolean): vo
   const height = top + heat.rows.length * cell;
   const ctx = sized(canvas, width, height);
   if (!ctx) return;
+  canvas.dataset.rows = String(heat.rows.length);
+  canvas.dataset.cols = String(heat.cols.length);
   ctx.font = `${Math.min(12, cell)}px monospace`;
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
@@ -412,7 +444,6 @@ function sized(
   canvas.height = Math.round(height * dpr);
   canvas.style.width = `${width}px`;
   canvas.style.height = `${height}px`;
-  canvas.dataset.rows = String(Math.round(height));
   const ctx = canvas.getContext("2d");
   ctx?.setTransform(dpr, 0, 0, dpr, 0, 0);
   return ctx;
