@@ -251,3 +251,50 @@ def test_a_translation_session_trains_and_answers_over_a_real_socket(server: Ser
     assert owner.wait("error", timeout=30)["field"] == "model"
     owner.emit("train:pause")
     owner.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
+
+
+def test_the_lesson_starts_one_translator_without_and_one_with_attention(server: Server, connect):
+    response = requests.post(
+        f"{server.url}/api/lessons/translate-attention/start", json={"lang": "fr"}, timeout=30
+    )
+    assert response.status_code == 201, response.text
+    started = response.json()
+    runs = {run["label"]: run["id"] for run in started["runs"]}
+    assert set(runs) == {"without attention", "with attention"}
+    owner = connect()
+    for label, attention in (("without attention", "none"), ("with attention", "general")):
+        sid = runs[label]
+        owner.join(sid, started["owner_token"])
+        state = owner.wait(
+            "session:state", lambda d, sid=sid: d["id"] == sid and d["described"], timeout=60
+        )
+        assert state["described"]["attention"] == attention and state["described"]["range"] == 999
+        assert state["config"]["model"] == "gru" and state["lesson"]["run"] == label
+    owner.emit("train:pause")  # pauses every run of the lesson
+    owner.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
+
+
+def long_accuracy(trainer: Trainer, longest_first: int) -> float:
+    """Greedy exact match on the held-out validation numbers of at least `longest_first` chars."""
+    numbers = [n for n in trainer.task.dataset.val_numbers if len(english(n)) >= longest_first]
+    outputs, _ = trainer.task.greedy(trainer.model, [english(n) for n in numbers])
+    return sum(o == french(n) for o, n in zip(outputs, numbers, strict=True)) / len(numbers)
+
+
+@pytest.mark.timeout(3600)  # 4 models of 600 steps; minutes on a quiet machine
+def test_the_attention_lesson_claim():
+    from backend.lessons.catalog import session_source
+    from backend.tasks.translate.lesson import ATTENTION_LESSON, LONG
+
+    lesson = ATTENTION_LESSON
+    for seed in (0, 1):
+        accuracy = {}
+        for run in lesson.runs:
+            _, source = session_source(lesson, "en", run)
+            task = TranslateTask.build(SPEC.parse_source(source), seed)
+            trainer = Trainer(task, replace(lesson.config(run.label), seed=seed))
+            for _ in range(lesson.steps):
+                trainer.step()
+            accuracy[run.label] = long_accuracy(trainer, LONG)
+        gain = accuracy["with attention"] - accuracy["without attention"]
+        assert gain >= 0.25, (seed, accuracy)
