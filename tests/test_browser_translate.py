@@ -83,6 +83,6 @@ def test_a_typed_number_is_translated_and_the_attention_matrix_draws(
         "data-overall", re.compile(r"^[0-9.]+$"), timeout=30_000
     )
     page.screenshot(path=f"{SHOTS}/translate.png", full_page=True)
-    view.screenshot(path=f"{SHOTS}/translate-view.png")
+    page.get_by_test_id("translate-inside").screenshot(path=f"{SHOTS}/translate-inside.png")
     assert not errors, errors
     page.get_by_test_id("pause-button").click()

@@ -207,7 +207,7 @@ export const en = {
   "translate.beam": "Beam width",
   "translate.reads": "The model reads: {text}",
   "translate.candidates": "Likeliest next characters at this step",
-  "translate.end": "(end)",
+  "translate.end": "end",
   "translate.right": "Exactly right.",
   "translate.wrong": "Not quite: the answer is “{expected}”.",
   "translate.heldOutNumber": "This number was held out: the model never saw it in training.",

@@ -212,7 +212,7 @@ export const fr: Messages = {
   "translate.beam": "Largeur du faisceau",
   "translate.reads": "Le modèle lit : {text}",
   "translate.candidates": "Caractères suivants les plus probables à cette étape",
-  "translate.end": "(fin)",
+  "translate.end": "fin",
   "translate.right": "Exactement juste.",
   "translate.wrong": "Pas tout à fait : la réponse est « {expected} ».",
   "translate.heldOutNumber":

@@ -21,6 +21,7 @@ import type {
 
 const REVEAL_MS = 70; // one output character appears this often
 const CELL = 14; // css px of a heatmap cell (at most)
+const MAX_WIDTH = 360; // css px of a heatmap: the card's width
 const EXAMPLES = ["321", "seventy-one", "eighty", "four hundred and ninety-seven"];
 const RANGES = [99, 999, 9999, 999999];
 // The English words a number is written with: the box asks as you type only once every word
@@ -325,13 +326,15 @@ export class TranslateView {
         const fill = h("span", { class: "bar-fill" });
         fill.style.width = `${Math.max(0.5, 100 * c.p)}%`;
         const label = c.char === "<eos>" ? t("translate.end") : c.char === " " ? "␣" : c.char;
+        const char = h("span", { class: "bar-char" }, label);
+        if (label.length > 1) char.style.fontSize = "0.75rem"; // "end" in a one-character box
         return h(
           "li",
           {},
           h(
             "div",
             { class: "bar" },
-            h("span", { class: "bar-char" }, label),
+            char,
             h("span", { class: "bar-track" }, fill),
             h("span", { class: "bar-p" }, formatPercent(c.p)),
           ),
@@ -377,42 +380,37 @@ export class TranslateView {
   }
 }
 
-/** A heatmap on a canvas, labelled on the left (rows) and, if `colLabels`, on top. */
+/** A heatmap on a canvas, a row of CELL px per label on the left, and, if `colLabels`, on top. */
 function drawHeat(canvas: HTMLCanvasElement, heat: Heat, colLabels: boolean): void {
   const left = 22;
   const top = colLabels ? 18 : 4;
   const cols = Math.max(1, heat.cols.length);
-  const width = Math.min(640, left + cols * CELL);
-  const cell = Math.max(3, Math.min(CELL, (width - left) / cols));
-  const height = top + heat.rows.length * cell;
-  const ctx = sized(canvas, width, height);
+  const cellW = Math.max(2, Math.min(CELL, (MAX_WIDTH - left) / cols)); // many units: thin
+  const ctx = sized(canvas, left + cols * cellW, top + heat.rows.length * CELL);
   if (!ctx) return;
   canvas.dataset.rows = String(heat.rows.length);
   canvas.dataset.cols = String(heat.cols.length);
-  ctx.font = `${Math.min(12, cell)}px monospace`;
+  ctx.font = "11px monospace";
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
   heat.rows.forEach((label, i) => {
     ctx.fillStyle = "#162033";
-    ctx.fillText(
-      label === " " ? "␣" : label === "<eos>" ? "⏹" : label,
-      left / 2,
-      top + (i + 0.5) * cell,
-    );
+    const shown = label === " " ? "␣" : label === "<eos>" ? "⏹" : label;
+    ctx.fillText(shown, left / 2, top + (i + 0.5) * CELL);
     heat.values[i]?.forEach((v, j) => {
       const rgb = heat.scale.color(v);
       ctx.fillStyle = css(rgb);
-      ctx.fillRect(left + j * cell, top + i * cell, cell, cell);
-      if (colLabels && cell >= 12 && v > 0.5) {
-        ctx.fillStyle = inkOn(rgb);
-        ctx.fillText("•", left + (j + 0.5) * cell, top + (i + 0.5) * cell);
+      ctx.fillRect(left + j * cellW, top + i * CELL, cellW, CELL);
+      if (colLabels && v > 0.5) {
+        ctx.fillStyle = inkOn(rgb); // a dot where a character looks most
+        ctx.fillText("•", left + (j + 0.5) * cellW, top + (i + 0.5) * CELL);
       }
     });
   });
   if (colLabels) {
     ctx.fillStyle = "#162033";
     heat.cols.forEach((label, j) => {
-      ctx.fillText(label === " " ? "␣" : label, left + (j + 0.5) * cell, top / 2);
+      ctx.fillText(label === " " ? "␣" : label, left + (j + 0.5) * cellW, top / 2);
     });
   }
 }
@@ -421,7 +419,7 @@ function drawHeat(canvas: HTMLCanvasElement, heat: Heat, colLabels: boolean): vo
 function drawStart(canvas: HTMLCanvasElement, start: number[]): void {
   const m = Math.max(1e-6, ...start.map(Math.abs));
   const scale = scaleFor(-m, m);
-  const cell = Math.max(3, Math.min(CELL, 618 / Math.max(1, start.length)));
+  const cell = Math.max(2, Math.min(CELL, (MAX_WIDTH - 22) / Math.max(1, start.length)));
   const ctx = sized(canvas, 22 + start.length * cell, cell + 4);
   if (!ctx) return;
   start.forEach((v, j) => {
@@ -442,8 +440,8 @@ function sized(
   const dpr = window.devicePixelRatio || 1;
   canvas.width = Math.round(width * dpr);
   canvas.height = Math.round(height * dpr);
-  canvas.style.width = `${width}px`;
-  canvas.style.height = `${height}px`;
+  // Never wider than its card; the height follows the width (the canvas keeps its ratio).
+  Object.assign(canvas.style, { width: `${width}px`, maxWidth: "100%", height: "auto" });
   const ctx = canvas.getContext("2d");
   ctx?.setTransform(dpr, 0, 0, dpr, 0, 0);
   return ctx;
