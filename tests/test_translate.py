@@ -266,35 +266,39 @@ def test_the_lesson_starts_one_translator_without_and_one_with_attention(server:
         sid = runs[label]
         owner.join(sid, started["owner_token"])
         state = owner.wait(
-            "session:state", lambda d, sid=sid: d["id"] == sid and d["described"], timeout=60
+            "session:state", lambda d, sid=sid: d["id"] == sid and d["described"], timeout=180
         )
         assert state["described"]["attention"] == attention and state["described"]["range"] == 999
         assert state["config"]["model"] == "gru" and state["lesson"]["run"] == label
     owner.emit("train:pause")  # pauses every run of the lesson
-    owner.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
+    owner.wait("session:state", lambda d: d["status"] == "paused", timeout=60)
 
 
-def long_accuracy(trainer: Trainer, longest_first: int) -> float:
-    """Greedy exact match on the held-out validation numbers of at least `longest_first` chars."""
-    numbers = [n for n in trainer.task.dataset.val_numbers if len(english(n)) >= longest_first]
+def exact(trainer: Trainer, keep) -> float:
+    """Greedy exact match on the held-out validation numbers whose English length passes `keep`."""
+    numbers = [n for n in trainer.task.dataset.val_numbers if keep(len(english(n)))]
     outputs, _ = trainer.task.greedy(trainer.model, [english(n) for n in numbers])
     return sum(o == french(n) for o, n in zip(outputs, numbers, strict=True)) / len(numbers)
 
 
-@pytest.mark.timeout(3600)  # 4 models of 600 steps; minutes on a quiet machine
+@pytest.mark.timeout(3600)  # 4 models of 600 steps: 12 minutes on a loaded 2-core machine
 def test_the_attention_lesson_claim():
+    """Without attention, long inputs come out right less often than short ones; with
+    attention, long ones come out right at least 25 points more often (seeds 0 and 1)."""
     from backend.lessons.catalog import session_source
     from backend.tasks.translate.lesson import ATTENTION_LESSON, LONG
 
     lesson = ATTENTION_LESSON
     for seed in (0, 1):
-        accuracy = {}
+        long, short = {}, {}
         for run in lesson.runs:
             _, source = session_source(lesson, "en", run)
             task = TranslateTask.build(SPEC.parse_source(source), seed)
             trainer = Trainer(task, replace(lesson.config(run.label), seed=seed))
             for _ in range(lesson.steps):
                 trainer.step()
-            accuracy[run.label] = long_accuracy(trainer, LONG)
-        gain = accuracy["with attention"] - accuracy["without attention"]
-        assert gain >= 0.25, (seed, accuracy)
+            long[run.label] = exact(trainer, lambda n: n >= LONG)
+            short[run.label] = exact(trainer, lambda n: n < LONG)
+        figures = (seed, short, long)
+        assert short["without attention"] - long["without attention"] >= 0.15, figures
+        assert long["with attention"] - long["without attention"] >= 0.25, figures
