@@ -70,12 +70,12 @@ ATTENTION_LESSON = Lesson(
     claim=Text(
         "After 600 steps, without attention, held-out numbers under 20 English characters come "
         "out exactly right at least 15 points more often than longer ones; with attention, the "
-        "longer ones are right at least 25 points more often than without it (seed 0: 10% "
+        "longer ones are right at least 25 points more often than without it (seed 0: 9% "
         "without attention, 100% with it).",
         "Après 600 pas, sans attention, les nombres mis de côté de moins de 20 caractères "
         "anglais sont traduits exactement au moins 15 points plus souvent que les plus longs ; "
         "avec attention, les plus longs sont justes au moins 25 points plus souvent que sans "
-        "(graine 0 : 10 % sans attention, 100 % avec).",
+        "(graine 0 : 9 % sans attention, 100 % avec).",
     ),
     data=Data(task="translate", params={"range": RANGE}),
     settings=SETTINGS,
