@@ -225,6 +225,9 @@ def test_a_translation_session_trains_and_answers_over_a_real_socket(server: Ser
         f"{server.url}/api/sessions", json={**body, "config": {"model": "window"}}, timeout=10
     )
     assert refused.status_code == 400 and refused.json()["error"]["field"] == "model"
+    huge = {"model": "lstm", "hidden_size": 512, "num_layers": 3}
+    too_big = requests.post(f"{server.url}/api/sessions", json={**body, "config": huge}, timeout=10)
+    assert too_big.status_code == 413 and "parameters" in too_big.json()["error"]["message"]
     config = {"model": "gru", "hidden_size": 16, "num_layers": 1, "batch_size": 16}
     response = requests.post(
         f"{server.url}/api/sessions", json={**body, "config": config}, timeout=10

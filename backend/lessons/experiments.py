@@ -17,7 +17,7 @@ from typing import Any
 from backend.config import LIMITS
 from backend.errors import InvalidInput
 from backend.lessons import catalog as lessons
-from backend.sessions.registry import Session, Sessions, check_model_size
+from backend.sessions.registry import Session, Sessions, check_model_size, check_task_model
 from backend.tasks.registry import spec_for
 
 GAP_EXAMPLES = 100  # fresh examples per gap when measuring accuracy
@@ -46,7 +46,7 @@ class Experiments:
         }
         configs = lesson.configs()
         for label, cfg in configs.items():
-            spec.check_model(cfg.model)
+            check_task_model(cfg, spec, sources[label])
             check_model_size(cfg, spec.sizes(sources[label]))
         reg, main, runs, opening = self.sessions, None, [], None
         reg.check_room(len(configs))  # all runs or none: never a lesson cut short at the cap
