@@ -13,7 +13,10 @@ length (0-9 / 10-19 / 20-29 / 30+ characters):
     without attention   3/5   2/7   8/79   0/9     13% overall
     with attention      5/5   7/7  79/79   9/9    100% overall
 
-After 200 and 400 steps: 6% and 8% without attention, 90% and 97% with it.
+Seed 1: without attention 0/4 3/7 8/81 1/8 (12%), with attention 3/4 7/7 80/81 8/8 (98%):
+under 20 characters 27% against 10% at 20 and more, so the "falls with length" margin (15
+points) holds by 2 points there; the short buckets hold only 11-12 numbers.
+After 200 and 400 steps (seed 0): 6% and 8% without attention, 90% and 97% with it.
 """
 
 from __future__ import annotations
