@@ -30,6 +30,7 @@ from backend.lessons import catalog as lessons
 from backend.lessons.catalog import Lesson
 from backend.tasks import sentiment
 from backend.tasks.long_range import accuracy, make_task
+from backend.tasks.registry import TASKS
 from backend.tasks.text.task import TextTask
 
 LONG_GAPS = (40, 50, 60)
@@ -80,6 +81,8 @@ def test_every_lesson_speaks_english_and_french(lesson: Lesson, lang: str):
     assert out["title"]
     other = lesson.to_dict("fr" if lang == "en" else "en")
     assert all(out[k] != other[k] for k in ("title", "summary", "look_for", "claim"))
+    if lesson.data.corpus is None and lesson.data.task in TASKS:
+        return  # a task that generates its own data (number pairs): there is no text to read
     text = lessons.training_text(lesson.data, lang)
     assert len(text) >= LIMITS.min_text_chars
     assert len(set(text)) <= LIMITS.max_vocab

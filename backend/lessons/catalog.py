@@ -80,6 +80,8 @@ class Run:
 
     label: str
     settings: dict[str, Any]
+    # The run's own source fields over the lesson's `Data.params` (a translator with attention).
+    source: dict[str, Any] = field(default_factory=dict)
 
 
 # Run labels in French; a label missing here reads the same in both languages (RNN, LSTM, GRU).
@@ -162,7 +164,12 @@ class Lesson:
             },
             "settings": dict(self.settings),
             "runs": [
-                {"label": r.label, "name": run_name(r.label, lang), "settings": dict(r.settings)}
+                {
+                    "label": r.label,
+                    "name": run_name(r.label, lang),
+                    "settings": dict(r.settings),
+                    "source": dict(r.source),
+                }
                 for r in self.runs
             ],
             "views": list(self.views),
@@ -173,12 +180,12 @@ class Lesson:
         }
 
 
-def session_source(lesson: Lesson, lang: str) -> tuple[str, dict[str, Any]]:
-    """The task a lesson's runs learn and their source (unparsed) for a class in `lang`."""
+def session_source(lesson: Lesson, lang: str, run: Run | None = None) -> tuple[str, dict[str, Any]]:
+    """The task a lesson's runs learn and a run's source (unparsed) for a class in `lang`."""
     data = lesson.data
     if data.task in TASKS:  # a task of its own, reading the corpus with its own params
-        corpus = data.corpus.get(lang) if data.corpus else None
-        return data.task, {"corpus": corpus, **data.params}
+        corpus = {"corpus": data.corpus.get(lang)} if data.corpus else {}
+        return data.task, {**corpus, **data.params, **(run.source if run else {})}
     return DEFAULT_TASK, {"corpus": f"lesson:{lesson.id}", "text": training_text(data, lang)}
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from backend.config import LIMITS
 from backend.errors import InvalidInput
 from backend.lessons import catalog as lessons
-from backend.sessions.registry import Session, Sessions, check_model_size
+from backend.sessions.registry import Session, Sessions, check_model_size, check_task_model
 from backend.tasks.registry import spec_for
 
 GAP_EXAMPLES = 100  # fresh examples per gap when measuring accuracy
@@ -38,12 +38,16 @@ class Experiments:
         lesson = lessons.get(lesson_id)
         if lang not in lessons.LANGS:
             raise InvalidInput(f"lang must be one of {', '.join(lessons.LANGS)}", field="lang")
-        task, raw = lessons.session_source(lesson, lang)
+        task, _ = lessons.session_source(lesson, lang)
         spec = spec_for(task)
-        source = spec.parse_source(raw)
+        sources = {  # a run may change the lesson's source (attention on or off, say)
+            run.label: spec.parse_source(lessons.session_source(lesson, lang, run)[1])
+            for run in lesson.runs
+        }
         configs = lesson.configs()
-        for cfg in configs.values():
-            check_model_size(cfg, spec.sizes(source))
+        for label, cfg in configs.items():
+            check_task_model(cfg, spec, sources[label])
+            check_model_size(cfg, spec.sizes(sources[label]))
         reg, main, runs, opening = self.sessions, None, [], None
         reg.check_room(len(configs))  # all runs or none: never a lesson cut short at the cap
         for label, cfg in configs.items():
@@ -56,7 +60,7 @@ class Experiments:
             record, links = reg.new_record(
                 cfg,
                 spec.name,
-                source,
+                sources[label],
                 owner_token=main["owner_token"] if main else None,
                 view_token=main["view_token"] if main else None,
                 **extra,

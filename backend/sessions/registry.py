@@ -12,6 +12,7 @@ import base64
 import dataclasses
 import hmac
 import logging
+import math
 import secrets
 import threading
 import time
@@ -291,6 +292,19 @@ def check_model_size(cfg: TrainConfig, sizes: tuple[int, int] | None) -> None:
         )
 
 
+def check_task_model(cfg: TrainConfig, spec: TaskSpec, source: dict[str, Any]) -> None:
+    """Refuse a model kind the task does not train, or its own model over the parameter cap."""
+    spec.check_model(cfg.model)
+    shapes = spec.weight_shapes(cfg, source)  # a task's own model (None: the generic one)
+    params = sum(math.prod(shape) for shape in shapes.values()) if shapes else 0
+    if params > LIMITS.max_params:
+        raise TooLarge(
+            f"this model would have {params:,} parameters; the limit is {LIMITS.max_params:,}"
+            " (lower hidden_size or num_layers)",
+            field="hidden_size",
+        )
+
+
 @dataclass
 class Client:
     """A joined socket connection: which session and in which role."""
@@ -361,6 +375,7 @@ class Sessions:
         if corpus is not None and source is None:
             source = {"corpus": corpus}
         source = spec.parse_source(source)
+        check_task_model(cfg, spec, source)
         check_model_size(cfg, spec.sizes(source))
         record, links = self.new_record(cfg, spec.name, source)
         with self.lock:
@@ -551,6 +566,7 @@ class Sessions:
         """Apply validated setting changes; non-live ones rebuild the model."""
         with self.lock:
             new = settings.parse(changes, base=session.config)
+            check_task_model(new, session.spec, session.record.source)
             check_model_size(new, session.sizes)
             rebuild = session.config.needs_rebuild(new)
             record = dataclasses.replace(session.record, config=new.to_dict())

@@ -150,8 +150,12 @@ def check_weights(
     data: bytes, cfg: TrainConfig, input_size: int, output_size: int | None = None
 ) -> None:
     """Raise InvalidInput unless `data` holds exactly this model's weights, all finite."""
+    check_tensors(data, expected_shapes(cfg, input_size, output_size))
+
+
+def check_tensors(data: bytes, expected: dict[str, tuple[int, ...]]) -> None:
+    """Raise InvalidInput unless `data` holds exactly the tensors `expected`, all finite."""
     found = tensors(data)
-    expected = expected_shapes(cfg, input_size, output_size)
     if set(found) != set(expected):
         missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
         raise InvalidInput(f"weights do not match the settings (missing {missing}, extra {extra})")
@@ -253,11 +257,15 @@ def parse_import(upload: bytes | IO[bytes], weights: Path) -> Imported:
             source = _json(_read(z, _member(members, "source.json"), MAX_SOURCE_BYTES))
         spec = spec_for(task)
         source = spec.parse_source(source)
+        spec.check_model(cfg.model)
         _copy(z, members["model.safetensors"], weights, MAX_WEIGHTS_BYTES)
-    sizes = spec.sizes(source)
-    if sizes is None:
-        raise InvalidInput(f"a {spec.name} model cannot be imported")
-    check_weights(weights.read_bytes(), cfg, *sizes)  # at most MAX_WEIGHTS_BYTES
+    expected = spec.weight_shapes(cfg, source)  # a task's own model; None: the generic one
+    if expected is None:
+        sizes = spec.sizes(source)
+        if sizes is None:
+            raise InvalidInput(f"a {spec.name} model cannot be imported")
+        expected = expected_shapes(cfg, *sizes)
+    check_tensors(weights.read_bytes(), expected)  # at most MAX_WEIGHTS_BYTES
     return Imported(cfg, spec.name, source, weights)
 
 

@@ -96,6 +96,18 @@ class TaskSpec:
             raise InvalidInput("a query must be a JSON object", field="query")
         return dict(query)
 
+    def check_model(self, kind: str) -> None:
+        """InvalidInput unless this task trains models of kind `kind` (TrainConfig.model)."""
+        if self.models is not None and kind not in self.models:
+            raise InvalidInput(
+                f"a {self.name} session trains {', '.join(self.models)}, not {kind}", field="model"
+            )
+
+    def weight_shapes(self, cfg: Any, source: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
+        """Every tensor of the task's own model (`Task.build_model`) for `cfg`, by name, so an
+        import can be checked without torch; None for the generic model (from `sizes`)."""
+        return None
+
     def sizes(self, source: dict[str, Any]) -> tuple[int, int] | None:
         """(input_size, output_size) a parsed source gives, so the web process can refuse a
         model over the parameter cap before a worker builds it; None if only the worker knows."""

@@ -344,6 +344,8 @@ export interface ServerToClientEvents {
   /** The answer to a task's own query (`task:query {"op": "throw"}` → `throw:result`). */
   "throw:result": (result: TaskResult) => void;
   "rollout:result": (result: TaskResult) => void;
+  "translate:result": (result: TaskResult) => void;
+  "accuracy:result": (result: TaskResult) => void;
   "train:gradients": (gradients: GradientsMessage) => void;
   "session:revoked": (payload: { message: string }) => void;
   "session:deleted": (payload: { id: string }) => void;

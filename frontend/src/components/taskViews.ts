@@ -5,13 +5,17 @@
  */
 
 import type { Actions } from "../actions";
+import { createSession } from "../api";
 import { show } from "../dom";
+import { rememberOwnerToken } from "../route";
 import { taskViews, type AppState } from "../store";
 import type { Component } from "./component";
 import type { BallDescribe, BallTrajectory, BallViewData } from "./tasks/ballTypes";
 import { BallView } from "./tasks/ballView";
 import type { PriceForecast } from "./tasks/pricesData";
 import { PricesView } from "./tasks/pricesView";
+import type { TranslateSource, TranslateViewData } from "./tasks/translateTypes";
+import { TranslateView } from "./tasks/translateView";
 import type { WordsAnswer } from "./tasks/wordsData";
 import { WordsView } from "./tasks/wordsView";
 
@@ -104,6 +108,69 @@ export class PricesPanel implements Component {
 
   reset(): void {
     this.view.reset();
+  }
+}
+
+/** A typed number translated step by step, held-out accuracy, and the encoder's states. */
+export class TranslatePanel implements Component {
+  private readonly view: TranslateView;
+  private askedAt = 0;
+  private sample: unknown = undefined;
+
+  constructor(private readonly actions: Actions) {
+    this.view = new TranslateView(
+      (text, beam) => actions.askTask("translate", { text, beam }),
+      (source) => startTranslator(source),
+    );
+  }
+
+  get el(): HTMLElement {
+    return this.view.el;
+  }
+
+  update(state: Readonly<AppState>): void {
+    const on = taskViews(state).includes("translate");
+    show(this.el, on);
+    if (!on) return;
+    const sample = latestSample(state);
+    // Held-out accuracy is measured again as training moves on: at most every few seconds.
+    if (sample !== this.sample && Date.now() - this.askedAt > ACCURACY_EVERY_MS) {
+      this.sample = sample;
+      this.askedAt = Date.now();
+      this.actions.askTask("accuracy", {});
+    }
+    const described = state.session?.described;
+    const data = {
+      task: described && "range" in described ? described : null, // {} until the model opens
+      answer: state.answers.translate?.result ?? null,
+      accuracy: state.answers.accuracy?.result ?? null,
+      sample,
+      owner: state.session?.role === "owner",
+    } as unknown as TranslateViewData;
+    this.view.update(data);
+  }
+
+  reset(): void {
+    this.askedAt = 0;
+    this.sample = undefined;
+    this.view.reset();
+  }
+}
+
+const ACCURACY_EVERY_MS = 4000;
+// A new translator's model: one GRU layer learns the numbers in a few thousand steps on a CPU.
+const TRANSLATOR_CONFIG = { model: "gru", hidden_size: 128, num_layers: 1, batch_size: 64 };
+
+/** A new translation session with another range or attention, opened as its owner; or why not. */
+async function startTranslator(source: TranslateSource): Promise<string | null> {
+  try {
+    const config = TRANSLATOR_CONFIG;
+    const created = await createSession({ task: "translate", source: { ...source }, config });
+    rememberOwnerToken(created.id, created.owner_token);
+    location.assign(`/s/${encodeURIComponent(created.id)}`);
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
   }
 }
 

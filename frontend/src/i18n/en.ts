@@ -195,6 +195,47 @@ export const en = {
     "Fed its own predictions for {n} months, the model is off by {model}; a flat line by {persistence}.",
   "prices.empty": "The forecast appears after the first evaluation.",
 
+  // Translation (English number words to French): the translate task's view.
+  "tasks.translate.title": "Translation",
+  "tasks.translate.summary": "Translate English number words into French, one character at a time.",
+  "score.exactMatch": "exact translations of held-out numbers",
+  "translate.title": "English → French numbers",
+  "translate.intro":
+    "Type a number, in digits or in English words. The encoder reads the English one character at a time; the decoder writes the French one character at a time, each time the likeliest one.",
+  "translate.placeholder": "e.g. three hundred and twenty-one, or 321",
+  "translate.go": "Translate",
+  "translate.beam": "Beam width",
+  "translate.reads": "The model reads: {text}",
+  "translate.candidates": "Likeliest next characters at this step",
+  "translate.end": "end",
+  "translate.right": "Exactly right.",
+  "translate.wrong": "Not quite: the answer is “{expected}”.",
+  "translate.heldOutNumber": "This number was held out: the model never saw it in training.",
+  "translate.seenNumber": "The model trained on this number.",
+  "translate.outOfRange": "It is beyond the numbers this model trains on.",
+  "translate.heldOut": "Held-out numbers",
+  "translate.exact": "{p} of held-out numbers translated exactly right (greedy), by input length:",
+  "translate.measuring": "Measuring on held-out numbers…",
+  "translate.split":
+    "Numbers 0 to {range}: {train} for training, {held} held out and never seen in training.",
+  "translate.inside": "Look inside",
+  "translate.encoder": "The encoder's states, one row per English character",
+  "translate.encoderNote": "Each column is one hidden unit: blue negative, red positive.",
+  "translate.start": "The one vector the decoder starts from",
+  "translate.startNote":
+    "The encoder's last state. Without attention, this is everything the decoder knows about the English sentence.",
+  "translate.attention": "Attention: where each French character looks in the English",
+  "translate.beyond":
+    "Beyond the course: with attention, each decoder step reads a weighted mix of all the encoder's states (each row sums to 1), not only the last one.",
+  "translate.attentionOff":
+    "Attention is off: the decoder only has the vector above. Start a translator with attention to compare.",
+  "translate.range": "Numbers up to",
+  "translate.attentionSwitch": "Attention (beyond the course)",
+  "translate.att.none": "off",
+  "translate.att.general": "on (general)",
+  "translate.att.dot": "on (dot product)",
+  "translate.new": "Start a new translator",
+
   "tabs.label": "Views",
   "tabs.training": "Training",
   "tabs.inspect": "Look inside",

@@ -199,6 +199,50 @@ export const fr: Messages = {
     "Nourri de ses propres prédictions pendant {n} mois, le modèle se trompe de {model} ; une ligne plate de {persistence}.",
   "prices.empty": "La prévision apparaît après la première évaluation.",
 
+  // Traduction (nombres anglais en toutes lettres vers le français) : la vue de la tâche translate.
+  "tasks.translate.title": "Traduction",
+  "tasks.translate.summary":
+    "Traduire en français des nombres écrits en anglais, un caractère à la fois.",
+  "score.exactMatch": "traductions exactes des nombres mis de côté",
+  "translate.title": "Nombres : de l'anglais au français",
+  "translate.intro":
+    "Tapez un nombre, en chiffres ou en toutes lettres en anglais. L'encodeur lit l'anglais caractère par caractère ; le décodeur écrit le français caractère par caractère, en choisissant chaque fois le plus probable.",
+  "translate.placeholder": "par ex. three hundred and twenty-one, ou 321",
+  "translate.go": "Traduire",
+  "translate.beam": "Largeur du faisceau",
+  "translate.reads": "Le modèle lit : {text}",
+  "translate.candidates": "Caractères suivants les plus probables à cette étape",
+  "translate.end": "fin",
+  "translate.right": "Exactement juste.",
+  "translate.wrong": "Pas tout à fait : la réponse est « {expected} ».",
+  "translate.heldOutNumber":
+    "Ce nombre a été mis de côté : le modèle ne l'a jamais vu à l'entraînement.",
+  "translate.seenNumber": "Le modèle s'est entraîné sur ce nombre.",
+  "translate.outOfRange": "Il dépasse les nombres sur lesquels ce modèle s'entraîne.",
+  "translate.heldOut": "Nombres mis de côté",
+  "translate.exact":
+    "{p} des nombres mis de côté traduits exactement (décodage glouton), selon la longueur de l'entrée :",
+  "translate.measuring": "Mesure sur les nombres mis de côté…",
+  "translate.split":
+    "Nombres de 0 à {range} : {train} pour l'entraînement, {held} mis de côté, jamais vus à l'entraînement.",
+  "translate.inside": "Voir à l'intérieur",
+  "translate.encoder": "Les états de l'encodeur, une ligne par caractère anglais",
+  "translate.encoderNote": "Chaque colonne est une unité cachée : bleu négatif, rouge positif.",
+  "translate.start": "Le seul vecteur dont part le décodeur",
+  "translate.startNote":
+    "Le dernier état de l'encodeur. Sans attention, c'est tout ce que le décodeur sait de la phrase anglaise.",
+  "translate.attention": "Attention : où chaque caractère français regarde dans l'anglais",
+  "translate.beyond":
+    "Au-delà du cours : avec l'attention, chaque étape du décodeur lit un mélange pondéré de tous les états de l'encodeur (chaque ligne fait 1), pas seulement le dernier.",
+  "translate.attentionOff":
+    "L'attention est désactivée : le décodeur n'a que le vecteur ci-dessus. Lancez un traducteur avec attention pour comparer.",
+  "translate.range": "Nombres jusqu'à",
+  "translate.attentionSwitch": "Attention (au-delà du cours)",
+  "translate.att.none": "désactivée",
+  "translate.att.general": "activée (générale)",
+  "translate.att.dot": "activée (produit scalaire)",
+  "translate.new": "Lancer un nouveau traducteur",
+
   "tabs.label": "Vues",
   "tabs.training": "Entraînement",
   "tabs.inspect": "Voir à l'intérieur",
