@@ -158,14 +158,14 @@ export class TranslatePanel implements Component {
 }
 
 const ACCURACY_EVERY_MS = 4000;
-// A new translator's model: one GRU layer learns the numbers in a few thousand steps on a CPU.
-const TRANSLATOR_CONFIG = { model: "gru", hidden_size: 128, num_layers: 1, batch_size: 64 };
 
-/** A new translation session with another range or attention, opened as its owner; or why not. */
+/**
+ * A new translation session with another range or attention, opened as its owner; or why not.
+ * Its model is the task's own default (the server's `default_config`: one GRU layer).
+ */
 async function startTranslator(source: TranslateSource): Promise<string | null> {
   try {
-    const config = TRANSLATOR_CONFIG;
-    const created = await createSession({ task: "translate", source: { ...source }, config });
+    const created = await createSession({ task: "translate", source: { ...source } });
     rememberOwnerToken(created.id, created.owner_token);
     location.assign(`/s/${encodeURIComponent(created.id)}`);
     return null;
