@@ -23,7 +23,7 @@ import { SessionTools } from "./components/sessionTools";
 import { SettingsPanel } from "./components/settingsPanel";
 import { Stats } from "./components/stats";
 import { TaskPicker } from "./components/taskPicker";
-import { BallPanel, PricesPanel, TaskPanels, WordsPanel } from "./components/taskViews";
+import { BallPanel, MusicPanel, PricesPanel, TaskPanels, WordsPanel } from "./components/taskViews";
 import { TextSource } from "./components/textSource";
 import { Toasts } from "./components/toasts";
 import { h } from "./dom";
@@ -70,12 +70,21 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
   const ball = new BallPanel(actions);
   const words = new WordsPanel(actions);
   const prices = new PricesPanel();
+  const music = new MusicPanel(actions);
   const toasts = new Toasts(actions);
   const fatal = new FatalScreen();
 
   const samplesArea = h("div", { class: "area-samples" }, samples.el);
   // The task's own view takes the next-character box's place, beside the loss chart.
-  const predictArea = h("div", { class: "area-predict" }, predict.el, words.el, ball.el, prices.el);
+  const predictArea = h(
+    "div",
+    { class: "area-predict" },
+    predict.el,
+    words.el,
+    ball.el,
+    prices.el,
+    music.el,
+  );
   const panes = {
     training: h(
       "div",
@@ -142,6 +151,7 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
     ball,
     words,
     prices,
+    music,
     taskPanels,
     new PanelVisibility(root),
     toasts,

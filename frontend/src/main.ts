@@ -67,6 +67,7 @@ function connect(store: Store, session: SessionRef): Connection {
   connection.on("inspect:result", (result) => store.onInspectResult(result));
   connection.on("throw:result", (result) => store.onTaskResult("throw", result));
   connection.on("rollout:result", (result) => store.onTaskResult("rollout", result));
+  connection.on("tune:result", (result) => store.onTaskResult("tune", result));
   connection.on("train:gradients", (gradients) => store.onGradients(gradients));
   connection.on("session:revoked", (payload) => store.onRevoked(payload.message));
   connection.on("session:deleted", () => store.onDeleted());

@@ -89,30 +89,38 @@ def check(abc: str) -> Check:
         base = dict(bars=0, full_bars=0.0, in_key=0.0, notes=0)
         return Check(not reason, reason, parses, meter_text, key_text, **{**base, **found})
 
+    if not music.strip():
+        return verdict("no music after the header")
+    # music21 cannot read music without L: (nor make bars without M:): say so, before reading.
     missing = [tag for tag in ("M", "L", "K") if tag not in fields]
     if missing:
         return verdict(f"no {', '.join(t + ':' for t in missing)} line in the header")
     meter = METERS.get(meter_text.replace(" ", "")) or fraction(meter_text)
+    # music21 fails on a meter or note length it cannot split: say which, before reading.
     if meter is None:
         return verdict(f"the meter M:{meter_text} is not a fraction")
     if fraction(fields["L"]) is None:
         return verdict(f"the note length L:{fields['L']} is not a fraction")
-    if not music.strip():
-        return verdict("no music after the header")
     try:
         tokens = read(abc)
         coverage = covered(tokens, music)
         bars, full, in_key, notes = measure(tokens, meter * 4)
     except Exception as exc:  # noqa: BLE001 - music21 raises many kinds on bad input
         return verdict(f"music21 cannot read it: {str(exc).splitlines()[0][:120]}")
-    if coverage < MIN_COVERAGE:
-        return verdict(f"music21 skips {1 - coverage:.0%} of the characters of the music")
     found = dict(bars=bars, full_bars=full, in_key=in_key, notes=notes)
+    if coverage < MIN_COVERAGE:
+        skipped = f"music21 skips {1 - coverage:.0%} of the characters of the music"
+        return verdict(skipped, **found)
     if bars < MIN_BARS:
         return verdict(f"only {bars} bar(s); a tune needs at least {MIN_BARS}", True, **found)
     if full < MIN_FULL_BARS:
         return verdict(f"only {full:.0%} of the bars last {meter_text}", True, **found)
     return verdict("", True, **found)
+
+
+def warm_up() -> None:
+    """Import music21's ABC reader now (about a second), so no check waits for it later."""
+    from music21 import abcFormat  # noqa: F401
 
 
 def read(abc: str) -> list[Any]:

@@ -52,6 +52,7 @@ class MusicTask(TextTask):
     def build(cls, source: dict[str, Any], seed: int) -> MusicTask:
         """The collection's tunes read from music21's corpus; the last tenth held out."""
         collection = source["collection"]
+        checker.warm_up()  # music21's import (a second) here, not in the first answer
         return cls(TextDataset.from_text(tunes.join(tunes.load(collection))), collection)
 
     def cohort_key(self) -> Hashable | None:
