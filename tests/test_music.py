@@ -253,3 +253,17 @@ def test_the_score_reaches_a_socket_client_and_the_history_of_a_late_joiner(
     late = connect()
     history = late.join(s["id"], s["view_token"])["history"]
     assert history["score_step"][0] == step and history["score"][0] == share
+
+
+def test_the_music_lesson_starts_a_music_session_on_its_collection(server: Server, connect):
+    response = requests.post(
+        f"{server.url}/api/lessons/many-to-many-music/start", json={"lang": "fr"}, timeout=30
+    )
+    assert response.status_code == 201, response.text
+    started = response.json()
+    owner = connect()
+    state = owner.join(started["id"], started["owner_token"])
+    assert state["task"]["name"] == "music" and state["lesson"]["id"] == "many-to-many-music"
+    assert state["text"]["collection"] == tunes.DEFAULT_COLLECTION
+    assert state["config"]["hidden_size"] == 64
+    owner.emit("train:pause")

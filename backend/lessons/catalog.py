@@ -173,8 +173,9 @@ def session_source(lesson: Lesson, lang: str) -> tuple[str, dict[str, Any]]:
     """The task a lesson's runs learn and their source (unparsed) for a class in `lang`."""
     data = lesson.data
     if data.task in TASKS:  # a task of its own, reading the corpus with its own params
-        corpus = data.corpus.get(lang) if data.corpus else None
-        return data.task, {"corpus": corpus, **data.params}
+        if data.corpus is None:  # a task that brings data of its own: its params are its source
+            return data.task, dict(data.params)
+        return data.task, {"corpus": data.corpus.get(lang), **data.params}
     return DEFAULT_TASK, {"corpus": f"lesson:{lesson.id}", "text": training_text(data, lang)}
 
 
@@ -182,6 +183,9 @@ def training_text(data: Data, lang: str = "en") -> str:
     """The text a lesson's language models train on, for a class working in `lang`."""
     if data.corpus is not None:
         return corpora.load(data.corpus.get(lang))
+    own_text = getattr(TASKS.get(data.task or ""), "training_text", None)
+    if own_text is not None:  # a task with data of its own says what text its source reads
+        return own_text(data.params)
     # Imported here: the task modules need torch, which the web process otherwise never loads.
     from backend.tasks import sentiment
     from backend.tasks.long_range import make_task

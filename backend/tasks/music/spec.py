@@ -65,6 +65,10 @@ class MusicSpec(TaskSpec):
         vocab = len(set(tunes.join(tunes.load(source["collection"]))))
         return vocab, vocab
 
+    def training_text(self, source: dict[str, Any]) -> str:
+        """The text a source's models read (for the lessons catalog's checks)."""
+        return tunes.join(tunes.load(self.parse_source(source)["collection"]))
+
     def to_dict(self) -> dict[str, Any]:
         """The spec's JSON plus the collections a session may learn, for the start form."""
         choices = list(tunes.COLLECTIONS)
