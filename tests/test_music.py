@@ -134,6 +134,20 @@ def test_training_lowers_the_loss_and_samples_are_checked_tunes():
     assert 0.0 <= trainer.score() <= 1.0
 
 
+def test_predict_and_inspect_read_tunes_as_characters():
+    from backend.core.training import Trainer
+    from backend.tasks.music.task import MusicTask
+
+    trainer = Trainer(MusicTask.build(SPEC.parse_source(None), 0), small_cfg())
+    predicted = trainer.answer(
+        "predict", SPEC.parse_query("predict", {"text": "M:6/8\nL:", "seq": 1})
+    )
+    assert len(predicted["top"]) == 5 and predicted["unknown"] == []
+    query = SPEC.parse_query("inspect", {"text": "K:G\nGAB|", "seq": 1})
+    inspected = trainer.answer("inspect", query)
+    assert inspected["chars"] == list("K:G\nGAB|")
+
+
 def test_the_valid_tune_share_rises_from_near_zero_to_most_tunes():
     """The lesson's claim: after 50 steps almost no tune is valid; after 1,000, most are."""
     from backend.core.training import Trainer
