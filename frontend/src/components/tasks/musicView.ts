@@ -70,6 +70,9 @@ class TuneCard {
   private tune: TuneObject | null = null;
   private timer: TimingCallbacks | null = null;
   private drawing = 0;
+  /** A tune that arrived while this one played: drawn when the playing stops. */
+  private pending: [string, string, TuneCheck] | null = null;
+  private watchingAudio = false;
 
   constructor(testid: string) {
     this.el = h(
@@ -87,6 +90,10 @@ class TuneCard {
 
   /** Draw `abc` (unless it is the tune already drawn) with its heading and check. */
   update(abc: string, heading: string, check: TuneCheck): void {
+    if (this.timer) {
+      this.pending = [abc, heading, check]; // a listener is never cut off by the next sample
+      return;
+    }
     setText(this.heading, heading);
     setText(this.verdict, verdictText(check));
     setAttr(this.el, "data-valid", check.valid ? "true" : "false");
@@ -114,7 +121,10 @@ class TuneCard {
     const ctx = audioContext();
     // The audio context's state, for whoever checks that sound can play ("running").
     this.el.dataset.audio = ctx.state;
-    ctx.addEventListener("statechange", () => (this.el.dataset.audio = ctx.state));
+    if (!this.watchingAudio) {
+      ctx.addEventListener("statechange", () => (this.el.dataset.audio = ctx.state));
+      this.watchingAudio = true;
+    }
     void loadAbcjs().then((abcjs) => {
       if (!this.tune) return;
       let events = 0;
@@ -162,9 +172,13 @@ class TuneCard {
     this.cursor.hidden = true;
     delete this.el.dataset.playing;
     setText(this.play, t("music.play"));
+    const pending = this.pending;
+    this.pending = null;
+    if (pending) this.update(...pending);
   }
 
   reset(): void {
+    this.pending = null;
     this.stop();
     this.abc = "";
     this.tune = null;
