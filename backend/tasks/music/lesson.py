@@ -38,14 +38,16 @@ WRITES_MUSIC = Lesson(
         "Press play on the tune it writes. Near step 100 it is noise, letters and a few bar "
         "lines with no header that a musician could read. Near step 1,000 it has the shape of "
         "a jig (a header, bars of six eighths, notes in the key) but its phrases wander. By step "
-        "5,000 the tunes repeat their phrases and end on the home note; watch the valid-tunes "
-        "curve beside the loss, and play a real jig to compare.",
+        "5,000 nearly nine tunes in ten are valid, yet the validation loss has been climbing "
+        "since about step 1,000: on 209 jigs the model learns these tunes by heart more than "
+        "jigs in general; play a real jig to compare.",
         "Appuyez sur lecture sous l'air qu'il écrit. Vers le pas 100, c'est du bruit, des lettres "
         "et quelques barres de mesure sans en-tête qu'un musicien puisse lire. Vers le pas 1 000, "
         "il a l'allure d'une gigue (un en-tête, des mesures de six croches, des notes dans la "
-        "tonalité) mais ses phrases errent. Vers le pas 5 000, les airs reprennent leurs phrases "
-        "et finissent sur la tonique ; suivez la courbe des airs valides à côté de la perte, et "
-        "écoutez une vraie gigue pour comparer.",
+        "tonalité) mais ses phrases errent. Vers le pas 5 000, près de neuf airs sur dix sont "
+        "valides, mais la perte de validation remonte depuis le pas 1 000 environ : sur 209 "
+        "gigues, le modèle apprend ces airs par cœur plus que les gigues en général ; écoutez "
+        "une vraie gigue pour comparer.",
     ),
     claim=Text(
         "A tune is valid when music21 reads it, it has its meter, note length and key, at least "
