@@ -140,6 +140,14 @@ class Trainer:
         out, _ = self.model(self.task.encode(x))  # (W, T, O)
         return self.task.metric(self.task.loss(out, y).item())
 
+    @torch.no_grad()
+    def score(self) -> float | None:
+        """The task's own held-out score in [0, 1] (`Task.score`), or None if it has none."""
+        if self.task.spec.score is None:
+            return None
+        self.model.eval()
+        return self.task.score(self.model)
+
     def update_config(self, cfg: TrainConfig) -> None:
         """Apply the live settings of `cfg`, keeping the weights; others need a new Trainer."""
         if self.cfg.needs_rebuild(cfg):

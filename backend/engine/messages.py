@@ -153,6 +153,8 @@ class Progress(Event):
     train: list[list[float | None]]  # [step, loss in the task's unit]
     grad: list[list[float | int | None]]  # [step, gradient norm, clipped 0/1]
     val: list[list[float | None]]  # [step, validation loss]
+    # [step, the task's own score in [0, 1]] (`TaskSpec.score`: valid tunes, exact translations)
+    score: list[list[float | None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

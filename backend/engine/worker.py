@@ -72,6 +72,9 @@ from backend.engine.messages import (
 # Periodic work is paid for out of training time (about 4% in all at these settings).
 PROGRESS_EVERY_S = 0.1
 VALIDATE_EVERY_S = 4.0
+# The task's own score (`Task.score`: valid tunes, exact translations) is measured with a
+# validation, but at most this often on the wall clock: it generates, so it costs more.
+SCORE_EVERY_S = 8.0
 SAMPLE_EVERY_S = 5.0
 SAMPLE_LENGTH = 200
 DIAGNOSE_EVERY_S = 5.0  # gradient-through-time pass, on the session's own running time
@@ -104,6 +107,8 @@ class Slot:
     stepped: int = 0  # steps since the last gradient diagnostic
     run_s_since_diag: float = math.inf
     val_points: list[list[float]] = field(default_factory=list)
+    score_points: list[list[float]] = field(default_factory=list)  # [step, share] not yet sent
+    scored_at: float = -math.inf  # wall time of the last score
     last_flush: float = 0.0
     run_s_since_val: float = math.inf  # so a new model's curve gets a validation point at once
     run_s_since_sample: float = 0.0
@@ -504,7 +509,7 @@ class Worker:
         """One optimisation step on request (the session is paused), reported at once."""
         slot = self.slots[cmd.session]
         self.step_slot(slot)
-        slot.val_points.append([slot.trainer.step_count, finite(slot.trainer.evaluate())])
+        self.validate(slot)
         self.save(cmd.session, slot)
 
     def op_save(self, cmd: Save) -> None:
@@ -736,7 +741,7 @@ class Worker:
     def periodic(self, sid: str, slot: Slot, sample: bool = True) -> None:
         """Validation loss, a sample and a gradient diagnostic, on the session's running time."""
         if slot.run_s_since_val >= VALIDATE_EVERY_S:
-            slot.val_points.append([slot.trainer.step_count, finite(slot.trainer.evaluate())])
+            self.validate(slot)
             slot.run_s_since_val = 0.0
         if sample and slot.run_s_since_sample >= SAMPLE_EVERY_S:
             payload = slot.trainer.sample(SAMPLE_LENGTH, slot.trainer.cfg.temperature)
@@ -760,8 +765,20 @@ class Worker:
         """
         slot.running, slot.until = False, None
         if not slot.val_points or slot.val_points[-1][0] != slot.trainer.step_count:
-            slot.val_points.append([slot.trainer.step_count, finite(slot.trainer.evaluate())])
+            self.validate(slot)
         self.save(sid, slot, force=True)
+
+    @staticmethod
+    def validate(slot: Slot) -> None:
+        """A validation loss and, when the task has a score and it is due, the score."""
+        trainer = slot.trainer
+        slot.val_points.append([trainer.step_count, finite(trainer.evaluate())])
+        now = time.perf_counter()
+        if trainer.task.spec.score is not None and now - slot.scored_at >= SCORE_EVERY_S:
+            score = trainer.score()
+            if score is not None:
+                slot.score_points.append([trainer.step_count, finite(score)])
+            slot.scored_at = now
 
     def diagnose(self, sid: str, slot: Slot) -> None:
         """How far back the gradient reaches, and how often clipping fired, since last time."""
@@ -809,8 +826,10 @@ class Worker:
             train=slot.points,
             grad=slot.grads,
             val=slot.val_points,
+            score=slot.score_points,
         )
         slot.points, slot.grads, slot.val_points, slot.last_flush = [], [], [], now
+        slot.score_points = []
 
 
 def finite(x: float) -> float | None:

@@ -193,6 +193,9 @@ def training_text(data: Data, lang: str = "en") -> str:
     """The text a lesson's language models train on, for a class working in `lang`."""
     if data.corpus is not None:
         return corpora.load(data.corpus.get(lang))
+    own_text = getattr(TASKS.get(data.task or ""), "training_text", None)
+    if own_text is not None:  # a task with data of its own says what text its source reads
+        return own_text(data.params)
     # Imported here: the task modules need torch, which the web process otherwise never loads.
     from backend.tasks import sentiment
     from backend.tasks.long_range import make_task

@@ -89,12 +89,15 @@ class History:
     train: list[float | None] = field(default_factory=list)
     val_step: list[int] = field(default_factory=list)
     val: list[float] = field(default_factory=list)
+    # The task's own score (`TaskSpec.score`), a share in [0, 1], kept like `val`.
+    score_step: list[int] = field(default_factory=list)
+    score: list[float | None] = field(default_factory=list)
     grad: list[float | None] = field(default_factory=list)  # norm before clipping, per kept step
     clipped: list[int] = field(default_factory=list)  # 1 where clipping fired
     stride: int = 1  # keep every stride-th training point
     seen: int = 0
 
-    def add(self, train: list, grad: list, val: list) -> None:
+    def add(self, train: list, grad: list, val: list, score: list = ()) -> None:
         for (step, loss), (_, norm, clipped) in zip(train, grad, strict=True):
             if self.seen % self.stride == 0:
                 self.step.append(int(step))
@@ -109,6 +112,9 @@ class History:
         for step, loss in val:
             self.val_step.append(int(step))
             self.val.append(loss)
+        for step, share in score:
+            self.score_step.append(int(step))
+            self.score.append(share)
 
     def to_dict(self) -> dict:
         return {
@@ -118,6 +124,8 @@ class History:
             "clipped": self.clipped,
             "val_step": self.val_step,
             "val": self.val,
+            "score_step": self.score_step,
+            "score": self.score,
         }
 
     def truncate(self, step: int) -> None:
@@ -127,6 +135,8 @@ class History:
             setattr(self, name, getattr(self, name)[:keep])
         keep = sum(s <= step for s in self.val_step)
         self.val_step, self.val = self.val_step[:keep], self.val[:keep]
+        keep = sum(s <= step for s in self.score_step)
+        self.score_step, self.score = self.score_step[:keep], self.score[:keep]
 
     def dump(self) -> dict:
         """Everything, thinning state included, for storage."""
@@ -868,7 +878,7 @@ class Sessions:
         with self.lock:
             session.step, session.items_seen = event.step, event.items_seen
             session.items_per_sec = event.items_per_sec
-            session.history.add(event.train, event.grad, event.val)
+            session.history.add(event.train, event.grad, event.val, event.score)
             update = {
                 "step": session.step,
                 "items_seen": session.items_seen,
@@ -883,6 +893,7 @@ class Sessions:
                 "train": event.train,
                 "grad": event.grad,
                 "val": event.val,
+                "score": event.score,
             }
             stopped = session.status != "running"  # steps the worker took before it paused
         self.publisher.progress(session.id, update)

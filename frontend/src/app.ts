@@ -27,6 +27,7 @@ import { Stats } from "./components/stats";
 import { TaskPicker } from "./components/taskPicker";
 import {
   BallPanel,
+  MusicPanel,
   PricesPanel,
   TaskPanels,
   TranslatePanel,
@@ -81,6 +82,7 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
   const words = new WordsPanel(actions);
   const prices = new PricesPanel();
   const translate = new TranslatePanel(actions);
+  const music = new MusicPanel(actions);
   const toasts = new Toasts(actions);
   const fatal = new FatalScreen();
 
@@ -94,6 +96,7 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
     ball.el,
     prices.el,
     translate.el,
+    music.el,
   );
   const panes = {
     training: h(
@@ -166,6 +169,7 @@ export function mountApp(root: HTMLElement, store: Store, actions: Actions): voi
     words,
     prices,
     translate,
+    music,
     taskPanels,
     new PanelVisibility(root),
     toasts,

@@ -69,6 +69,7 @@ function connect(store: Store, session: SessionRef): Connection {
   connection.on("rollout:result", (result) => store.onTaskResult("rollout", result));
   connection.on("translate:result", (result) => store.onTaskResult("translate", result));
   connection.on("accuracy:result", (result) => store.onTaskResult("accuracy", result));
+  connection.on("tune:result", (result) => store.onTaskResult("tune", result));
   connection.on("train:gradients", (gradients) => store.onGradients(gradients));
   connection.on("session:revoked", (payload) => store.onRevoked(payload.message));
   connection.on("session:deleted", () => store.onDeleted());

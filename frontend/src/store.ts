@@ -47,6 +47,9 @@ export interface HistoryBuffer {
   train: number[];
   val_step: number[];
   val: number[];
+  /** The task's own score (`task.score`: valid tunes, exact matches), a share in [0, 1]. */
+  score_step: number[];
+  score: (number | null)[];
   /** Steps with a gradient norm (the same steps as `step` when the server sends them). */
   grad_step: number[];
   /** Gradient norm before clipping; null where it overflowed. */
@@ -214,6 +217,8 @@ function emptyHistory(): HistoryBuffer {
     train: [],
     val_step: [],
     val: [],
+    score_step: [],
+    score: [],
     grad_step: [],
     grad: [],
     clipped: [],
@@ -374,6 +379,8 @@ export class Store {
         train: [...history.train],
         val_step: [...history.val_step],
         val: [...history.val],
+        score_step: [...(history.score_step ?? [])],
+        score: [...(history.score ?? [])],
         grad_step: hasGrad ? [...history.step] : [],
         grad: hasGrad ? [...history.grad!] : [],
         clipped: hasGrad ? [...(history.clipped ?? history.step.map(() => 0))] : [],
@@ -412,6 +419,10 @@ export class Store {
     for (const [step, bits] of message.val) {
       history.val_step.push(step);
       history.val.push(bits);
+    }
+    for (const [step, share] of message.score ?? []) {
+      history.score_step.push(step);
+      history.score.push(share);
     }
     for (const [step, norm, clipped] of message.grad ?? []) {
       history.grad_step.push(step);

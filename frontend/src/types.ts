@@ -49,6 +49,8 @@ export interface TaskInfo {
   views: string[];
   queries: string[];
   default_source: Record<string, unknown>;
+  /** The task's own held-out score drawn beside the loss (i18n `score.<name>`), or none. */
+  score?: string | null;
 }
 
 export interface Corpus {
@@ -89,6 +91,9 @@ export interface History {
   train: number[];
   val_step: number[];
   val: number[];
+  /** The task's own score (`TaskInfo.score`), a share in [0, 1], at `score_step`. */
+  score_step?: number[];
+  score?: (number | null)[];
   /** Gradient norm before clipping at each `step` (null: overflowed, update skipped). */
   grad?: (number | null)[];
   /** 1 where clipping rescaled that step's gradient. */
@@ -185,6 +190,8 @@ export interface TrainProgress {
   status: Status;
   train: Point[];
   val: Point[];
+  /** `[step, the task's score in [0, 1] (null: not finite)]`, when the task has one. */
+  score?: [number, number | null][];
   /** `[step, gradient norm before clipping (null: overflow), clipped 0 | 1]`. */
   grad?: [number, number | null, number][];
 }
@@ -346,6 +353,7 @@ export interface ServerToClientEvents {
   "rollout:result": (result: TaskResult) => void;
   "translate:result": (result: TaskResult) => void;
   "accuracy:result": (result: TaskResult) => void;
+  "tune:result": (result: TaskResult) => void;
   "train:gradients": (gradients: GradientsMessage) => void;
   "session:revoked": (payload: { message: string }) => void;
   "session:deleted": (payload: { id: string }) => void;

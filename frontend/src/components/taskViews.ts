@@ -12,6 +12,8 @@ import { taskViews, type AppState } from "../store";
 import type { Component } from "./component";
 import type { BallDescribe, BallTrajectory, BallViewData } from "./tasks/ballTypes";
 import { BallView } from "./tasks/ballView";
+import type { GeneratedTune, RealTune } from "./tasks/musicTypes";
+import { MusicView } from "./tasks/musicView";
 import type { PriceForecast } from "./tasks/pricesData";
 import { PricesView } from "./tasks/pricesView";
 import type { TranslateSource, TranslateViewData } from "./tasks/translateTypes";
@@ -171,6 +173,36 @@ async function startTranslator(source: TranslateSource): Promise<string | null> 
     return null;
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** The newest generated tune and a real one from the collection, as sheet music to play. */
+export class MusicPanel implements Component {
+  private readonly view: MusicView;
+  private shown: { sample: unknown; real: unknown } = { sample: null, real: null };
+
+  constructor(actions: Actions) {
+    this.view = new MusicView(() => actions.askTask("tune", {}));
+  }
+
+  get el(): HTMLElement {
+    return this.view.el;
+  }
+
+  update(state: Readonly<AppState>): void {
+    const on = taskViews(state).includes("music");
+    show(this.el, on);
+    if (!on) return;
+    const sample = latestSample(state) as GeneratedTune | null;
+    const real = (state.answers.tune?.result ?? null) as RealTune | null;
+    if (sample === this.shown.sample && real === this.shown.real) return;
+    this.shown = { sample, real };
+    this.view.update({ sample: sample && "abc" in sample ? sample : null, real });
+  }
+
+  reset(): void {
+    this.shown = { sample: null, real: null };
+    this.view.reset();
   }
 }
 

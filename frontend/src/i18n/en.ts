@@ -695,6 +695,23 @@ export const en = {
     "Reads {read} of {total} characters; swapping two characters near the end moves its prediction by {order}.",
   "reach.legend":
     "Darker: the prediction depends more on that character (logarithmic shading, from 0.001 % to 100 %).",
+  // Music (folk tunes in ABC) and the task's score beside the loss
+  "tasks.music.title": "Folk tunes",
+  "tasks.music.summary":
+    "Read folk tunes in ABC notation one character at a time, then write new ones.",
+  "score.validTunes": "valid tunes",
+  "chart.score": "{name} (%)",
+  "music.title": "Tunes the model writes",
+  "music.help":
+    "Each new tune is checked: does music21 read it, has it a meter, a note length and a key, at least 4 bars, and do most bars last what the meter says? Press play to hear it.",
+  "music.waiting": "The first tune arrives a few seconds after training starts.",
+  "music.generated": "Written at step {step}",
+  "music.real": "From the collection: {title} ({n} of {count})",
+  "music.askReal": "Play a real tune from the collection",
+  "music.play": "Play",
+  "music.stop": "Stop",
+  "music.valid": "A valid tune: {bars} bars, {inKey}% of its notes in the key.",
+  "music.invalid": "Not a valid tune yet: {reason}.",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -716,6 +716,23 @@ export const fr: Messages = {
     "Lit {read} caractères sur {total} ; échanger deux caractères près de la fin déplace sa prédiction de {order}.",
   "reach.legend":
     "Plus foncé : la prédiction dépend davantage de ce caractère (échelle logarithmique, de 0,001 % à 100 %).",
+  // Music (folk tunes in ABC) and the task's score beside the loss
+  "tasks.music.title": "Airs traditionnels",
+  "tasks.music.summary":
+    "Lire des airs traditionnels notés en ABC un caractère à la fois, puis en écrire de nouveaux.",
+  "score.validTunes": "airs valides",
+  "chart.score": "{name} (%)",
+  "music.title": "Les airs que le modèle écrit",
+  "music.help":
+    "Chaque nouvel air est vérifié : music21 sait-il le lire, a-t-il une mesure, une durée de note et une tonalité, au moins 4 mesures, et la plupart des mesures ont-elles la bonne durée ? Appuyez sur lecture pour l'écouter.",
+  "music.waiting": "Le premier air arrive quelques secondes après le début de l'entraînement.",
+  "music.generated": "Écrit à l'étape {step}",
+  "music.real": "Tiré du recueil : {title} ({n} sur {count})",
+  "music.askReal": "Écouter un vrai air du recueil",
+  "music.play": "Lecture",
+  "music.stop": "Arrêt",
+  "music.valid": "Un air valide : {bars} mesures, {inKey} % des notes dans la tonalité.",
+  "music.invalid": "Pas encore un air valide : {reason}.",
 };
 
 export const frSettings: Record<string, SettingText> = {

@@ -1,0 +1,1 @@
+"""Folk tunes in ABC notation, read and written one character at a time."""
