@@ -67,18 +67,45 @@ def test_the_start_lists_every_kind_of_sequence_with_one_line(browser: Browser, 
     page = open_page(browser, server.url + "/")
     page.wait_for_url(re.compile(r"/s/[\w-]+$"))
     options = page.get_by_test_id("task-select").locator("option")
-    expect(options).to_have_count(4)
-    assert [options.nth(i).get_attribute("value") for i in range(4)] == [
+    expect(options).to_have_count(6)
+    assert [options.nth(i).get_attribute("value") for i in range(6)] == [
         "text",
         "words",
         "ball",
         "prices",
+        "music",
+        "translate",
     ]
     page.get_by_test_id("task-select").select_option("ball")
     expect(page.get_by_test_id("task-summary")).to_contain_text("ball")
     page.get_by_test_id("task-start").click()
     page.wait_for_url(re.compile(r"/s/[\w-]+$"))
     expect(page.get_by_test_id("ball-view")).to_be_visible()
+
+
+def test_a_task_is_started_on_the_source_chosen_in_the_picker(browser: Browser, server: Server):
+    """The picker offers a task's source choices (here a collection of tunes), in French."""
+    page = open_page(browser, server.url + "/")
+    page.wait_for_url(re.compile(r"/s/[\w-]+$"))
+    page.get_by_test_id("lang-switch").select_option("fr")
+    page.get_by_test_id("task-select").select_option("music")
+    collection = page.get_by_test_id("task-field-collection")
+    expect(collection).to_have_value("oneills-jigs")  # the task's default source
+    expect(collection.locator("option[value=essen]")).to_have_text(
+        "Chansons populaires d'Essen (allemandes)"
+    )
+    collection.select_option("essen")
+    frames: list[str] = []  # every frame of the next page's socket, from its first
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(str(f))))
+    page.get_by_test_id("task-start").click()
+    page.wait_for_url(re.compile(r"/s/[\w-]+$"))
+    expect(page.get_by_test_id("task-select")).to_have_value("music")
+    # The new session's state names its source: the picker's choice reached the server.
+    for _ in range(120):
+        if any('"collection":"essen"' in frame for frame in frames):
+            break
+        page.wait_for_timeout(500)
+    assert any('"collection":"essen"' in frame for frame in frames), frames[:3]
 
 
 def test_a_ball_trains_its_ghost_follows_and_a_throw_is_predicted(browser: Browser, server: Server):

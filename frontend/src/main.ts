@@ -39,8 +39,10 @@ function owned(created: CreatedSession): SessionRef {
  * either becoming its owner link; `/s/<id>?t=…` is used as given.
  */
 async function resolveSession(route: Route): Promise<SessionRef | null> {
-  if (route.kind === "new")
-    return owned(await createSession(route.task ? { task: route.task } : {}));
+  if (route.kind === "new") {
+    const source = Object.keys(route.source).length ? { source: route.source } : {};
+    return owned(await createSession(route.task ? { task: route.task, ...source } : {}));
+  }
   if (route.kind === "lesson") {
     if (isLang(route.lang)) setLang(route.lang);
     return owned(await startLesson(route.id, getLang()));

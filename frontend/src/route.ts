@@ -1,14 +1,15 @@
 /** What the page's own URL asks for, and where an owner's token is remembered. */
 
 export type Route =
-  | { kind: "new"; task: string | null }
+  | { kind: "new"; task: string | null; source: Record<string, string> }
   | { kind: "lesson"; id: string; lang: string | null }
   | { kind: "session"; id: string; token: string | null };
 
 const OWNER_KEY = "rnn-playground:owner:";
 
 /**
- * `/` starts a new session (`/?task=<name>`: of that kind of sequence),
+ * `/` starts a new session (`/?task=<name>`: of that kind of sequence; any other parameter
+ * is a field of its source, as the task picker's choices write them: `&collection=essen`),
  * `/?lesson=<id>&lang=<lang>` starts a lesson, and
  * `/s/<id>?t=<token>` opens a session (the token may be missing).
  */
@@ -18,7 +19,8 @@ export function parseRoute(location: Location): Route {
   if (!match?.[1]) {
     const lesson = params.get("lesson");
     if (lesson) return { kind: "lesson", id: lesson, lang: params.get("lang") };
-    return { kind: "new", task: params.get("task") };
+    const source = Object.fromEntries([...params].filter(([name]) => name !== "task"));
+    return { kind: "new", task: params.get("task"), source };
   }
   const token = params.get("t");
   return { kind: "session", id: match[1], token: token === "" ? null : token };

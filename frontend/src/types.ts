@@ -49,8 +49,20 @@ export interface TaskInfo {
   views: string[];
   queries: string[];
   default_source: Record<string, unknown>;
+  /**
+   * Source fields a new session may choose in the task picker: a list of choices (with
+   * English labels; the page shows `source.<field>.<choice>` when it has one) or a range.
+   */
+  source_fields?: Record<string, SourceField>;
   /** The task's own held-out score drawn beside the loss (i18n `score.<name>`), or none. */
   score?: string | null;
+}
+
+export interface SourceField {
+  choices?: string[];
+  labels?: Record<string, string>;
+  min?: number;
+  max?: number;
 }
 
 export interface Corpus {

@@ -72,7 +72,9 @@ class MusicSpec(TaskSpec):
     def to_dict(self) -> dict[str, Any]:
         """The spec's JSON plus the collections a session may learn, for the start form."""
         choices = list(tunes.COLLECTIONS)
-        return {**super().to_dict(), "source_fields": {"collection": {"choices": choices}}}
+        labels = {c.id: c.name for c in tunes.COLLECTIONS.values()}
+        field = {"choices": choices, "labels": labels}
+        return {**super().to_dict(), "source_fields": {"collection": field}}
 
 
 SPEC = MusicSpec(

@@ -38,7 +38,7 @@ class Collection:
     """A set of tunes from one folder of music21's corpus, optionally of one rhythm."""
 
     id: str
-    name: str  # English; the page shows music.collection.<id>
+    name: str  # English; the page shows source.collection.<id>
     folder: str  # under music21/corpus/
     rhythms: tuple[str, ...] = ()  # keep tunes whose R: (or file name) is one of these; () all
 

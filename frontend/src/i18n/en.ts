@@ -629,6 +629,18 @@ export const en = {
   "corpus.shakespeare.name": "Shakespeare's plays",
   "corpus.shakespeare.description":
     "Hamlet, Macbeth and Julius Caesar in their 1623 spelling, where the model learns speakers' names, verse lines and words like 'vnfold' and 'haue'.",
+  // The task picker's source choices (`source.<field>` and `source.<field>.<choice>`)
+  "source.collection": "Collection of tunes",
+  "source.collection.oneills-jigs": "O'Neill's 1850: jigs",
+  "source.collection.oneills-reels": "O'Neill's 1850: reels",
+  "source.collection.oneills": "O'Neill's 1850: every tune",
+  "source.collection.ryans-jigs": "Ryan's Mammoth Collection: jigs",
+  "source.collection.ryans-reels": "Ryan's Mammoth Collection: reels",
+  "source.collection.ryans": "Ryan's Mammoth Collection: every tune",
+  "source.collection.essen": "Essen folk songs (German)",
+  "source.input": "What the model sees",
+  "source.input.image": "the picture (24 × 24 pixels)",
+  "source.input.coords": "the coordinates (x, y)",
   "ball.title": "Bouncing ball",
   "ball.intro":
     "The model watches the ball frame by frame and guesses where it will be in the next frame: that guess is the ghost. The dotted line is what it imagines further ahead, feeding its own guesses back in.",

@@ -649,6 +649,18 @@ export const fr: Messages = {
   "corpus.shakespeare.name": "Pièces de Shakespeare (en anglais)",
   "corpus.shakespeare.description":
     "Hamlet, Macbeth et Jules César dans leur orthographe de 1623, où le modèle apprend les noms des personnages, les vers et des mots comme « vnfold » et « haue ».",
+  // Les choix de source du sélecteur de tâche (`source.<champ>` et `source.<champ>.<choix>`)
+  "source.collection": "Recueil d'airs",
+  "source.collection.oneills-jigs": "O'Neill, 1850 : gigues",
+  "source.collection.oneills-reels": "O'Neill, 1850 : reels",
+  "source.collection.oneills": "O'Neill, 1850 : tous les airs",
+  "source.collection.ryans-jigs": "Recueil de Ryan (Mammoth) : gigues",
+  "source.collection.ryans-reels": "Recueil de Ryan (Mammoth) : reels",
+  "source.collection.ryans": "Recueil de Ryan (Mammoth) : tous les airs",
+  "source.collection.essen": "Chansons populaires d'Essen (allemandes)",
+  "source.input": "Ce que voit le modèle",
+  "source.input.image": "l'image (24 × 24 pixels)",
+  "source.input.coords": "les coordonnées (x, y)",
   "ball.title": "Balle qui rebondit",
   "ball.intro":
     "Le modèle regarde la balle image par image et devine où elle sera à l'image suivante : cette supposition est le fantôme. La ligne pointillée est ce qu'il imagine plus loin, en se nourrissant de ses propres suppositions.",
