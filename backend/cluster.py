@@ -108,7 +108,7 @@ class SharedStorage(Storage):
 
     def save(self, record: Any) -> None:
         super().save(record)
-        self.changed(record.id)
+        self.changed(record.id, RECORD_ONLY)  # settings, source, class mode: not the run status
 
     def merge_state(self, session_id: str, fields: dict[str, Any]) -> None:
         """Overwrite only `fields` of the stored run state, under the row's lock.
@@ -184,6 +184,12 @@ class ClusterPublisher(SocketPublisher):
         self.socketio.emit(event, data, to=client, ignore_queue=local)
 
 
+# A change note for a record written without its run state: the others reload the record and
+# keep the status they hold (a stored one may be older: a pause stored while the database was
+# away reaches them in a note of its own).
+RECORD_ONLY = {"record_only": True}
+
+
 def run_status(state: dict[str, Any]) -> dict[str, Any]:
     """The part of a run state that says whether it trains."""
     return {"status": state.get("status"), "pause_reason": state.get("pause_reason")}
@@ -252,8 +258,11 @@ class ClusterSessions(Sessions):
     def refresh(self, session_id: str, run: dict | None = None) -> None:
         """Another web process changed the session: reload our copy and tell our watchers.
 
-        `run` is the status that process holds (it may not be stored: the database away).
+        `run` is the status that process holds (it may not be stored: the database away), or
+        RECORD_ONLY when only the record changed (the status stays ours).
         """
+        keep = bool(run and run.get("record_only"))
+        run = None if keep else run
         with self.lock:
             session = self.sessions.get(session_id)
         if session is None:
@@ -271,7 +280,7 @@ class ClusterSessions(Sessions):
             before = session.snapshot("owner")
             revoked = record.view_token != session.record.view_token
             if record is not session.record:
-                self._adopt(session, record)
+                self._adopt(session, record, keep_status=keep)
             if run:
                 session.status, session.pause_reason = run["status"], run["pause_reason"]
             dropped = [c for c, role in session.clients.items() if role == "viewer" and revoked]
@@ -284,16 +293,17 @@ class ClusterSessions(Sessions):
         if changed:
             self.publisher.state(session)
 
-    def _adopt(self, session: Session, record: Any) -> None:
-        """Take the stored record and run state (callers hold the lock)."""
+    def _adopt(self, session: Session, record: Any, keep_status: bool = False) -> None:
+        """Take the stored record and run state, or only the record (callers hold the lock)."""
         state = record.state
         retasked = (record.task, record.source) != (session.record.task, session.record.source)
         session.record, session.config = record, TrainConfig(**record.config)
         if retasked:  # a new source (or task): its spec says the model's sizes
             session.spec = spec_for(record.task)
             session.sizes = session.spec.sizes(record.source)
-        session.status = state.get("status", session.status)
-        session.pause_reason = state.get("pause_reason")
+        if not keep_status:
+            session.status = state.get("status", session.status)
+            session.pause_reason = state.get("pause_reason")
         session.view_version = state.get("view_version", session.view_version)
         # A model rebuilt elsewhere restarts its history when its trainer reports it `opened`.
 

@@ -338,7 +338,12 @@ def test_postgres_briefly_away_gives_clear_errors_and_no_wrong_state(cluster: Cl
         owner.emit("train:config", {"config": {"learning_rate": 0.02}})
         changed = viewer.wait("session:state", lambda d: d["config"]["learning_rate"] == 0.02)
         assert changed["status"] == "paused"
-        assert stored_in_postgres(cluster, links["id"])["status"] == "paused"
+        # The record's note can reach B before A has stored the run state: wait for that write.
+        services.wait_until(
+            lambda: stored_in_postgres(cluster, links["id"]).get("status") == "paused",
+            "the paused status stored once the database is back",
+            timeout=15,
+        )
     finally:
         owner.close()
         viewer.close()
@@ -432,7 +437,9 @@ def test_a_lost_trainer_node_resumes_its_sessions_on_the_other_from_their_checkp
     cluster: Cluster,
 ) -> None:
     a, b = cluster.web
-    made = [create(a), create(a)]  # one on each node
+    made = []  # new sessions go to the trainer holding fewest: soon one is on the second node
+    while len(made) < 6 and not any(cluster.placement(s["id"]).split("-")[1] == "n1" for s in made):
+        made.append(create(a))
     links = next(s for s in made if cluster.placement(s["id"]).split("-")[1] == "n1")
     owner, viewer = Client(a.url), Client(b.url)
     try:

@@ -179,7 +179,12 @@ class Storage:
         return cls(f"sqlite:///{path / 'playground.db'}", path)
 
     def save(self, record: SessionRecord) -> None:
-        """Insert or replace the record."""
+        """Insert the record, or replace it but for its run state.
+
+        The run state has writers of its own (`save_state`, and in cluster mode `merge_state`):
+        an update must not put back the state the record was loaded with, or a settings change
+        would briefly store a stale status, and for good if the state's own write then failed.
+        """
         now = time.time()
         row = {
             "owner_digest": record.owner_digest,
@@ -194,8 +199,10 @@ class Storage:
             "parent_id": record.parent_id,
             "updated_at": now,
         }
+        update = {name: value for name, value in row.items() if name != "state"}
+        this = sessions.c.id == record.id
         with self.writing() as conn:
-            done = conn.execute(sessions.update().where(sessions.c.id == record.id).values(**row))
+            done = conn.execute(sessions.update().where(this).values(**update))
             if done.rowcount == 0:
                 conn.execute(sessions.insert().values(id=record.id, created_at=now, **row))
 
