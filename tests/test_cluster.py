@@ -436,6 +436,11 @@ def checkpointed_by(seen: list[tuple[float, int]], killed_at: float) -> int:
 def test_a_lost_trainer_node_resumes_its_sessions_on_the_other_from_their_checkpoints(
     cluster: Cluster,
 ) -> None:
+    import redis
+
+    # Hold the balancing lock, so no session moves off the node this test kills (a move is
+    # tested on its own above).
+    redis.Redis.from_url(cluster.redis.url).set("playground:balance", "test", ex=600)
     a, b = cluster.web
     made = []  # new sessions go to the trainer holding fewest: soon one is on the second node
     while len(made) < 6 and not any(cluster.placement(s["id"]).split("-")[1] == "n1" for s in made):
