@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import queue
 import random
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -186,31 +185,11 @@ class Outbox:
 
 
 def test_an_exported_music_session_imports_with_identical_samples_and_answers(tmp_path):
-    from backend.engine import worker
-    from backend.engine.messages import Open, Save
-    from backend.store import exchange
+    from tests.test_task_seam import exported_and_imported
 
     cfg = small_cfg(model="gru", batch_size=4)
     source = SPEC.parse_source({"collection": "oneills-jigs"})
-    w = worker.Worker(None, queue.Queue(), Outbox(), device="cpu", checkpoint_s=60)
-    saved = tmp_path / "s.safetensors"
-    w.op_open(Open("s", 1, "music", source, cfg.to_dict(), checkpoint=str(saved)))
-    for _ in range(30):
-        w.slots["s"].trainer.step()
-    w.op_save(Save("s"))
-    checkpoint = saved.read_bytes()
-    blob = exchange.export(
-        exchange.weights_from_checkpoint(checkpoint),
-        cfg,
-        SPEC,
-        source,
-        exchange.task_state_from_checkpoint(checkpoint),
-        30,
-    )
-    model = exchange.parse_import(blob, tmp_path / "imported.safetensors")
-    assert (model.task, model.source) == ("music", source)
-    copy = Open("t", 1, model.task, model.source, cfg.to_dict(), str(tmp_path / "t.safetensors"))
-    w.op_open(replace(copy, weights=str(model.weights)))
+    w = exported_and_imported(tmp_path, "music", source, cfg, steps=30)
     samples, answers, scores = [], [], []
     for sid in ("s", "t"):
         trainer = w.slots[sid].trainer

@@ -152,41 +152,48 @@ EXPORTS = {
 }
 
 
-@pytest.mark.parametrize("task", sorted(EXPORTS))
-def test_an_exported_session_imports_with_identical_answers(tmp_path, task):
+def exported_and_imported(tmp_path, task, source, cfg, steps=20):
+    """A worker holding session "s" of `task`, trained `steps` steps, exported, and session "t"
+    imported from that export; returns the worker (for export tests of every task)."""
     import queue
 
-    import torch
-
-    from backend.config import TrainConfig
     from backend.engine import worker
     from backend.engine.messages import Open, Save
     from backend.store import exchange
 
-    torch.set_num_threads(1)
-    cfg = TrainConfig(model="gru", hidden_size=8, num_layers=1, seq_len=8, batch_size=4)
-    spec = spec_for(task)
-    raw_source, op, raw_query = EXPORTS[task]
-    source = spec.parse_source(raw_source)
     w = worker.Worker(None, queue.Queue(), Outbox(), device="cpu", checkpoint_s=60)
     saved = tmp_path / "s.safetensors"
     w.op_open(Open("s", 1, task, source, cfg.to_dict(), checkpoint=str(saved)))
-    for _ in range(20):
+    for _ in range(steps):
         w.slots["s"].trainer.step()
     w.op_save(Save("s"))
     checkpoint = saved.read_bytes()
     blob = exchange.export(
         exchange.weights_from_checkpoint(checkpoint),
         cfg,
-        spec,
+        spec_for(task),
         source,
         exchange.task_state_from_checkpoint(checkpoint),
-        20,
+        steps,
     )
     model = exchange.parse_import(blob, tmp_path / "imported.safetensors")
-    assert model.task == task
+    assert (model.task, model.source) == (task, source)
     copy = Open("t", 1, model.task, model.source, cfg.to_dict(), str(tmp_path / "t.safetensors"))
     w.op_open(replace(copy, weights=str(model.weights)))
+    return w
+
+
+@pytest.mark.parametrize("task", sorted(EXPORTS))
+def test_an_exported_session_imports_with_identical_answers(tmp_path, task):
+    import torch
+
+    from backend.config import TrainConfig
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig(model="gru", hidden_size=8, num_layers=1, seq_len=8, batch_size=4)
+    spec = spec_for(task)
+    raw_source, op, raw_query = EXPORTS[task]
+    w = exported_and_imported(tmp_path, task, spec.parse_source(raw_source), cfg)
     query = spec.parse_query(op, raw_query)
     answers = []
     for sid in ("s", "t"):

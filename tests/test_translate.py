@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 import subprocess
 import sys
 from dataclasses import replace
@@ -190,26 +189,15 @@ def log_prob(model, source: str, output: str) -> float:
 
 
 def test_an_exported_translator_imports_with_identical_answers(tmp_path):
-    from backend.engine import worker
-    from backend.engine.messages import Open, Save
     from backend.store import exchange
-    from tests.test_task_seam import Outbox
+    from tests.test_task_seam import exported_and_imported
 
     cfg = TrainConfig(**TINY)
     source = SPEC.parse_source({"attention": "general"})
-    w = worker.Worker(None, queue.Queue(), Outbox(), device="cpu", checkpoint_s=60)
-    saved = tmp_path / "s.safetensors"
-    w.op_open(Open("s", 1, "translate", source, cfg.to_dict(), checkpoint=str(saved)))
-    for _ in range(20):
-        w.slots["s"].trainer.step()
-    w.op_save(Save("s"))
-    checkpoint = saved.read_bytes()
+    w = exported_and_imported(tmp_path, "translate", source, cfg)
+    checkpoint = (tmp_path / "s.safetensors").read_bytes()
     weights = exchange.weights_from_checkpoint(checkpoint)
     state = exchange.task_state_from_checkpoint(checkpoint)
-    blob = exchange.export(weights, cfg, SPEC, source, state, 20)
-    model = exchange.parse_import(blob, tmp_path / "imported.safetensors")
-    copy = Open("t", 1, model.task, model.source, cfg.to_dict(), str(tmp_path / "t.safetensors"))
-    w.op_open(replace(copy, weights=str(model.weights)))
     query = SPEC.parse_query("translate", {"text": "seven hundred and four", "beam": 3})
     answers = [w.slots[sid].trainer.answer("translate", query) for sid in ("s", "t")]
     assert answers[0] == answers[1] and answers[0]["steps"]
