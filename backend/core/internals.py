@@ -1,10 +1,11 @@
-"""Looking inside the cell: every gate and state of a trained model, character by character.
+"""Looking inside the cell: every gate and state of a trained model, step by step.
 
 Training runs the fused torch.nn.RNN / LSTM / GRU, which hides the gates. Here the
 same equations are written out by hand and fed the model's own weights, read from
 `model.rnn.weight_ih_l{k}`, `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}` (gate
 blocks stacked in PyTorch's order). For layer k with input x_t (the one-hot
-character for k = 0, layer k - 1's h_t above that) and h_0 = c_0 = 0:
+character, or the task's input vector of a step (a ball's frame, a month's return), for
+k = 0, layer k - 1's h_t above that) and h_0 = c_0 = 0:
 
   RNN   a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh     pre-activation
         h_t = phi(a_t)                                   phi = tanh or relu
@@ -28,12 +29,14 @@ What this module offers, all pure functions of a model (no Flask, no sockets):
                    it steps the hand-written cell (`trace_reference`, the oracle).
   Surgery          clamp a gate (a forget gate held at 0 forgets everything, at 1
                    never forgets) or silence a unit, and watch the predictions change.
-  saliency         |d y_target / d x_s| for each input character s: which earlier
-                   characters the prediction depends on.
+  saliency         |d y_target / d x_s| for each input step s: which earlier
+                   characters (or frames, or months) the prediction depends on.
   gradient_through_time
                    |dL/dh_t| for the loss at the last step of a window, for every t:
                    how far back the learning signal reaches (vanishing vs exploding).
   pack             uint8-quantised, base64 payload of a trace for the browser.
+  inspect_text     one "look inside" answer for a typed text (characters);
+  inspect_steps    the same for a task's own steps, input vectors the task labels.
 
 References: Karpathy, Johnson & Fei-Fei, "Visualizing and Understanding Recurrent
 Networks" (2015); Strobelt et al., "LSTMVis" (2017); Simonyan et al., "Deep Inside
@@ -310,19 +313,23 @@ def _finish(model: SequenceModel, layers: list[dict[str, torch.Tensor]]) -> Trac
     return Trace(model.kind, model.activation, layers, logits, F.softmax(logits, dim=-1))
 
 
-def _check_ids(ids: torch.Tensor) -> None:
-    if ids.dim() != 1 or len(ids) == 0:
-        raise ValueError("ids must be a non-empty 1-D tensor of character ids")
+def _check_steps(model: SequenceModel, x: torch.Tensor) -> None:
+    """x must be T >= 1 steps: category ids (T,), or input vectors (T, input_size)."""
+    if len(x) == 0:
+        raise ValueError("there must be at least one step to trace")
+    if x.is_floating_point():
+        if x.dim() != 2 or x.shape[1] != model.input_size:
+            raise ValueError(f"input vectors must be (T, {model.input_size}); got {tuple(x.shape)}")
+    elif x.dim() != 1:
+        raise ValueError("category ids must be a 1-D tensor (T,)")
 
 
 @torch.no_grad()
-def trace_reference(
-    model: SequenceModel, ids: torch.Tensor, surgery: Surgery | None = None
-) -> Trace:
-    """The plain per-step loop of the hand-written cells over ids (T,): the oracle for `trace`."""
-    _check_ids(ids)
-    x = _one_hot(model, ids)[None]  # (1, T, V)
-    steps = _unroll(model, x, surgery or Surgery())
+def trace_reference(model: SequenceModel, x: torch.Tensor, surgery: Surgery | None = None) -> Trace:
+    """The plain per-step loop of the hand-written cells over x, ids (T,) or vectors (T, I):
+    the oracle for `trace`."""
+    _check_steps(model, x)
+    steps = _unroll(model, _one_hot(model, x)[None], surgery or Surgery())  # from (1, T, I)
     layers = [
         {name: torch.stack([v[name][0] for v in layer]) for name in QUANTITIES[model.kind]}
         for layer in steps
@@ -355,17 +362,18 @@ def _fused_layer(model: SequenceModel, w: LayerWeights, x: torch.Tensor) -> torc
 
 
 @torch.no_grad()
-def trace(model: SequenceModel, ids: torch.Tensor, surgery: Surgery | None = None) -> Trace:
-    """Every gate and state of every layer at each position of ids (T,), and the predictions.
+def trace(model: SequenceModel, x: torch.Tensor, surgery: Surgery | None = None) -> Trace:
+    """Every gate and state of every layer at each step of x, and the predictions.
 
+    x is category ids (T,) (one-hot inside) or a task's input vectors (T, I).
     With surgery this is `trace_reference`. Without, each layer runs fused for its
     h_t, then all gates come from (x_t, h_{t-1}) in one matrix product per layer.
     """
     if surgery:
-        return trace_reference(model, ids, surgery)
-    _check_ids(ids)
+        return trace_reference(model, x, surgery)
+    _check_steps(model, x)
     kind, layers = model.kind, []
-    x = _one_hot(model, ids)  # (T, V)
+    x = _one_hot(model, x)  # (T, I)
     for k in range(model.num_layers):
         w = LayerWeights.of(model, k)
         # 1. Every h_t of this layer from the fused kernel, and h_{t-1} beside it.
@@ -398,42 +406,50 @@ def trace(model: SequenceModel, ids: torch.Tensor, surgery: Surgery | None = Non
 
 @dataclass(frozen=True)
 class Saliency:
-    """How much each input character moves the prediction: ||d y_target / d x_s||, s <= position."""
+    """How much each input step moves the prediction: ||d y / d x_s||, s <= position."""
 
-    position: int  # characters read, 1..T; the prediction is of character position + 1
-    target: int  # the predicted (argmax) character id whose logit is differentiated
-    raw: list[float]  # one gradient norm per input character x_1..x_position
+    position: int  # steps read, 1..T; the prediction is of step position + 1
+    # The predicted (argmax) category whose logit is differentiated; None when the whole
+    # output vector is (a task that predicts numbers: a ball's next step, a return).
+    target: int | None
+    raw: list[float]  # one gradient norm per input step x_1..x_position
     normalised: list[float]  # raw / max(raw), in [0, 1] for display
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
-def saliency(model: SequenceModel, ids: torch.Tensor, position: int | None = None) -> Saliency:
-    """Gradient saliency of the prediction after reading ids[:position] (default: all of ids).
+def saliency(
+    model: SequenceModel, x: torch.Tensor, position: int | None = None, whole_output: bool = False
+) -> Saliency:
+    """Gradient saliency of the prediction after reading x[:position] (default: all of x).
 
-    1. feed the one-hot characters x_1..x_P (which require grad) through the model
-    2. take the logit y of the likeliest next character (argmax after x_P)
-    3. backpropagate: the L2 norm of dy/dx_s over the vocabulary, for each s
+    x is category ids (T,) or a task's input vectors (T, I).
+    1. feed the input vectors x_1..x_P (which require grad) through the model
+    2. take the logit y of the likeliest next category (argmax after x_P), or with
+       `whole_output` every output y_1..y_O (numbers predicted, not categories)
+    3. backpropagate: the norm of dy/dx_s over the input (the Frobenius norm of the
+       O x I Jacobian with `whole_output`), for each s
     """
-    _check_ids(ids)
-    P = len(ids) if position is None else position
-    if not 1 <= P <= len(ids):
-        raise ValueError(f"position must be between 1 and {len(ids)}")
+    _check_steps(model, x)
+    P = len(x) if position is None else position
+    if not 1 <= P <= len(x):
+        raise ValueError(f"position must be between 1 and {len(x)}")
     # cuDNN differentiates its RNNs only in training mode; with no dropout nothing else changes.
     was_training = model.rnn.training
     try:
         model.rnn.train()
         with torch.enable_grad():
-            x = _one_hot(model, ids[:P])[None].requires_grad_()  # (1, P, V)
-            h, _ = model.rnn(x)  # (1, P, H): fused is fine, autograd knows it
-            y = model.head(h[0, -1])  # (V,)
-            target = int(y.argmax())
+            v = _one_hot(model, x[:P])[None].requires_grad_()  # (1, P, I)
+            h, _ = model.rnn(v)  # (1, P, H): fused is fine, autograd knows it
+            y = model.head(h[0, -1])  # (O,)
+            target = None if whole_output else int(y.argmax())
+            outputs = range(len(y)) if target is None else (target,)
             # autograd.grad (not .backward) leaves the parameters' .grad untouched.
-            (dy_dx,) = torch.autograd.grad(y[target], x)  # (1, P, V)
+            rows = [torch.autograd.grad(y[o], v, retain_graph=True)[0][0] for o in outputs]
     finally:
         model.rnn.train(was_training)
-    raw = dy_dx[0].norm(dim=-1)  # (P,)
+    raw = torch.stack(rows).square().sum(dim=(0, 2)).sqrt()  # (P,): from (O, P, I)
     peak = raw.max()
     normalised = raw / peak if peak > 0 else torch.zeros_like(raw)
     return Saliency(P, target, raw.tolist(), normalised.tolist())
@@ -680,7 +696,9 @@ def _packed(v: torch.Tensor, lo: float, hi: float, binary: bool, bits: int = 8) 
     return {"data": encoded, "lo": lo, "hi": hi, "shape": list(v.shape), "bits": bits}
 
 
-def pack(tr: Trace, names: tuple[str, ...] | None = None, binary: bool = False) -> dict[str, Any]:
+def pack(
+    tr: Trace, names: tuple[str, ...] | None = None, binary: bool = False, categorical: bool = True
+) -> dict[str, Any]:
     """A JSON-ready payload of a trace: every quantity as base64 uint8 with its range.
 
     Each entry is {"data": base64 of T*H bytes (row-major, time first), "lo", "hi",
@@ -689,6 +707,8 @@ def pack(tr: Trace, names: tuple[str, ...] | None = None, binary: bool = False) 
     which quantities to send (default all of QUANTITIES[kind]). Size: one byte per
     value, 4/3 of that in base64: 200 chars x 256 units x 6 LSTM quantities x 2
     layers is about 0.8 MB, so callers cap the text and may ask for fewer names.
+    A task that predicts numbers, not categories (`categorical` False), has no
+    probabilities or likeliest category to send: "probs" and "top" are left out.
     """
     names = names or QUANTITIES[tr.kind]
     layers = [
@@ -698,14 +718,16 @@ def pack(tr: Trace, names: tuple[str, ...] | None = None, binary: bool = False) 
         }
         for layer in tr.layers
     ]
-    return {
+    packed = {
         "kind": tr.kind,
         "length": tr.logits.shape[0],
         "hidden_size": tr.layers[0]["h"].shape[1],
         "layers": layers,
-        "probs": _packed(tr.probs, *SIGMOID_RANGE, binary),  # (T, V)
-        "top": tr.logits.argmax(dim=-1).tolist(),  # likeliest next character id per position
     }
+    if categorical:
+        packed["probs"] = _packed(tr.probs, *SIGMOID_RANGE, binary)  # (T, V)
+        packed["top"] = tr.logits.argmax(dim=-1).tolist()  # likeliest next id per position
+    return packed
 
 
 # ------------------------------------------------------------ one request
@@ -727,8 +749,8 @@ def one_buffer(packed: dict[str, Any]) -> dict[str, Any]:
         return tensor
 
     layers = [{name: place(t) for name, t in layer.items()} for layer in packed["layers"]]
-    probs = place(packed["probs"])
-    return {**packed, "layers": layers, "probs": probs, "data": bytes(buffer)}
+    probs = {"probs": place(packed["probs"])} if "probs" in packed else {}
+    return {**packed, "layers": layers, **probs, "data": bytes(buffer)}
 
 
 def inspect_text(
@@ -770,5 +792,48 @@ def inspect_text(
             for i, p in zip(top.tolist(), p_next.tolist(), strict=True)
         ],
         "saliency": {**sal.to_dict(), "target": vocab.chars[sal.target]} if sal else None,
+        "surgery": bool(ops),
+    }
+
+
+MAX_STEPS = 300  # steps one `inspect_steps` traces, as many as a typed text's characters
+
+
+def inspect_steps(
+    model: SequenceModel,
+    x: torch.Tensor,
+    labels: list[str],
+    position: int | None = None,
+    surgery: Any = None,
+    with_saliency: bool = True,
+) -> dict[str, Any]:
+    """What the "look inside" views draw for a task's own steps: its input vectors x (T, I),
+    each with the label the page shows for it ("12" for a frame, "2004-03" for a month).
+
+    The payload is `inspect_text`'s, with the labels where it has characters, no vocabulary,
+    probabilities or top-k (the task predicts numbers), and `outputs`: the head's (T, O)
+    numbers after each step, the last of them with the surgery applied. Saliency
+    differentiates the whole output vector.
+    """
+    if model.kind not in QUANTITIES:
+        raise InvalidInput("this model has no recurrent cell to look inside")
+    if len(labels) != len(x) or not 1 <= len(x) <= MAX_STEPS:
+        raise ValueError(f"1 to {MAX_STEPS} steps, one label each; got {len(x)}, {len(labels)}")
+    if position is not None and not 1 <= position <= len(x):
+        raise InvalidInput(f"position must be between 1 and {len(x)}", field="position")
+    ops = Surgery.from_dict(surgery, model)
+    x = x.to(next(model.parameters()).device)
+    with torch.no_grad():
+        tr = trace(model, x, ops or None)
+    sal = saliency(model, x, position, whole_output=True) if with_saliency else None
+    return {
+        **one_buffer(pack(tr, binary=True, categorical=False)),
+        "activation": tr.activation,
+        "chars": list(labels),
+        "labelled": True,  # `chars` holds the task's step labels, not characters
+        "vocab": [],
+        "next": [],
+        "outputs": [[round(v, 4) for v in row] for row in tr.logits.double().cpu().tolist()],
+        "saliency": sal.to_dict() if sal else None,
         "surgery": bool(ops),
     }

@@ -65,6 +65,10 @@ class TaskSpec:
     score: str | None = None
     # The model kinds (TrainConfig.model) this task trains; None: every cell and baseline.
     models: tuple[str, ...] | None = None
+    # What Look inside traces when `views` names "inspect": "typed", the predict box's text
+    # (an `inspect` query carries it); "steps", steps the task picks and labels itself
+    # (`Task.inspect_steps`: a ball's frames, a series' months), asked without a text.
+    inspects: str = "typed"
 
     def parse_source(self, source: Any) -> dict[str, Any]:
         """`source` checked and completed with the defaults; InvalidInput if it is not valid.
@@ -95,6 +99,22 @@ class TaskSpec:
         if not isinstance(query, dict):
             raise InvalidInput("a query must be a JSON object", field="query")
         return dict(query)
+
+    def parse_steps_inspect(self, query: dict[str, Any]) -> dict[str, Any]:
+        """An `inspect` query of a task that `inspects` "steps": {seq, position?, saliency?,
+        surgery?} checked (the surgery against the model later, in the worker)."""
+        seq, position = query.get("seq", 0), query.get("position")
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise InvalidInput("seq must be a non-negative integer", field="seq")
+        if position is not None and (isinstance(position, bool) or not isinstance(position, int)):
+            raise InvalidInput("position must be a whole number", field="position")
+        surgery = query.get("surgery")
+        if surgery is not None and not isinstance(surgery, dict):
+            raise InvalidInput("surgery must be an object", field="surgery")
+        saliency = query.get("saliency", True)
+        if not isinstance(saliency, bool):
+            raise InvalidInput("saliency must be true or false", field="saliency")
+        return {"seq": seq, "position": position, "surgery": surgery, "saliency": saliency}
 
     def check_model(self, kind: str) -> None:
         """InvalidInput unless this task trains models of kind `kind` (TrainConfig.model)."""
@@ -135,6 +155,7 @@ class TaskSpec:
             "default_config": dict(self.default_config),
             "score": self.score,
             "models": list(self.models) if self.models is not None else None,
+            "inspects": self.inspects,
         }
 
 
@@ -203,6 +224,21 @@ class Task(ABC):
         and the same cfg.seed must give the same weights.
         """
         return None
+
+    def inspect_steps(self) -> tuple[torch.Tensor, list[str]]:
+        """The steps Look inside traces when `spec.inspects` is "steps": their input vectors,
+        already encoded (T, input_size), and the label the page shows for each ("12", "2004-03")."""
+        raise NotImplementedError(f"{self.spec.name} traces what is typed, not steps of its own")
+
+    def trace_steps(self, model: nn.Module, query: dict[str, Any]) -> dict[str, Any]:
+        """The answer to an `inspect` query parsed by `spec.parse_steps_inspect`: every gate
+        and state over `inspect_steps`, its saliency and the outputs (`internals.inspect_steps`)."""
+        from backend.core.internals import inspect_steps  # torch, in the worker only
+
+        x, labels = self.inspect_steps()
+        return inspect_steps(
+            model, x, labels, query["position"], query["surgery"], query["saliency"]
+        )
 
     def score(self, model: nn.Module) -> float | None:
         """The task's own held-out figure named by `spec.score`, a share in [0, 1]

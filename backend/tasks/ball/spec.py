@@ -67,8 +67,11 @@ class BallSpec(TaskSpec):
         predict  {"positions": [[x, y], ...]}                 1..MAX_OBSERVED points in [0, 1]^2
         rollout  {"positions": [...], "steps": n}             n steps imagined after the last one
         throw    {"position": [x, y], "velocity": [vx, vy], "steps": n}   a ball thrown in the box
+        inspect  {"position"?, "saliency"?, "surgery"?}        Look inside a held-out throw
         """
         query = super().parse_query(op, query)  # a JSON object, for an op this task answers
+        if op == "inspect":  # Look inside a held-out throw, frame by frame
+            return self.parse_steps_inspect(query)
         # The client's sequence number travels on untouched: the session layer checks it.
         parsed = {"seq": query["seq"]} if "seq" in query else {}
         if op == "throw":
@@ -105,7 +108,8 @@ SPEC = BallSpec(
     summary="Watch a thrown ball frame by frame and guess where it will be in the next frame.",
     unit="px",
     item="frame",
-    views=("ball",),  # no "inspect": gate tracing reads character ids only (docs/tasks.md)
-    queries=("predict", "rollout", "throw"),
+    views=("ball", "inspect"),
+    queries=("predict", "rollout", "throw", "inspect"),
+    inspects="steps",  # Look inside follows a held-out throw, labelled by frame
     default_source={"input": "image", "gravity": 9.8, "restitution": 0.8, "friction": 0.2},
 )

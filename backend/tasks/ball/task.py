@@ -187,15 +187,26 @@ class BallTask(Task):
 
     def answer(self, model: nn.Module, op: str, query: dict[str, Any]) -> dict[str, Any]:
         """`predict`: the next step after each observed one; `rollout`: imagined steps after
-        the last; `throw`: a ball thrown in this box, followed as a live sample is."""
+        the last; `throw`: a ball thrown in this box, followed as a live sample is; `inspect`:
+        gates and states over a held-out throw."""
         if op == "throw":
             return self.follow(model, query["position"], query["velocity"], query["steps"])
+        if op == "inspect":
+            return self.trace_steps(model, query)
         observed = torch.tensor(query["positions"]).clamp(RADIUS, 1 - RADIUS)  # (T, 2)
         predicted = self.next_positions(model, observed)
         out: dict[str, Any] = {"predicted": _rounded(predicted), "next": _rounded(predicted[-1])}
         if op == "rollout":
             out["ahead"] = _rounded(self.imagine(model, observed[None], query["steps"])[0])
         return out
+
+    def inspect_steps(self) -> tuple[torch.Tensor, list[str]]:
+        """Look inside follows the first held-out throw of the live samples for SAMPLE_STEPS
+        frames, each labelled by its index: the frames (or coordinates) the model reads."""
+        p0, v0 = self.dataset.sample_throws[0]
+        path = physics.simulate(np.array([p0]), np.array([v0]), SAMPLE_STEPS, self.world)[0]
+        x = self.encode(torch.from_numpy(path.astype(np.float32)))  # (T, S*S) or (T, 2)
+        return x, [str(t) for t in range(len(x))]
 
     def follow(
         self, model: nn.Module, p0: list[float], v0: list[float], steps: int

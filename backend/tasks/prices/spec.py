@@ -25,12 +25,15 @@ class PricesSpec(TaskSpec):
         return source
 
     def parse_query(self, op: str, query: Any) -> dict[str, Any]:
-        """`predict`: the held-out forecast; `rollout`: `steps` months imagined from month `start`.
+        """`predict`: the held-out forecast; `rollout`: `steps` months imagined from month `start`;
+        `inspect`: Look inside the series (`TaskSpec.parse_steps_inspect`).
 
         `start` is an index into the series' months (None: the last training month),
         checked against the series' length by the task.
         """
         query = super().parse_query(op, query)
+        if op == "inspect":  # Look inside the series, month by month
+            return self.parse_steps_inspect(query)
         seq = query.get("seq", 0)
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
             raise InvalidInput("seq must be a non-negative integer", field="seq")
@@ -53,7 +56,8 @@ SPEC = PricesSpec(
     summary="Read a price series month by month and predict next month, against persistence.",
     unit="% error",
     item="month",
-    views=("prices",),  # no "inspect": gate tracing reads character ids only (docs/tasks.md)
-    queries=("predict", "rollout"),
+    views=("prices", "inspect"),
+    queries=("predict", "rollout", "inspect"),
+    inspects="steps",  # Look inside reads the series' months, labelled "2004-03"
     default_source={"series": "AAPL"},
 )

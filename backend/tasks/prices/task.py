@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from backend.core.internals import MAX_STEPS
 from backend.errors import InvalidInput
 from backend.tasks.base import Task
 from backend.tasks.prices import forecast
@@ -75,7 +76,8 @@ class PricesTask(Task):
         return self.forecast(model, start, min(length, ahead, MAX_ROLLOUT))
 
     def answer(self, model: nn.Module, op: str, query: dict[str, Any]) -> dict[str, Any]:
-        """`predict`: the held-out forecast beside the baselines; `rollout`: months imagined."""
+        """`predict`: the held-out forecast beside the baselines; `rollout`: months imagined;
+        `inspect`: gates and states over the series' months."""
         if op == "predict":
             return {"seq": query["seq"], **self.forecast(model, self.dataset.holdout_start - 1, 0)}
         if op == "rollout":
@@ -87,7 +89,16 @@ class PricesTask(Task):
                 )
             payload = forecast.rollout_payload(model, self.dataset, start, query["steps"])
             return {"seq": query["seq"], "rollout": payload}
+        if op == "inspect":
+            return self.trace_steps(model, query)
         raise ValueError(f"the prices task does not answer {op!r}")
+
+    def inspect_steps(self) -> tuple[torch.Tensor, list[str]]:
+        """Look inside reads the series' last MAX_STEPS months: each step's input is the
+        month's standardised return z_t (1,), labelled by the month it ends ("2004-03")."""
+        z = self.dataset.z[-MAX_STEPS:]  # (T, 1); z_t is the return into month t + 1
+        dates = self.dataset.series.dates[len(self.dataset.z) - len(z) + 1 :]
+        return self.encode(z), list(dates)
 
     def forecast(self, model: nn.Module, start: int, steps: int) -> dict[str, Any]:
         """Truth, the model's one-step prices, persistence and a roll-out, from the context on."""
