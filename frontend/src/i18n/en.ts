@@ -274,6 +274,26 @@ export const en = {
   "inspect.note.empty": "Type in the prediction box: its text is what we look inside.",
   "inspect.note.waiting": "Looking inside…",
 
+  // Look inside a task's own steps (a ball's frames, a series' months), not typed text
+  "inspect.label": "step {label}",
+  "inspect.label.frame": "frame {label}",
+  "inspect.label.month": "{label}",
+  "inspect.hintSteps.gates":
+    "One row per step the model reads. Look for units that change colour when something happens in the sequence (a bounce, a sharp month) and hold it afterwards: that is memory.",
+  "inspect.hintSteps.units":
+    "Pick a unit and follow it along the steps: does it track a position, a speed, a trend?",
+  "inspect.hintSteps.unrolled":
+    "The same three matrices W_xh, W_hh and W_hy are used at every step: only the hidden state h_t carries memory from one step to the next. ŷ_t shows the numbers the model predicts.",
+  "inspect.hintSteps.saliency":
+    "The darker a step, the more the prediction made after the chosen step depends on it. Click a step to choose it.",
+  "inspect.hintSteps.gradients":
+    "A curve that plunges towards t = 1 is a vanishing gradient (early steps teach nothing); one that climbs is exploding, and clipping is what keeps training alive.",
+  "inspect.hintSteps.surgery":
+    "Clamp the forget gate to 0 and the cell forgets everything at every step: watch how the numbers predicted after the last step change.",
+  "heatmap.tooltipStep": "{step} · unit {unit} · {q} = {value}",
+  "saliency.targetStep": "What the prediction after {after} depends on ({n} steps read)",
+  "unrolled.outputs": "ŷ_t predicts {values}.",
+
   "q.a.name": "pre-activation",
   "q.a.help": "a_t = W_xh x_t + W_hh h_{t−1} + b, before the nonlinearity squashes it.",
   "q.h.name": "hidden state",
@@ -427,8 +447,8 @@ export const en = {
   "follow.stop": "Stop",
 
   "tools.title": "Your own copy",
-  "tools.fork": "Fork (text + settings)",
-  "tools.forkTitle": "A new session of your own with this text and these settings, untrained",
+  "tools.fork": "Fork (data + settings)",
+  "tools.forkTitle": "A new session of your own with the same data and settings, untrained",
   "tools.forkWeights": "Fork with trained weights",
   "tools.forkWeightsTitle": "A new session of your own that carries on from this model",
   "tools.export": "Export",

@@ -282,6 +282,26 @@ export const fr: Messages = {
     "Tapez dans la zone de prédiction : c'est ce texte que l'on regarde de l'intérieur.",
   "inspect.note.waiting": "Exploration en cours…",
 
+  // Look inside a task's own steps (a ball's frames, a series' months), not typed text
+  "inspect.label": "pas {label}",
+  "inspect.label.frame": "image {label}",
+  "inspect.label.month": "{label}",
+  "inspect.hintSteps.gates":
+    "Une ligne par pas lu par le modèle. Cherchez les unités qui changent de couleur quand il se passe quelque chose dans la séquence (un rebond, un mois brusque) et la gardent ensuite : c'est de la mémoire.",
+  "inspect.hintSteps.units":
+    "Choisissez une unité et suivez-la au fil des pas : suit-elle une position, une vitesse, une tendance ?",
+  "inspect.hintSteps.unrolled":
+    "Les trois mêmes matrices W_xh, W_hh et W_hy servent à chaque pas : seul l'état caché h_t transporte la mémoire d'un pas au suivant. ŷ_t montre les nombres que prédit le modèle.",
+  "inspect.hintSteps.saliency":
+    "Plus un pas est foncé, plus la prédiction faite après le pas choisi en dépend. Cliquez sur un pas pour le choisir.",
+  "inspect.hintSteps.gradients":
+    "Une courbe qui plonge vers t = 1 est un gradient qui s'évanouit (les premiers pas n'apprennent rien) ; une courbe qui monte explose, et c'est l'écrêtage qui sauve l'entraînement.",
+  "inspect.hintSteps.surgery":
+    "Forcez la porte d'oubli à 0 et la cellule oublie tout à chaque pas : regardez comment changent les nombres prédits après le dernier pas.",
+  "heatmap.tooltipStep": "{step} · unité {unit} · {q} = {value}",
+  "saliency.targetStep": "Ce dont dépend la prédiction après {after} ({n} pas lus)",
+  "unrolled.outputs": "ŷ_t prédit {values}.",
+
   "q.a.name": "pré-activation",
   "q.a.help": "a_t = W_xh x_t + W_hh h_{t−1} + b, avant que la non-linéarité ne l'écrase.",
   "q.h.name": "état caché",
@@ -437,8 +457,8 @@ export const fr: Messages = {
   "follow.stop": "Arrêter",
 
   "tools.title": "Votre propre copie",
-  "tools.fork": "Dupliquer (texte + réglages)",
-  "tools.forkTitle": "Une nouvelle session à vous, avec ce texte et ces réglages, non entraînée",
+  "tools.fork": "Dupliquer (données + réglages)",
+  "tools.forkTitle": "Une nouvelle session à vous, avec les mêmes données et réglages, non entraînée",
   "tools.forkWeights": "Dupliquer avec les poids entraînés",
   "tools.forkWeightsTitle": "Une nouvelle session à vous qui reprend à partir de ce modèle",
   "tools.export": "Exporter",
