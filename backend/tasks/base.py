@@ -236,9 +236,10 @@ class Task(ABC):
         from backend.core.internals import inspect_steps  # torch, in the worker only
 
         x, labels = self.inspect_steps()
-        return inspect_steps(
+        answer = inspect_steps(
             model, x, labels, query["position"], query["surgery"], query["saliency"]
         )
+        return {**answer, "item": self.spec.item}  # what a step is, to name it: "frame 12"
 
     def score(self, model: nn.Module) -> float | None:
         """The task's own held-out figure named by `spec.score`, a share in [0, 1]

@@ -1,5 +1,6 @@
 /**
- * Keeps the "look inside" trace in step with the predict box, the chosen saliency position,
+ * Keeps the "look inside" trace in step with the predict box (or, for a task that traces steps
+ * of its own, a ball's frames or a series' months, with nothing typed), the chosen saliency position,
  * the surgery and the model: one `inspect:query` in flight on its own `seq` counter, the latest
  * wins, re-asked every `REFRESH_MS` while training so gates and states change live (see `Pacer`).
  * It asks only while the panel is open, for a recurrent model, and when the owner allows it.
@@ -19,6 +20,11 @@ export const MAX_INSPECT_CHARS = 300;
 export function inspectedText(typed: string): string {
   const chars = Array.from(typed);
   return chars.length > MAX_INSPECT_CHARS ? chars.slice(-MAX_INSPECT_CHARS).join("") : typed;
+}
+
+/** Whether the session's task traces steps it picks and labels itself, not the typed text. */
+export function tracesSteps(state: Readonly<AppState>): boolean {
+  return state.session?.task?.inspects === "steps";
 }
 
 /** Why this page may not look inside now, or null when it may. */
@@ -41,12 +47,12 @@ export class Inspector {
       paused: ({ ui }) => ui.tab !== "inspect" || ui.view === "gradients",
       want: (state) => {
         const ui = state.ui;
-        if (!state.typed || inspectBlocked(state)) return null;
-        const text = inspectedText(state.typed);
+        const steps = tracesSteps(state);
+        if ((!steps && !state.typed) || inspectBlocked(state)) return null;
         const surgery = ui.surgery;
         const operated = surgery.clamps.length + surgery.ablations.length > 0;
         const query = {
-          text,
+          ...(!steps && { text: inspectedText(state.typed) }),
           saliency: ui.view === "saliency",
           ...(ui.position !== null && { position: ui.position }),
           ...(operated && { surgery }),

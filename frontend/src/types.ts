@@ -56,6 +56,11 @@ export interface TaskInfo {
   source_fields?: Record<string, SourceField>;
   /** The task's own held-out score drawn beside the loss (i18n `score.<name>`), or none. */
   score?: string | null;
+  /**
+   * What Look inside traces: "typed", the predict box's text; "steps", steps the task picks
+   * and labels itself (a ball's frames, a series' months), asked for without a text.
+   */
+  inspects?: "typed" | "steps";
 }
 
 export interface SourceField {
@@ -242,7 +247,8 @@ export interface Surgery {
 
 export interface InspectQuery {
   seq: number;
-  text: string;
+  /** The typed text; absent for a task that traces steps of its own (`inspects: "steps"`). */
+  text?: string;
   position?: number;
   surgery?: Surgery;
   /** Ask for saliency (a backward pass through time: the costly part) only when shown. */
@@ -263,7 +269,8 @@ export interface PackedTensor {
 
 export interface SaliencyResult {
   position: number;
-  target: string;
+  /** The predicted character or word; null when the whole output vector is differentiated. */
+  target: string | null;
   raw: number[];
   normalised: number[];
 }
@@ -281,11 +288,18 @@ export interface InspectResultWire {
   hidden_size: number;
   length: number;
   layers: Record<string, PackedTensor>[];
-  probs: PackedTensor;
-  top: number[];
+  /** Absent for a task that predicts numbers (`labelled`): it sends `outputs` instead. */
+  probs?: PackedTensor;
+  top?: number[];
   next: TopChar[];
   saliency: SaliencyResult | null;
   surgery: boolean;
+  /** True when `chars` holds the task's step labels ("12", "2004-03"), not characters. */
+  labelled?: boolean;
+  /** The head's numbers after each step (T × O), for a task that predicts numbers. */
+  outputs?: number[][];
+  /** What one labelled step is ("frame", "month"), to name it on the page. */
+  item?: string;
 }
 
 /** One row of `GET /api/sessions/<id>/forks`. */

@@ -12,7 +12,7 @@ import { byteColors, scaleFor } from "../../colors";
 import { h, setAttr, setText } from "../../dom";
 import { charName, visibleChar } from "../../format";
 import { formatFixed, formatInt, t } from "../../i18n";
-import { quantitiesOf, type InspectData } from "../../inspectData";
+import { quantitiesOf, stepName, type InspectData } from "../../inspectData";
 import type { AppState } from "../../store";
 import { valueAt, type Matrix } from "../../tensors";
 import type { Component } from "../component";
@@ -248,8 +248,10 @@ export class Heatmap implements Component {
       const right = LABEL_W - 6;
       ctx.font = "bold 12px ui-monospace, Menlo, Consolas, monospace";
       ctx.fillStyle = text;
-      const current = visibleChar(char);
+      // A task's own steps carry their label ("12", "2004-03"): no text to read before it.
+      const current = data.labelled ? char : visibleChar(char);
       ctx.fillText(current, right, y);
+      if (data.labelled) return;
       const before = data.chars
         .slice(Math.max(0, r - CONTEXT), r)
         .map(visibleChar)
@@ -277,14 +279,19 @@ export class Heatmap implements Component {
       return;
     }
     const char = shown.data.chars[cell.row] ?? "";
-    const text = t("heatmap.tooltip", {
-      char: visibleChar(char),
-      name: charName(char) === char ? "" : ` (${charName(char)})`,
-      pos: formatInt(cell.row + 1),
+    const at = {
       unit: formatInt(cell.unit),
       q: quantitySymbol(shown.quantity),
       value: formatFixed(valueAt(shown.m, cell.row, cell.unit), 3),
-    });
+    };
+    const text = shown.data.labelled
+      ? t("heatmap.tooltipStep", { step: stepName(shown.data, cell.row), ...at })
+      : t("heatmap.tooltip", {
+          char: visibleChar(char),
+          name: charName(char) === char ? "" : ` (${charName(char)})`,
+          pos: formatInt(cell.row + 1),
+          ...at,
+        });
     const frame = this.scroll.parentElement!;
     const box = this.canvas.getBoundingClientRect();
     const outer = frame.getBoundingClientRect();

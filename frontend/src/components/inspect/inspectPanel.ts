@@ -1,13 +1,14 @@
 /**
  * "Look inside": gates, states, saliency and gradients of the session's own model, for the text
- * typed in the predict box, refreshed while it trains. One tab per view, each with one sentence
+ * typed in the predict box (or the steps a task picks: a ball's frames, a series' months),
+ * refreshed while it trains. One tab per view, each with one sentence
  * saying what to look for; only the open view draws.
  */
 
 import type { Actions } from "../../actions";
 import { h, setAttr, setText, show } from "../../dom";
 import { formatInt, t, type MessageKey } from "../../i18n";
-import { inspectBlocked, MAX_INSPECT_CHARS } from "../../inspector";
+import { inspectBlocked, MAX_INSPECT_CHARS, tracesSteps } from "../../inspector";
 import { INSPECT_VIEWS, type AppState, type InspectView } from "../../store";
 import type { Component } from "../component";
 import { GradientsView } from "./gradients";
@@ -94,7 +95,10 @@ export class InspectPanel implements Component {
       show(this.views[name].el, name === view);
     }
     setAttr(this.el, "data-view", view);
-    setText(this.hint, t(`inspect.hint.${view}`));
+    setText(
+      this.hint,
+      t(tracesSteps(state) ? `inspect.hintSteps.${view}` : `inspect.hint.${view}`),
+    );
     this.renderLayers(Number(state.session?.config.num_layers ?? 1), state.ui.layer);
     // Saliency and the gradient chart do not depend on the layer picked.
     if (view === "saliency" || view === "gradients") show(this.layerField, false);
@@ -102,7 +106,7 @@ export class InspectPanel implements Component {
     const result = state.inspect.result;
     show(this.step, result !== null);
     if (result) setText(this.step, t("predict.answeredBy", { step: formatInt(result.step) }));
-    const chars = Array.from(state.typed).length;
+    const chars = tracesSteps(state) ? 0 : Array.from(state.typed).length;
     setText(
       this.capped,
       chars > MAX_INSPECT_CHARS ? t("inspect.capped", { n: MAX_INSPECT_CHARS }) : "",
@@ -132,7 +136,7 @@ export class InspectPanel implements Component {
     const blocked = inspectBlocked(state);
     if (blocked) return blocked;
     if (!NEEDS_TEXT.has(view)) return null;
-    if (!state.typed) return "empty";
+    if (!state.typed && !tracesSteps(state)) return "empty";
     const { result, error } = state.inspect;
     if (error) return "error";
     return result ? null : "waiting";

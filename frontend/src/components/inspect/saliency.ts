@@ -8,6 +8,7 @@ import { css, inkOn, ramp, WARM } from "../../colors";
 import { h, setAttr, setText, show } from "../../dom";
 import { charName, visibleChar } from "../../format";
 import { formatFixed, formatInt, t } from "../../i18n";
+import { stepName } from "../../inspectData";
 import type { AppState } from "../../store";
 import type { Component } from "../component";
 
@@ -62,11 +63,17 @@ export class SaliencyView implements Component {
     const after = data.chars[sal.position - 1] ?? "";
     setText(
       this.target,
-      t("saliency.target", {
-        target: quoted(sal.target),
-        n: formatInt(sal.position),
-        after: quoted(after),
-      }),
+      // A task that predicts numbers has no one character guessed: its whole output is.
+      sal.target === null
+        ? t("saliency.targetStep", {
+            n: formatInt(sal.position),
+            after: stepName(data, sal.position - 1),
+          })
+        : t("saliency.target", {
+            target: quoted(sal.target),
+            n: formatInt(sal.position),
+            after: quoted(after),
+          }),
     );
     setAttr(this.target, "data-position", String(sal.position));
     setAttr(this.target, "data-target", sal.target);
@@ -78,7 +85,7 @@ export class SaliencyView implements Component {
         const span = h(
           "span",
           {
-            class: `tchar is-clickable${read ? "" : " is-unread"}${i === sal.position - 1 ? " is-target" : ""}`,
+            class: `tchar${data.labelled ? " tstep" : ""} is-clickable${read ? "" : " is-unread"}${i === sal.position - 1 ? " is-target" : ""}`,
             testid: "saliency-char",
             attrs: { "data-index": i, "data-value": read ? v.toFixed(3) : "" },
           },
@@ -89,8 +96,10 @@ export class SaliencyView implements Component {
           span.style.background = css(rgb);
           span.style.color = inkOn(rgb);
         }
+        const named = data.labelled ? `${stepName(data, i)} · ` : "";
         span.title = read
-          ? t("saliency.charTitle", {
+          ? named +
+            t("saliency.charTitle", {
               value: formatFixed(v, 2),
               raw: (sal.raw[i] ?? 0).toExponential(2),
             })

@@ -6,8 +6,8 @@
 import type { Actions } from "../../actions";
 import { h, setAttr, setText, show } from "../../dom";
 import { charName, formatPercent, visibleChar } from "../../format";
-import { formatInt, t } from "../../i18n";
-import { GATES, SIGMOID_GATES } from "../../inspectData";
+import { formatFixed, formatInt, t } from "../../i18n";
+import { GATES, outputText, SIGMOID_GATES, type InspectData } from "../../inspectData";
 import type { AppState } from "../../store";
 import type { Surgery, TopChar } from "../../types";
 import type { Component } from "../component";
@@ -31,6 +31,18 @@ function guesses(top: readonly TopChar[], testid: string): HTMLElement[] {
       h("span", { class: "mini-p" }, formatPercent(item.p)),
     );
   });
+}
+
+/** The numbers a task predicts after its last step, as one list item (no bars: not shares). */
+function numbers(data: InspectData, testid: string): HTMLElement[] {
+  const last = data.chars.length - 1;
+  return [
+    h(
+      "li",
+      { class: "mini-numbers", testid },
+      outputText(data, last, (v) => formatFixed(v, 3)),
+    ),
+  ];
 }
 
 function unitValue(input: HTMLInputElement): number | undefined {
@@ -85,6 +97,8 @@ export class SurgeryView implements Component {
   private readonly afterTitle = h("h3", { class: "subhead" });
   private kind = "";
   private layer = 0;
+  /** The latest trace without surgery, for a task that predicts numbers ("as trained"). */
+  private plain: InspectData | null = null;
   private drawn: { surgery: Surgery | null; result: unknown; predict: unknown } = {
     surgery: null,
     result: null,
@@ -162,10 +176,19 @@ export class SurgeryView implements Component {
       return;
     this.drawn = { surgery, result, predict };
     this.renderChips(surgery);
-    this.before.replaceChildren(...guesses(predict?.top ?? [], "surgery-before-item"));
     const operated = result?.surgery === true;
     setText(this.afterTitle, t(operated ? "surgery.after" : "surgery.afterNone"));
-    this.after.replaceChildren(...guesses(result?.next ?? [], "surgery-next-item"));
+    if (result?.outputs) {
+      // A task that predicts numbers: as trained is the last trace without surgery.
+      if (!operated) this.plain = result;
+      this.before.replaceChildren(
+        ...(this.plain ? numbers(this.plain, "surgery-before-item") : []),
+      );
+      this.after.replaceChildren(...numbers(result, "surgery-next-item"));
+    } else {
+      this.before.replaceChildren(...guesses(predict?.top ?? [], "surgery-before-item"));
+      this.after.replaceChildren(...guesses(result?.next ?? [], "surgery-next-item"));
+    }
     setAttr(this.after, "data-surgery", String(operated));
     setAttr(this.after, "data-step", result ? String(result.step) : null);
   }
@@ -242,6 +265,7 @@ export class SurgeryView implements Component {
 
   reset(): void {
     this.kind = "";
+    this.plain = null;
     this.drawn = { surgery: null, result: null, predict: null };
   }
 }

@@ -9,7 +9,7 @@ import { css, inkOn, scaleFor } from "../../colors";
 import { h, setAttr, show } from "../../dom";
 import { charName, visibleChar } from "../../format";
 import { formatFixed, formatInt, t } from "../../i18n";
-import type { InspectData } from "../../inspectData";
+import { stepName, type InspectData } from "../../inspectData";
 import type { AppState } from "../../store";
 import { column, unitsByVariance, type Matrix } from "../../tensors";
 import type { Component } from "../component";
@@ -129,13 +129,22 @@ export class UnitText implements Component {
         const rgb = scale.color(v);
         const span = h(
           "span",
-          { class: "tchar", testid: "unit-char", attrs: { "data-value": v.toFixed(3) } },
+          {
+            class: data.labelled ? "tchar tstep" : "tchar",
+            testid: "unit-char",
+            attrs: { "data-value": v.toFixed(3) },
+          },
           char === "\n" ? "↵\n" : char,
         );
         span.style.background = css(rgb);
         span.style.color = inkOn(rgb);
+        const named = data.labelled
+          ? stepName(data, i)
+          : charName(char) === char
+            ? visibleChar(char)
+            : charName(char);
         span.title = t("units.charTitle", {
-          char: charName(char) === char ? visibleChar(char) : charName(char),
+          char: named,
           pos: formatInt(i + 1),
           q,
           value: formatFixed(v, 3),

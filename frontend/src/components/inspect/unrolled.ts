@@ -9,7 +9,7 @@ import { scaleFor } from "../../colors";
 import { h, setAttr, setText } from "../../dom";
 import { charName, formatPercent, visibleChar } from "../../format";
 import { formatFixed, formatInt, t } from "../../i18n";
-import type { InspectData } from "../../inspectData";
+import { outputText, stepName, type InspectData } from "../../inspectData";
 import type { AppState } from "../../store";
 import { norm, row, valueAt, type Matrix } from "../../tensors";
 import type { Component } from "../component";
@@ -125,19 +125,12 @@ export class Unrolled implements Component {
   }
 
   private step(data: InspectData, m: Matrix, i: number, col: number, layer: number): HTMLElement {
-    const predicted = data.top[i] ?? 0;
-    const yChar = data.vocab[predicted] ?? "";
-    const p = valueAt(data.probs, i, predicted);
-    const actual = data.chars[i + 1];
     const strip = h("canvas", { class: "u-strip" });
     paintVector(strip, row(m, i), m, 34);
-    const y = h(
-      "div",
-      { class: "u-box u-y" },
-      h("span", { class: "u-char" }, visibleChar(yChar)),
-      h("span", { class: "u-p" }, formatPercent(p)),
-    );
-    if (actual !== undefined) y.classList.toggle("is-right", actual === yChar);
+    const y = this.guess(data, i);
+    const x = data.labelled
+      ? h("div", { class: "u-box u-x u-label", attrs: { title: stepName(data, i) } }, data.chars[i])
+      : h("div", { class: "u-box u-x" }, visibleChar(data.chars[i] ?? ""));
     const column = h(
       "div",
       {
@@ -150,13 +143,34 @@ export class Unrolled implements Component {
       h("span", { class: "u-arrow" }, weight("hy")),
       h("div", { class: "u-box u-h" }, strip),
       h("span", { class: "u-arrow" }, weight("xh")),
-      h("div", { class: "u-box u-x" }, visibleChar(data.chars[i] ?? "")),
+      x,
       h("span", { class: "u-t" }, `t=${i + 1}`),
     );
     column.style.gridColumn = String(col);
     column.addEventListener("pointerenter", () => this.showStep(i));
     column.addEventListener("focus", () => this.showStep(i));
     return column;
+  }
+
+  /** ŷ_t's box: the likeliest next character and its probability, or the numbers predicted. */
+  private guess(data: InspectData, i: number): HTMLElement {
+    if (!data.probs)
+      return h(
+        "div",
+        { class: "u-box u-y u-numbers" },
+        outputText(data, i, (v) => formatFixed(v, 2)),
+      );
+    const predicted = data.top[i] ?? 0;
+    const yChar = data.vocab[predicted] ?? "";
+    const y = h(
+      "div",
+      { class: "u-box u-y" },
+      h("span", { class: "u-char" }, visibleChar(yChar)),
+      h("span", { class: "u-p" }, formatPercent(valueAt(data.probs, i, predicted))),
+    );
+    const actual = data.chars[i + 1];
+    if (actual !== undefined) y.classList.toggle("is-right", actual === yChar);
+    return y;
   }
 
   /** Numbers for one step: the input, ‖h_t‖, the top guesses and whether it was right. */
@@ -166,12 +180,17 @@ export class Unrolled implements Component {
     if (!data || !m) return;
     const values = row(m, i);
     const char = data.chars[i] ?? "";
+    const named = data.labelled
+      ? stepName(data, i)
+      : charName(char) === char
+        ? quoted(char)
+        : charName(char);
     setText(
       this.detailText,
       t("unrolled.detail", {
         t: formatInt(i + 1),
         n: formatInt(data.chars.length),
-        char: charName(char) === char ? quoted(char) : charName(char),
+        char: named,
         norm: formatFixed(norm(values), 2),
         units: formatInt(values.length),
       }),
@@ -179,6 +198,12 @@ export class Unrolled implements Component {
     // One row, a few pixels per unit: the whole vector at a glance.
     const width = Math.min(this.el.clientWidth - 24, Math.max(values.length * 3, 160));
     paintVector(this.detailStrip, values, m, width, values.length, 14);
+    setAttr(this.detail, "data-t", String(i + 1));
+    if (!data.probs) {
+      const values = outputText(data, i, (v) => formatFixed(v, 3));
+      setText(this.detailTop, t("unrolled.outputs", { values }));
+      return;
+    }
     const probs = Array.from(row(data.probs, i), (p, id) => ({ p, id }))
       .sort((a, b) => b.p - a.p)
       .slice(0, 3)
