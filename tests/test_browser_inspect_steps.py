@@ -1,5 +1,6 @@
 """Look inside a ball and a price series in Debian's headless Chromium against a real server:
-the gates are drawn over the task's own steps, named by frame or by month, not by characters."""
+the gates are drawn over the task's own steps, named by frame or by month, not by characters;
+and under follow-me, the teacher's sentence in a words session's box."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.browser import open_page, require_chromium
-from tests.conftest import Server
+from tests.conftest import TINY, Server
 
 require_chromium()
 
@@ -95,3 +97,27 @@ def test_look_inside_prices_names_each_month(browser: Browser, server: Server):
     open_view(page, "saliency")
     expect(page.get_by_test_id("saliency-target")).to_contain_text("after 2010-03")
     page.screenshot(path=str(SHOTS / "prices-saliency.png"), full_page=True)
+
+
+def test_a_follower_sees_the_teachers_sentence_in_the_words_box(browser: Browser, server: Server):
+    """Under follow-me, a viewer's words box shows what the teacher types, with its answer."""
+    body = {"task": "words", "config": TINY}
+    response = requests.post(f"{server.url}/api/sessions", json=body, timeout=10)
+    response.raise_for_status()
+    session = response.json()
+    owner = open_page(browser, server.url + session["owner_url"])
+    student = open_page(browser, server.url + session["view_url"])
+    expect(student.get_by_test_id("role-badge")).to_have_attribute("data-role", "viewer")
+    owner.get_by_test_id("class-follow").click()
+    expect(student.get_by_test_id("follow-bar")).to_have_attribute("data-following", "true")
+    owner.get_by_test_id("words-input").press_sequentially("the cat sat on the", delay=30)
+    expect(student.get_by_test_id("words-input")).to_have_value("the cat sat on the")
+    expect(student.get_by_test_id("words-token")).to_have_count(5)
+    expect(student.get_by_test_id("words-top").locator("li").first).to_be_visible()
+    # Broken away, the student's own sentence stays theirs.
+    student.get_by_test_id("follow-break").click()
+    student.get_by_test_id("words-input").fill("a dog")
+    owner.get_by_test_id("words-input").press_sequentially(" mat", delay=30)
+    expect(student.get_by_test_id("words-token")).to_have_count(2)
+    expect(student.get_by_test_id("words-input")).to_have_value("a dog")
+    student.screenshot(path=str(SHOTS / "words-follow.png"), full_page=True)

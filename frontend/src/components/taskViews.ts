@@ -85,7 +85,7 @@ export class WordsPanel implements Component {
     if (!on) return;
     // An emptied sentence clears the answer (the predictor asks nothing for it).
     const answer = state.typed ? (state.predict.result as unknown as WordsAnswer | null) : null;
-    this.view.update(answer);
+    this.view.update(answer, state.typed);
   }
 
   reset(): void {

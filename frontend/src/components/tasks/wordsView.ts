@@ -81,8 +81,14 @@ export class WordsView {
     this.render(null);
   }
 
-  /** Draw a new answer (null: nothing asked yet); the same answer twice draws once. */
-  update(answer: WordsAnswer | null): void {
+  /**
+   * Draw a new answer (null: nothing asked yet); the same answer twice draws once. `typed`,
+   * when given, is the sentence the page holds (a follower's comes from the teacher's box):
+   * the box shows it unless the user is typing in it.
+   */
+  update(answer: WordsAnswer | null, typed?: string): void {
+    if (typed !== undefined && typed !== this.input.value && document.activeElement !== this.input)
+      this.input.value = typed;
     if (answer === this.drawn) return;
     this.drawn = answer;
     this.render(answer);
