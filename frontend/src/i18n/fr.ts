@@ -458,7 +458,8 @@ export const fr: Messages = {
 
   "tools.title": "Votre propre copie",
   "tools.fork": "Dupliquer (données + réglages)",
-  "tools.forkTitle": "Une nouvelle session à vous, avec les mêmes données et réglages, non entraînée",
+  "tools.forkTitle":
+    "Une nouvelle session à vous, avec les mêmes données et réglages, non entraînée",
   "tools.forkWeights": "Dupliquer avec les poids entraînés",
   "tools.forkWeightsTitle": "Une nouvelle session à vous qui reprend à partir de ce modèle",
   "tools.export": "Exporter",
