@@ -172,7 +172,7 @@ def test_bad_sources_and_queries_get_clear_errors():
     with pytest.raises(InvalidInput, match="steps"):
         SPEC.parse_query("rollout", {"steps": 1000})
     with pytest.raises(InvalidInput, match="does not answer"):
-        SPEC.parse_query("inspect", {})
+        SPEC.parse_query("throw", {})
     task = TASK.build({"series": "IBM"}, seed=0)
     with pytest.raises(InvalidInput, match="start must be"):
         task.answer(TinyLSTM(), "rollout", SPEC.parse_query("rollout", {"start": 500}))
