@@ -31,12 +31,13 @@ INKED = """c => {
 }"""
 
 
-def open_task(browser: Browser, server: Server, task: str) -> Page:
-    """A new session of `task` from the start page, trained a few steps, on Look inside."""
+def open_task(browser: Browser, server: Server, task: str, train: bool = True) -> Page:
+    """A new session of `task` from the start page (trained a few steps), on Look inside."""
     page = open_page(browser, f"{server.url}/?task={task}")
     page.wait_for_url(re.compile(r"/s/[\w-]+$"))
-    page.get_by_test_id("train-button").click()
-    page.wait_for_function(STEP_ABOVE, arg=5, timeout=60_000)
+    if train:
+        page.get_by_test_id("train-button").click()
+        page.wait_for_function(STEP_ABOVE, arg=5, timeout=60_000)
     page.get_by_test_id("tab-inspect").click()
     return page
 
@@ -86,7 +87,7 @@ def test_look_inside_a_ball_draws_the_gates_frame_by_frame(browser: Browser, ser
 
 
 def test_look_inside_prices_names_each_month(browser: Browser, server: Server):
-    page = open_task(browser, server, "prices")
+    page = open_task(browser, server, "prices", train=False)  # an untrained model has gates too
     canvas = page.get_by_test_id("heatmap-canvas")
     expect(canvas).to_have_attribute("data-length", "122", timeout=30_000)
     open_view(page, "units")
@@ -109,15 +110,20 @@ def test_a_follower_sees_the_teachers_sentence_in_the_words_box(browser: Browser
     student = open_page(browser, server.url + session["view_url"])
     expect(student.get_by_test_id("role-badge")).to_have_attribute("data-role", "viewer")
     owner.get_by_test_id("class-follow").click()
-    expect(student.get_by_test_id("follow-bar")).to_have_attribute("data-following", "true")
+    expect(student.get_by_test_id("follow-bar")).to_have_attribute(
+        "data-following", "true", timeout=20_000
+    )
     owner.get_by_test_id("words-input").press_sequentially("the cat sat on the", delay=30)
-    expect(student.get_by_test_id("words-input")).to_have_value("the cat sat on the")
-    expect(student.get_by_test_id("words-token")).to_have_count(5)
+    expect(student.get_by_test_id("words-input")).to_have_value(
+        "the cat sat on the", timeout=20_000
+    )
+    expect(student.get_by_test_id("words-token")).to_have_count(5, timeout=20_000)
     expect(student.get_by_test_id("words-top").locator("li").first).to_be_visible()
     # Broken away, the student's own sentence stays theirs.
     student.get_by_test_id("follow-break").click()
+    expect(student.get_by_test_id("follow-bar")).to_have_attribute("data-following", "false")
     student.get_by_test_id("words-input").fill("a dog")
     owner.get_by_test_id("words-input").press_sequentially(" mat", delay=30)
-    expect(student.get_by_test_id("words-token")).to_have_count(2)
+    expect(student.get_by_test_id("words-token")).to_have_count(2, timeout=20_000)
     expect(student.get_by_test_id("words-input")).to_have_value("a dog")
     student.screenshot(path=str(SHOTS / "words-follow.png"), full_page=True)

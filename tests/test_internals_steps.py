@@ -205,6 +205,7 @@ def test_inspect_query_is_answered_over_the_socket(server: Server, connect, name
     c.emit("inspect:query", {"seq": 1, "position": 2})
     result = c.wait("inspect:result", timeout=60)
     assert result["kind"] == "gru" and result["chars"][0] == first and result["labelled"]
+    assert result["item"] == ("frame" if name == "ball" else "month")
     assert set(result["layers"][0]) == set("rznh") and isinstance(result["data"], bytes)
     assert result["saliency"]["position"] == 2 and result["saliency"]["target"] is None
     clamp = {"clamps": [{"layer": 0, "gate": "z", "value": 1.0}]}
