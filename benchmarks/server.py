@@ -242,8 +242,10 @@ def open_session(server: Server, config: dict, corpus: str | None = CORPUS) -> T
     info = server.create(config, corpus)
     owner = Client(server.url)
     state = owner.join(info["id"], info["owner_token"])
-    if state["params"] <= 0:  # the worker has not reported the built model yet
-        state = owner.wait("session:state", lambda s: s["params"] > 0, timeout=60)
+    # Built on a worker once it has described its task (the web process counts the
+    # parameters itself, before the worker has built anything).
+    if not state.get("described"):
+        state = owner.wait("session:state", lambda s: bool(s.get("described")), timeout=120)
     return TrainingSession(info, owner, state["params"])
 
 

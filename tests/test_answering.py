@@ -116,3 +116,58 @@ def test_the_snapshot_follows_training_and_forgets_old_states(monkeypatch):
     assert answerer.step == trainer.step_count
     (result,) = answerer.answer([query("a", "the quick")], [False])
     assert_same_top(result, trainer.task.predict(trainer.model, "the quick", k=5, length=0))
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_a_new_snapshot_rereads_every_kept_text_and_appends_stay_exact(kind, monkeypatch):
+    trainer = make_trainer(kind)
+    answerer = Answerer(trainer)
+    answerer.refresh(running=False, lock=NO_LOCK)
+    answerer.answer(
+        [query("a", "the qui"), query("b", "lazy d"), query("c", "lazy d")], [False] * 3
+    )
+    assert answerer.backlog() == len("the qui") + len("lazy d")  # shared texts count once
+    trainer.step()
+    answerer.refresh(running=False, lock=NO_LOCK)
+    assert answerer.step == trainer.step_count
+    assert {r.ids for r in answerer.reads.values()} == set(answerer.texts)  # re-read, kept
+    fed = []
+    feed = answerer.feed
+    monkeypatch.setattr(answerer, "feed", lambda rows, model=None: fed.append(rows) or feed(rows))
+    results = answerer.answer([query("a", "the quic"), query("b", "lazy do")], [False] * 2)
+    # Each client feeds only the key it pressed, from its text as the new snapshot read it.
+    assert [len(ids) - len(start.ids) for ids, start in fed[0]] == [1, 1]
+    for text, result in zip(["the quic", "lazy do"], results, strict=True):
+        assert_same_top(result, trainer.task.predict(trainer.model, text, k=5, length=0))
+        assert result["step"] == trainer.step_count
+
+
+def test_a_class_gets_a_new_snapshot_less_often_the_longer_its_texts(monkeypatch):
+    trainer = make_trainer("lstm")
+    answerer = Answerer(trainer)
+    answerer.refresh(running=True, lock=NO_LOCK)
+    assert answerer.every == answering.REFRESH_S
+    clients = [query(f"s{i}", TEXT[i : i + 200]) for i in range(40)]
+    answerer.answer(clients, [False] * len(clients))
+    monkeypatch.setattr(answering, "REFRESH_SHARE", 1e-6)  # re-reading is never cheap enough
+    trainer.step()
+    answerer.refresh(running=False, lock=NO_LOCK)
+    assert answerer.every > 10 * answering.REFRESH_S
+    trainer.step()
+    assert not answerer.due(running=True)  # training: the snapshot waits its turn
+    assert answerer.due(running=False)  # paused: the next query catches up at once
+
+
+def test_the_query_budget_keeps_training_its_share_and_keystrokes_their_burst():
+    from backend.engine.worker import QueryBudget
+
+    now = [0.0]
+    budget = QueryBudget(share=0.5, clock=lambda: now[0])
+    assert budget.spend(0.01, allowance=0.05) == 0  # a keystroke's round within the burst
+    assert budget.spend(0.01, allowance=0.0) == pytest.approx(0.04)  # background work waits
+    now[0] += 0.04  # it rested: half of that was the training's
+    assert budget.debt == pytest.approx(0.02) and budget.spend(0.0, allowance=0.0) == 0
+    rest = budget.spend(0.2, allowance=0.05)  # a long round: rests until half a core is kept
+    assert rest == pytest.approx((0.2 - 0.05) / 0.5)
+    now[0] += 10  # a quiet spell pays every debt back, and no more
+    assert budget.spend(0.0, allowance=0.0) == 0 and budget.debt == 0

@@ -30,7 +30,9 @@ def test_sessions_train_as_one_cohort_and_each_keeps_its_own_controls(tmp_path: 
             assert sample["temperature"] == 0.5 and len(sample["text"]) == 200
         # Each session still answers for its own weights while the cohort trains.
         owners[0].emit("predict:query", {"seq": 1, "text": "the ", "k": 3, "length": 10})
-        result = owners[0].wait("predict:result", lambda d: d["seq"] == 1, timeout=30)
+        result = owners[0].wait(
+            "predict:result", lambda d: d["seq"] == 1 and d["continued"], timeout=30
+        )
         assert len(result["top"]) == 3 and len(result["greedy"]) == 10
 
         # Pausing one session leaves the others training together; it keeps its own step count.

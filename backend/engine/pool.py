@@ -198,7 +198,10 @@ class Engine:
                 continue
             except Exception:  # the queue breaks when the process shuts down
                 return
-            self._dispatch(event)
+            try:
+                self._dispatch(event)
+            except Exception:  # a bug in one event's bookkeeping must not stop every session
+                log.exception("reading worker event %s failed", type(event).__name__)
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, Ready):
@@ -225,9 +228,10 @@ class Engine:
         session = event.session
         with self.lock:
             if isinstance(event, (Answered, Rejected)):
+                # A refusal may name no seq; a second answer (the continuation that follows
+                # the bars) finds nothing pending.
                 asked = self.pending.get((event.client, event.op))
-                seq = asked.seq if event.seq is None or asked is None else event.seq
-                if asked is not None and asked.seq <= seq:
+                if asked is not None and (event.seq is None or asked.seq <= event.seq):
                     del self.pending[(event.client, event.op)]
             elif isinstance(event, (Progress, Opened)):
                 opened = self.opened.get(session)

@@ -5,8 +5,11 @@ The web process never trains. It sends control commands down `commands`, queries
 typed messages of `backend.engine.messages` (plain dataclasses, no tensors), so the worker
 processes are the only ones that import torch.
 
-Three threads, so a keystroke never waits for a training step:
-- the training thread, at a lower OS priority (nice +10), loops:
+Three threads, so a keystroke never waits for a training step. The whole process runs a
+little below the web process (nice +5), and its threads all at one priority: a thread set
+below another would still hold the GIL that the other waits for, and the OS would then
+run it least. Priorities inside are kept by the threads themselves:
+- the training thread loops:
   1. apply every waiting control command (open, start, pause, configure, ...);
   2. give one optimisation step to the running session that has used the least CPU time
      so far (fair in CPU seconds, not steps, so a big model cannot starve a small one).
@@ -14,17 +17,20 @@ Three threads, so a keystroke never waits for a training step:
      same model settings steps at once, as one batched step (`backend.engine.cohort`);
   3. flush each session's progress at most every `PROGRESS_EVERY_S`; a validation loss,
      a sample and a gradient-through-time pass every few seconds of its own running time.
-- the query thread answers queries as they come, newest per client only, at normal
-  priority: the OS preempts training for it. It reads the weights under the session's lock,
-  which the training thread takes only while the optimizer writes them. A query that
-  overtakes its session's `open` is set aside until the open has run, so it holds up no
-  other query; one for a session handed to another worker goes back to the engine.
-  Predictions are answered a batch per session from a snapshot of the weights, each
+- the query thread answers queries as they come, newest per client only; the training
+  thread waits for a round in progress before its next step. It reads the weights under
+  the session's lock, which the training thread takes only while the optimizer writes
+  them. A query that overtakes its session's `open` is set aside until the open has run,
+  so it holds up no other query; one for a session handed to another worker goes back to
+  the engine. Predictions are answered a batch per session from a snapshot of the weights, each
   client's state carried from its last input (the task's `answerer`, as text has);
-- the continuation thread (nice +5) makes the greedy and sampled continuations a client
-  was owed: when more than a few clients type, at most once a second per client, many
-  clients in one batch.
-Both query threads rest after a round as long as it ran, so training keeps half a core.
+- the background thread takes a session's new snapshot of the weights when its clients'
+  texts are too long to re-read within a round (the old one answers meanwhile), and makes
+  the greedy and sampled continuations a client was owed: when more than a few clients
+  type, at most once a second per client, many clients in one batch.
+The query and background threads share one budget (`QueryBudget`): together they take at
+most half a core over time, so training keeps the other half; the background thread
+yields first, leaving a burst to the keystrokes.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,10 +92,10 @@ CONTINUE_EVERY_S = 1.0
 QUIET_CLIENTS = 4  # with no more clients asking this worker, every answer is continued
 CONTINUE_TOGETHER_S = 0.25  # owed continuations due this soon are made with one that is due
 PREDICT_FIELDS = {"seq", "text", "k", "temperature", "length"}  # what a batched answer reads
-CONTINUATION_NICE = 5  # below the bars, above training
-QUERY_SHARE = 0.5  # when queries keep coming, they rest as long as they ran: training gets half
-REST_FROM_S = 0.004  # rounds shorter than this need no rest
-TRAINING_NICE = 10  # the training thread yields the CPU to queries and the web process
+QUERY_SHARE = 0.5  # of a core, over time, for answering while sessions train: training keeps half
+QUERY_BURST_S = 0.05  # CPU the keystrokes may take at once beyond that share
+SYNC_REFRESH_CHARS = 4000  # a new snapshot that re-reads more kept text is made in the background
+WORKER_NICE = 5  # the web process (sockets, the class's pages) comes first
 
 
 @dataclass
@@ -130,6 +136,52 @@ class Group:
     cohort: Any  # a backend.engine.cohort.Cohort (imported in the worker only: it needs torch)
 
 
+class Gate:
+    """Open while nobody answers: the training thread waits at it, the query threads hold it."""
+
+    def __init__(self) -> None:
+        self.holders = 0
+        self.changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self.changed:
+            self.holders += 1
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.holders -= 1
+                self.changed.notify_all()
+
+    def wait_open(self) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.holders == 0)
+
+
+class QueryBudget:
+    """The CPU that answering may take from training: `share` of a core over time.
+
+    Threads report the CPU time their work used and are told how long to rest, so that the
+    debt (what they used beyond `share` of the wall time since) comes back to `allowance`:
+    the keystrokes' thread passes the burst, background work passes nothing.
+    """
+
+    def __init__(self, share: float, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.share, self.clock = share, clock
+        self.debt = 0.0  # CPU seconds used beyond the share
+        self.at = clock()
+        self.lock = threading.Lock()
+
+    def spend(self, cpu_s: float, allowance: float) -> float:
+        """Record `cpu_s` of work; seconds to rest before the next."""
+        with self.lock:
+            now = self.clock()
+            self.debt = max(0.0, self.debt - (now - self.at) * self.share) + cpu_s
+            self.at = now
+            return max(0.0, self.debt - allowance) / self.share
+
+
 class Worker:
     """The loop of one worker process; `commands`/`events` are multiprocessing queues."""
 
@@ -151,9 +203,9 @@ class Worker:
         # look for its slot against the training thread placing or removing one.
         self.early: dict[str, list[Query]] = {}
         self.placing = threading.Lock()
-        # Held while the query thread answers: the training thread waits for it before each
-        # step, so a query does not trade the GIL back and forth with training op by op.
-        self.answering = threading.Lock()
+        # Held while a query thread answers: the training thread waits at it before each
+        # step, so answering does not trade the GIL back and forth with training op by op.
+        self.answering = Gate()
         self.parent = os.getppid()
         # On a GPU a small model's step is mostly launch overhead: compatible running sessions
         # train together as one cohort (`backend.engine.cohort`), one batched step for all of them.
@@ -164,7 +216,9 @@ class Worker:
         self.continued_at: dict[tuple[str, str], float] = {}
         self.owed: dict[tuple[str, str], tuple[Query, float]] = {}
         self.asked_at: dict[tuple[str, str], float] = {}  # each client's latest prediction
-        self.owing = threading.Condition()  # guards both; wakes the continuation thread
+        self.stale: dict[str, Slot] = {}  # sessions whose new snapshot is made in the background
+        self.owing = threading.Condition()  # guards the above; wakes the background thread
+        self.budget = QueryBudget(QUERY_SHARE)
         # Each control command's handler, by its type (`backend.engine.messages`).
         self.handlers: dict[type[Command], Callable[[Any], None]] = {
             Open: self.op_open,
@@ -182,13 +236,11 @@ class Worker:
     def run(self) -> None:
         """The training thread's loop (the query thread is started here too)."""
         threading.Thread(target=self.answer_forever, name="queries", daemon=True).start()
-        threading.Thread(target=self.continue_forever, name="continuations", daemon=True).start()
-        lower_priority(TRAINING_NICE)
+        threading.Thread(target=self.continue_forever, name="background", daemon=True).start()
         while True:
             if not self.handle(self.drain(self.wait_s())):
                 return
-            with self.answering:  # queries first: wait while one is being answered
-                pass
+            self.answering.wait_open()  # queries first: wait while any is being answered
             self.train_one()
             self.flush()
             if os.getppid() != self.parent:  # the web process died: do not linger as an orphan
@@ -230,7 +282,7 @@ class Worker:
         """The query thread: answer what waits, only the newest query per client and kind.
 
         Predictions are answered together, a batch per session (the task's `answerer`); when
-        rounds keep coming the thread rests as long as it worked, so training keeps its share.
+        rounds keep coming the thread rests once it used its burst, so training keeps its share.
         """
         while True:
             try:
@@ -243,11 +295,11 @@ class Worker:
                 return
             newest = {(cmd.client, cmd.op): cmd for cmd in waiting}
             started = time.thread_time()
-            with self.answering:
+            with self.answering.held():
                 predictions = []
                 for cmd in newest.values():
                     if self.is_slow(cmd):  # never hold up keystrokes behind a long job
-                        thread = threading.Thread(target=self.answer_slowly, args=(cmd,))
+                        thread = threading.Thread(target=self.answer, args=(cmd,))
                         thread.daemon = True
                         thread.start()
                     elif cmd.op == "predict":
@@ -255,28 +307,29 @@ class Worker:
                     else:
                         self.answer(cmd)
                 self.answer_predictions(predictions)
-            self.rest(time.thread_time() - started)
+            self.rest(time.thread_time() - started, QUERY_BURST_S)
 
     def is_slow(self, cmd: Query) -> bool:
         """Whether the session's task says this query may take seconds."""
         slot = self.slots.get(cmd.session)
         return slot is not None and cmd.op in slot.trainer.task.spec.slow_queries
 
-    def rest(self, spent: float) -> None:
-        """After a long round, rest in proportion, so training keeps its share of the core.
+    def rest(self, spent: float, allowance: float) -> None:
+        """Rest as the budget says, so training keeps its share of the core while it runs.
 
-        `spent` is the CPU time the round used: on a crowded machine its wall time also
+        `spent` is the CPU time the work used: on a crowded machine its wall time also
         counts waiting for a core, and resting that long would only delay the next answers.
         """
-        if spent > REST_FROM_S and self.any_running():
-            time.sleep(spent * (1 - QUERY_SHARE) / QUERY_SHARE)
+        pause = self.budget.spend(spent, allowance)
+        if pause > 0 and self.any_running():
+            time.sleep(pause)
 
     def answer_predictions(self, cmds: list[Query]) -> None:
-        """Predictions, one batch per session: the bars at once, continuations at reading pace.
+        """Predictions, one batch per session: the bars at once, continuations after.
 
-        A client that had no continuation for `CONTINUE_EVERY_S` gets it in this answer;
-        one that keeps typing gets the bars now, and the continuations of its newest text
-        from the continuation thread when they are due.
+        Every answer here is the bars (`"continued": false`); the continuations of a
+        client's newest text follow in a second answer with the same `seq`, from the
+        background thread (`continue_now`).
         """
         by_session: dict[str, list[Query]] = {}
         for cmd in cmds:
@@ -296,28 +349,44 @@ class Worker:
             self.answer_batch(sid, slot, group, now_too)
 
     def continue_now(self, key: tuple[str, str], cmd: Query, now: float) -> bool:
-        """Whether this query gets its continuation in its answer; if not, owe the newest one."""
+        """Whether this query's answer is complete without a continuation; if not, owe one.
+
+        The bars never wait for a continuation: it is owed, for the client's newest text,
+        and made by the background thread, at once for a few typists and at reading pace
+        (once every `CONTINUE_EVERY_S`) for each of a class.
+        """
         if cmd.fields["length"] == 0:
             return True
         self.asked_at[key] = now
         if len(self.asked_at) > 4096:  # forget clients not heard from for a minute
             self.asked_at = {k: t for k, t in self.asked_at.items() if t > now - 60}
-        # A few typists get every continuation at once; a class gets them at reading pace.
         busy = sum(now - t < CONTINUE_EVERY_S for t in self.asked_at.values()) > QUIET_CLIENTS
         owed = self.owed.get(key)
-        since = now - self.continued_at.get(key, -math.inf)
-        if owed is None and (not busy or since >= CONTINUE_EVERY_S):
-            self.continued_at[key] = now
-            return True
-        due = owed[1] if owed else self.continued_at[key] + CONTINUE_EVERY_S
+        if not busy:
+            due = now
+        elif owed is not None:
+            due = owed[1]
+        else:
+            due = max(now, self.continued_at.get(key, -math.inf) + CONTINUE_EVERY_S)
         self.owed[key] = (cmd, due)
         self.owing.notify()
         return False
 
     def answer_batch(self, sid: str, slot: Slot, group: list[Query], continued: list[bool]) -> None:
-        """One session's predictions in one batch, each emitted to its client."""
+        """One session's predictions in one batch, each emitted to its client.
+
+        A new snapshot of the weights that is due is made here when it is quick (few or short
+        texts to re-read); a class's is made by the background thread, the old one answering.
+        """
         try:
-            slot.answerer.refresh(slot.running, slot.lock)
+            answerer = slot.answerer
+            if answerer.due(slot.running):
+                if answerer.model is None or answerer.backlog() <= SYNC_REFRESH_CHARS:
+                    answerer.refresh(slot.running, slot.lock)
+                else:
+                    with self.owing:
+                        self.stale[sid] = slot
+                        self.owing.notify()
             asked = [{"client": cmd.client, "seq": cmd.seq, **cmd.fields} for cmd in group]
             results = slot.answerer.answer(asked, continued)
         except Exception as exc:  # noqa: BLE001 - one odd query must not stop the worker
@@ -329,16 +398,27 @@ class Worker:
             self.emit(Answered, sid, slot, client=cmd.client, op=cmd.op, seq=cmd.seq, result=result)
 
     def continue_forever(self) -> None:
-        """The continuation thread: owed continuations when due, many clients' in one batch.
+        """The background thread: new snapshots for classes, owed continuations when due.
 
-        It runs below the query thread (bars first) and above training, and rests as the
-        query thread does.
+        It yields to the query thread (bars first): it rests as soon as answering is over
+        its share, leaving the burst to the keystrokes.
         """
-        lower_priority(CONTINUATION_NICE)
         while True:
             with self.owing:
-                while not self.owed:
+                while not self.owed and not self.stale:
                     self.owing.wait()
+                stale, self.stale = self.stale, {}
+            if stale:
+                started = time.thread_time()
+                with self.answering.held():
+                    for slot in stale.values():
+                        with contextlib.suppress(Exception):  # a closed session's: nobody waits
+                            slot.answerer.refresh(slot.running, slot.lock)
+                self.rest(time.thread_time() - started, 0.0)
+                continue
+            with self.owing:
+                if not self.owed:
+                    continue
                 now = time.perf_counter()
                 first = min(due for _, due in self.owed.values())
                 if first > now:
@@ -355,15 +435,12 @@ class Worker:
             by_session: dict[str, list[Query]] = {}
             for cmd in cmds:
                 by_session.setdefault(cmd.session, []).append(cmd)
-            for sid, group in by_session.items():
-                slot = self.slots.get(sid)
-                if slot is not None:  # a session closed or moved meanwhile needs no text
-                    self.answer_batch(sid, slot, group, [True] * len(group))
-            self.rest(time.thread_time() - started)
-
-    def answer_slowly(self, cmd: Query) -> None:
-        lower_priority(TRAINING_NICE)
-        self.answer(cmd)
+            with self.answering.held():
+                for sid, group in by_session.items():
+                    slot = self.slots.get(sid)
+                    if slot is not None:  # a session closed or moved meanwhile needs no text
+                        self.answer_batch(sid, slot, group, [True] * len(group))
+            self.rest(time.thread_time() - started, 0.0)
 
     def guarded(self, cmd: Command, fn: Callable[[Any], None]) -> None:
         """Run one command; a failure is reported for its session instead of killing the worker."""
@@ -838,9 +915,11 @@ def finite(x: float) -> float | None:
 
 
 def lower_priority(nice: int) -> None:
-    """Raise this thread's niceness (Linux sets it per thread); elsewhere do nothing."""
+    """Raise this thread's niceness by `nice` (Linux sets it per thread, and threads started
+    after inherit it); elsewhere do nothing."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + nice)
     except (AttributeError, OSError):
         pass
 
@@ -861,6 +940,10 @@ def main(
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     events.put(Ready(session=None, gen=None, pid=os.getpid(), device=device))
+    # torch.optim's first optimizer imports torch._dynamo: 2-3 s of CPU, paid here at start
+    # rather than by the first owner to press Train (and by the keystrokes behind that open).
+    torch.optim.Adam(torch.nn.Linear(1, 1).parameters())
     sys.setswitchinterval(0.001)  # hand the GIL to a waiting query within a millisecond
+    lower_priority(WORKER_NICE)  # before any thread starts: they all inherit it
     batch = batching == "on" or (batching == "auto" and device.startswith("cuda"))
     Worker(commands, queries, events, device, checkpoint_s, batching=batch).run()

@@ -10,8 +10,12 @@ new characters are fed:
 (an edit that is not an append falls back to reading the text from the zero state).
 That gives exactly what a full re-run gives only if both used the same weights, and training
 changes them every step. So queries are answered by a snapshot of the weights, taken again
-at most every `REFRESH_S` while the session trains (at once after a step when it does not);
-a new snapshot forgets every kept state, and each answer names the step it came from.
+at most every `REFRESH_S` while the session trains (at once after a step when it does not),
+and each answer names the step it came from. A new snapshot re-reads the text every kept
+client last sent before it replaces the old one, so their next keystrokes stay one step each;
+with a class that re-read grows, and the snapshot is then taken less often, so re-reading
+never takes more than `REFRESH_SHARE` of a core. The worker does a large re-read off the
+keystrokes' path (`backlog`), while the old snapshot keeps answering.
 
 The queries waiting in one round are answered together:
   1. every client's new characters go through the cell in one fused call, packed as rows of
@@ -41,6 +45,7 @@ from backend.core.models import SequenceModel, State
 from backend.core.training import next_logits
 
 REFRESH_S = 0.5  # how stale the answering weights may get while the session trains
+REFRESH_SHARE = 0.1  # of a core, at most, for re-reading kept texts with new weights
 KEEP_CLIENTS = 512  # clients whose last state is kept, per session
 KEEP_TEXTS = 512  # texts whose state is kept for anyone who sends the same text
 
@@ -67,34 +72,60 @@ class Answerer:
         self.model: SequenceModel | None = None
         self.step = -1  # training step of the snapshot
         self.taken_at = -math.inf
+        self.every = REFRESH_S  # seconds between snapshots while training: longer for a class
         self.reads: OrderedDict[str, Read] = OrderedDict()  # client -> its last text, read
         self.texts: OrderedDict[tuple[int, ...], Read] = OrderedDict()  # shared by all
-        # The query and continuation threads both answer: reading and refreshing take turns,
-        # and a generation keeps the snapshot it started with (a refresh makes a new one).
+        # The query and continuation threads both answer: reading and swapping in a new
+        # snapshot take turns, and a generation keeps the snapshot it started with.
         self.lock = threading.Lock()
+        self.refreshing = threading.Lock()  # one new snapshot at a time
+
+    def due(self, running: bool) -> bool:
+        """Whether the weights moved and a new snapshot is due (at once if training stopped)."""
+        if self.model is None:
+            return True
+        if self.trainer.step_count == self.step:
+            return False
+        return not running or time.perf_counter() - self.taken_at >= self.every
+
+    def backlog(self) -> int:
+        """How many characters a new snapshot would re-read: the texts of the kept clients."""
+        with self.lock:
+            return sum(len(ids) for ids in {read.ids for read in self.reads.values()})
 
     def refresh(self, running: bool, lock: Any) -> None:
-        """Take a new snapshot if the weights moved and the old one is due (or training stopped)."""
+        """Take a new snapshot if one is due, re-read the kept clients' texts with it, swap it in.
+
+        `lock` is the session's: the weights are copied while the optimizer is not writing them.
+        """
         trainer = self.trainer
-        with self.lock:
-            if self.model is not None and trainer.step_count == self.step:
+        with self.refreshing:
+            if not self.due(running):
                 return
-            now = time.perf_counter()
-            if self.model is not None and running and now - self.taken_at < REFRESH_S:
-                return
+            started, now = time.thread_time(), time.perf_counter()
             with lock, torch.no_grad():  # never a half-updated set of weights
                 if self.model is None:
                     model = copy.deepcopy(trainer.model).eval().requires_grad_(False)
                 else:
-                    model = copy.deepcopy(self.model)
+                    model = copy.deepcopy(self.model)  # a generation may still use the old one
                     for mine, theirs in zip(
                         model.parameters(), trainer.model.parameters(), strict=True
                     ):
                         mine.copy_(theirs)
-                self.model, self.step = model, trainer.step_count
+                step = trainer.step_count
+            with self.lock:
+                kept = list(self.reads.items())
+            texts = list(dict.fromkeys(read.ids for _, read in kept))
+            with torch.inference_mode():
+                reads = self.feed([(ids, None) for ids in texts], model)
+            with self.lock:
+                # A client that typed meanwhile was read by the old snapshot; from its text
+                # as re-read here, its next query feeds only what it appended since.
+                self.texts = OrderedDict(zip(texts, reads, strict=True))
+                self.reads = OrderedDict((client, self.texts[read.ids]) for client, read in kept)
+                self.model, self.step = model, step
             self.taken_at = now
-            self.reads.clear()
-            self.texts.clear()
+            self.every = max(REFRESH_S, (time.thread_time() - started) / REFRESH_SHARE)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -123,14 +154,21 @@ class Answerer:
                 kept.popitem(last=False)
         return out
 
-    def zero_state(self, rows: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        model = self.model
+    def zero_state(
+        self, rows: int, model: SequenceModel | None = None
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        model = model if model is not None else self.model
         h = next(model.parameters()).new_zeros(model.num_layers, rows, model.hidden_size)
         return (h, h.clone()) if model.kind == "lstm" else h
 
-    def feed(self, rows: list[tuple[tuple[int, ...], Read | None]]) -> list[Read]:
-        """Every row's text after its start (or the zero state), in one packed fused call."""
-        model = self.model
+    def feed(
+        self, rows: list[tuple[tuple[int, ...], Read | None]], model: SequenceModel | None = None
+    ) -> list[Read]:
+        """Every row's text after its start (or the zero state), in one packed fused call.
+
+        `model` is the snapshot to read with (the current one unless a new one is being made).
+        """
+        model = model if model is not None else self.model
         out: list[Read | None] = [None] * len(rows)
         todo = []
         for r, (ids, start) in enumerate(rows):
@@ -138,7 +176,7 @@ class Answerer:
             if start and fed == len(ids):
                 out[r] = start
             elif not ids:  # nothing typed: the prediction from the zero state, W_hy 0 + b_y
-                state = self.zero_state(1)
+                state = self.zero_state(1, model)
                 top = state[0] if isinstance(state, tuple) else state
                 out[r] = Read(ids, model.head(top[-1, 0]), state)
             else:
@@ -153,7 +191,7 @@ class Answerer:
         x_onehot = F.one_hot(x.to(device), model.input_size).float()  # (R, T, V)
         packed = pack_padded_sequence(x_onehot, lengths, batch_first=True, enforce_sorted=False)
         # 2. Each row's starting state: what its client read before, or zeros.
-        zero = self.zero_state(1)
+        zero = self.zero_state(1, model)
         starts = [start.state if start else zero for _, _, start, _ in todo]
         if model.kind == "lstm":
             state0: Any = tuple(torch.cat([s[j] for s in starts], dim=1) for j in range(2))
