@@ -181,3 +181,132 @@ def test_phone_header_leaves_the_screen_to_the_lesson(
     page.screenshot(path=str(ARTIFACTS / f"layout-phone-header-{lang}.png"))
     assert header is not None and header["height"] <= 844 / 5, header
     assert page.evaluate(OVERFLOWING) == []
+
+
+# ------------------------------------------ the music and translation views at every size
+
+# Every chart on screen (a [data-testid] ending in "-chart" and drawn): its height in px.
+CHART_HEIGHTS = """() => [...document.querySelectorAll('div[data-testid$="-chart"]')]
+  .filter((el) => el.getBoundingClientRect().width > 0)
+  .map((el) => [el.dataset.testid, el.getBoundingClientRect().height])"""
+# The page is never wider than the screen (nothing to scroll sideways on a phone).
+SIDEWAYS = "() => document.documentElement.scrollWidth - innerWidth"
+STAFF = """(id) => {
+  const staff = document.querySelector(`[data-testid=${id}] svg .abcjs-staff`);
+  return staff ? staff.getBoundingClientRect().height : 0;
+}"""
+# Laptop, projector in French, projector mode, phone in French.
+LOOKS = [((1366, 768), "en", False), ((1920, 1080), "fr", False), ((1920, 1080), "en", True)]
+LOOKS += [((390, 844), "fr", False)]
+# Words of the English verdicts and numbers that must not show on a French page.
+ENGLISH = re.compile(r"header|needs|skips|of the bars|cannot read|log p = -?\d+\.\d|\d,\d{3}")
+
+
+def open_look(browser: Browser, url: str, size: tuple[int, int], lang: str, projector: bool):
+    """The page at `size`, in `lang`, in projector mode if asked."""
+    page = open_page(browser, url, *size)
+    if lang == "fr":
+        page.get_by_test_id("lang-switch").select_option("fr")
+    if projector:
+        page.get_by_test_id("projector-toggle").click()
+        expect(page.locator("html")).to_have_class(re.compile("projector"))
+    return page
+
+
+def check_fits(page, name: str) -> None:
+    """Charts at least 200 px tall, no text out of its card, nothing wider than the screen."""
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    short = [(chart, h) for chart, h in page.evaluate(CHART_HEIGHTS) if h < 200]
+    assert short == [], (name, short)
+    assert page.evaluate(OVERFLOWING) == [], name
+    assert page.evaluate(SIDEWAYS) <= 0, name
+
+
+def pause(server: Server, started: dict) -> None:
+    client = Client(server.url)
+    client.join(started["id"], started["owner_token"])
+    client.emit("train:pause", {})
+    client.wait("session:state", lambda state: state["status"] in ("paused", "idle"))
+    client.close()
+
+
+def test_music_view_fits_every_screen_and_its_staff_grows_with_the_text(
+    browser: Browser, server: Server
+) -> None:
+    """The music lesson: a real tune drawn as a staff on a laptop, a projector (in French and
+    in projector mode) and a phone; its staff grows with A+, and its verdicts read French."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    started = requests.post(
+        f"{server.url}/api/lessons/many-to-many-music/start", json={"lang": "en"}, timeout=60
+    ).json()
+    try:
+        for size, lang, projector in LOOKS:
+            page = open_look(browser, server.url + started["owner_url"], size, lang, projector)
+            expect(page.get_by_test_id("music-view")).to_be_visible(timeout=30_000)
+            page.get_by_test_id("music-real-ask").click()
+            real = page.get_by_test_id("music-real")
+            expect(real).to_have_attribute("data-valid", "true", timeout=30_000)
+            page.wait_for_function(f"() => ({STAFF})('music-real') > 0")
+            real.scroll_into_view_if_needed()
+            name = f"layout-music-{lang}-{size[0]}{'-projector' if projector else ''}"
+            check_fits(page, name)
+            if lang == "fr":
+                verdicts = page.locator("[data-testid=music-view] .music-verdict").all_inner_texts()
+                assert not [v for v in verdicts if ENGLISH.search(v)], verdicts
+            if projector:
+                # A+ on the room's screen: the staff is laid out again, larger.
+                before = page.evaluate(STAFF, "music-real")
+                page.get_by_test_id("large-text").click()
+                page.wait_for_function(f"() => ({STAFF})('music-real') > {before * 1.05}")
+                page.get_by_test_id("large-text").click()
+            page.context.close()
+    finally:
+        pause(server, started)
+
+
+def test_translation_view_fits_every_screen_and_its_heatmaps_grow_with_the_text(
+    browser: Browser, server: Server
+) -> None:
+    """The translation lesson: a typed number translated, its encoder states drawn, on a laptop,
+    a projector (in French and in projector mode) and a phone; the heatmap's cells and the
+    typed text grow with A+, and French numbers read "9 999" and "-0,12"."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    started = requests.post(
+        f"{server.url}/api/lessons/translate-attention/start", json={"lang": "en"}, timeout=60
+    ).json()
+    number = "four hundred and ninety-seven"
+    try:
+        for size, lang, projector in LOOKS:
+            page = open_look(browser, server.url + started["owner_url"], size, lang, projector)
+            view = page.get_by_test_id("translate-view")
+            expect(view).to_be_visible(timeout=30_000)
+            page.get_by_test_id("translate-input").fill(number)
+            page.get_by_test_id("translate-go").click()
+            encoder = page.get_by_test_id("translate-encoder")
+            expect(encoder).to_have_attribute("data-rows", str(len(number)), timeout=30_000)
+            output = page.get_by_test_id("translate-output")  # revealed a character at a time
+            expect(output).to_have_attribute("data-done", "true", timeout=30_000)
+            name = f"layout-translate-{lang}-{size[0]}{'-projector' if projector else ''}"
+            view.scroll_into_view_if_needed()
+            check_fits(page, name)
+            # The typed text is as large as the page's own (not the browser's 13 px default).
+            assert page.evaluate(FONT, '[data-testid="translate-input"]') >= page.evaluate(
+                FONT, '[data-testid="translate-view"]'
+            ), name
+            if lang == "fr":
+                ranges = page.get_by_test_id("translate-new-range").locator("option")
+                assert re.fullmatch(r"9\s999", ranges.nth(2).inner_text()), ranges.all_inner_texts()
+                assert not ENGLISH.search(view.inner_text()), name
+            if projector:
+                cell = float(encoder.get_attribute("data-cell") or 0)
+                font = page.evaluate(FONT, '[data-testid="translate-input"]')
+                page.get_by_test_id("large-text").click()
+                page.wait_for_function(
+                    f"() => Number(document.querySelector('[data-testid=translate-encoder]')"
+                    f".dataset.cell) > {cell}"
+                )
+                assert page.evaluate(FONT, '[data-testid="translate-input"]') > font
+                page.get_by_test_id("large-text").click()
+            page.context.close()
+    finally:
+        pause(server, started)

@@ -107,6 +107,19 @@ def test_broken_tunes_are_invalid_with_a_reason():
     for reason, tune in broken.items():
         found = checker.check(tune)
         assert not found.valid and reason in found.reason, (reason, found)
+    # Each reason also comes as a key and values, for the page to say in French.
+    keys = {reason: checker.check(tune).reason_key for reason, tune in broken.items()}
+    assert keys == {
+        "no M:": "header",
+        "not a fraction": "meter",
+        "cannot read": "unreadable",
+        "skips": "skips",
+        "only 2 bar": "bars",
+        "of the bars last": "fullBars",
+        "no music": "empty",
+    }
+    assert checker.check(broken["only 2 bar"]).reason_values == {"bars": 2, "least": 4}
+    assert checker.check(JIG).reason_key == ""
 
 
 def test_notes_out_of_the_key_lower_the_in_key_share():

@@ -123,12 +123,13 @@ class Trainer:
         return get_total_norm([p.grad for p in params])
 
     def gradient_flow(self, batch_size: int = 8) -> GradientFlow:
-        """||dL/dh_t|| through the BPTT window on a few fresh windows (a diagnostic pass).
+        """||dL/dh_t|| through the BPTT window on a few windows the task picks (a diagnostic
+        pass): `Task.highway_windows`, ending where the far past matters if the task knows where.
 
         The hand-unrolled cells cost more than the fused step, so the caller runs this
         every few seconds, never every step; the model's .grad is left untouched.
         """
-        x, y = self.dataset.batch(batch_size, self.cfg.seq_len, self.diag_generator)
+        x, y = self.task.highway_windows(batch_size, self.cfg.seq_len, self.diag_generator)
         x = self.task.encode(x.to(self.device))
         return gradient_through_time(self.model, x, y.to(self.device), loss=self.task.loss)
 

@@ -256,6 +256,16 @@ class Task(ABC):
         """
         return None
 
+    def highway_windows(
+        self, n: int, seq_len: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`n` windows (x, y) for the gradient view, whose last step is where the far past
+        matters (a recall), so that the view shows how far back its gradient reaches.
+
+        By default `n` random training windows: a task with no such place has no better ones.
+        """
+        return self.dataset.batch(n, seq_len, generator)
+
     def answerer(self, trainer: Any) -> Any | None:
         """An object that answers many clients' `predict` queries in one batch, or None.
 

@@ -338,6 +338,67 @@ def make_task(name: str, **params: Any) -> GapTask:
         raise ValueError(f"{name}: {err}") from None
 
 
+# ------------------------------------------------------------- the recall windows
+
+# A text is a copy text when at least this share of its lines are copy lines.
+COPY_TEXT_SHARE = 0.9
+
+
+def recalls(text: str) -> tuple[list[int], list[int]] | None:
+    """Where a copy text recalls its keys: (index of each copy's first character, its gap).
+
+    A copy line is `key + noise + ":" + key` with one ":" (`copy_delay`); the copy's first
+    character is the one step only the far past predicts. None if the text is not mostly
+    copy lines (a story that happens to hold "a:a" is not a copy text).
+    """
+    ends: list[int] = []
+    gaps: list[int] = []
+    lines = 0
+    start = 0
+    for line in text.split(SEPARATOR):
+        mark = line.find(COPY_MARK)
+        key = line[mark + 1 :]
+        if line:
+            lines += 1
+        if line and mark > 0 and key and line.count(COPY_MARK) == 1 and line.startswith(key):
+            ends.append(start + mark + 1)
+            gaps.append(mark + 1)  # from the key's first character to the copy's
+        start += len(line) + len(SEPARATOR)
+    if not lines or len(ends) < COPY_TEXT_SHARE * lines:
+        return None
+    return ends, gaps
+
+
+def recall_windows(
+    ids: torch.Tensor,
+    ends: Sequence[int],
+    gaps: Sequence[int],
+    n: int,
+    seq_len: int,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """`n` windows (x, y) of the ids (N,) whose last target is a recalled key, for the
+    gradient view: its loss at the last step is the one that needs the far past.
+
+    The recalls are drawn from those with the longest gaps that still fit in the window (at
+    least 4/5 of the longest), so the gradient has to travel across most of the window to
+    reach the key, and the steps further back are the line before; None if none fits.
+    """
+    T = min(seq_len, len(ids) - 1)
+    fits = [(e, g) for e, g in zip(ends, gaps, strict=True) if g < T and T <= e < len(ids)]
+    if not fits:
+        return None
+    longest = max(g for _, g in fits)
+    far = [e for e, g in fits if 5 * g >= 4 * longest]
+    # 1. Random recalls among the far ones; each window's last target is the copy.
+    pick = torch.randint(0, len(far), (n,), generator=generator)
+    last = torch.tensor(far)[pick]  # (n,)
+    # 2. Window k reads ids[last - T : last] and predicts ids[last - T + 1 : last + 1].
+    idx = last[:, None] - T + torch.arange(T + 1)  # (n, T+1)
+    chunk = ids[idx].long()
+    return chunk[:, :-1], chunk[:, 1:]
+
+
 # ------------------------------------------------------------------ evaluation
 
 

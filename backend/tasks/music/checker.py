@@ -29,7 +29,7 @@ little less; random notes about 7/12).
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -53,6 +53,11 @@ class Check:
     full_bars: float  # share of inner bars with exactly the meter's length
     in_key: float  # share of notes in the key signature's scale
     notes: int
+    # The reason as a message key and its values, so the page says it in the class's language:
+    # "" when valid, else "empty", "header", "meter", "length", "unreadable", "skips",
+    # "bars" or "fullBars" (`music.reason.<key>` in the page's i18n).
+    reason_key: str = ""
+    reason_values: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,37 +90,59 @@ def check(abc: str) -> Check:
     fields, music = header(abc)
     meter_text, key_text = fields.get("M", ""), fields.get("K", "")
 
-    def verdict(reason: str, parses: bool = False, **found: Any) -> Check:
+    def verdict(
+        reason: str, key: str = "", parses: bool = False, values: Any = None, **found: Any
+    ) -> Check:
         base = dict(bars=0, full_bars=0.0, in_key=0.0, notes=0)
-        return Check(not reason, reason, parses, meter_text, key_text, **{**base, **found})
+        found = {**base, **found}
+        return Check(
+            not reason,
+            reason,
+            parses,
+            meter_text,
+            key_text,
+            **found,
+            reason_key=key,
+            reason_values=dict(values or {}),
+        )
 
     if not music.strip():
-        return verdict("no music after the header")
+        return verdict("no music after the header", "empty")
     # music21 cannot read music without L: (nor make bars without M:): say so, before reading.
-    missing = [tag for tag in ("M", "L", "K") if tag not in fields]
+    missing = [tag + ":" for tag in ("M", "L", "K") if tag not in fields]
     if missing:
-        return verdict(f"no {', '.join(t + ':' for t in missing)} line in the header")
+        tags = ", ".join(missing)
+        return verdict(f"no {tags} line in the header", "header", values={"tags": tags})
     meter = METERS.get(meter_text.replace(" ", "")) or fraction(meter_text)
     # music21 fails on a meter or note length it cannot split: say which, before reading.
     if meter is None:
-        return verdict(f"the meter M:{meter_text} is not a fraction")
+        return verdict(
+            f"the meter M:{meter_text} is not a fraction", "meter", values={"meter": meter_text}
+        )
     if fraction(fields["L"]) is None:
-        return verdict(f"the note length L:{fields['L']} is not a fraction")
+        return verdict(
+            f"the note length L:{fields['L']} is not a fraction",
+            "length",
+            values={"length": fields["L"]},
+        )
     try:
         tokens = read(abc)
         coverage = covered(tokens, music)
         bars, full, in_key, notes = measure(tokens, meter * 4)
     except Exception as exc:  # noqa: BLE001 - music21 raises many kinds on bad input
-        return verdict(f"music21 cannot read it: {str(exc).splitlines()[0][:120]}")
+        error = str(exc).splitlines()[0][:120]
+        return verdict(f"music21 cannot read it: {error}", "unreadable", values={"error": error})
     found = dict(bars=bars, full_bars=full, in_key=in_key, notes=notes)
     if coverage < MIN_COVERAGE:
         skipped = f"music21 skips {1 - coverage:.0%} of the characters of the music"
-        return verdict(skipped, **found)
+        return verdict(skipped, "skips", values={"share": 1 - coverage}, **found)
     if bars < MIN_BARS:
-        return verdict(f"only {bars} bar(s); a tune needs at least {MIN_BARS}", True, **found)
+        few = f"only {bars} bar(s); a tune needs at least {MIN_BARS}"
+        return verdict(few, "bars", True, {"bars": bars, "least": MIN_BARS}, **found)
     if full < MIN_FULL_BARS:
-        return verdict(f"only {full:.0%} of the bars last {meter_text}", True, **found)
-    return verdict("", True, **found)
+        short = f"only {full:.0%} of the bars last {meter_text}"
+        return verdict(short, "fullBars", True, {"share": full, "meter": meter_text}, **found)
+    return verdict("", "", True, **found)
 
 
 def warm_up() -> None:

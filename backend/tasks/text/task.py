@@ -100,6 +100,21 @@ class TextTask(Task):
         """Nats per character -> bits per character."""
         return loss / LN2
 
+    def highway_windows(
+        self, n: int, seq_len: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Windows ending at a recalled key when the text is a long-range copy text (the
+        gradient view then shows what reaches the key), else random training windows."""
+        from backend.tasks.long_range import recall_windows, recalls
+
+        if not hasattr(self, "_recalls"):  # found once: a scan of the whole text
+            self._recalls = recalls(self.dataset.text)
+        if self._recalls is not None:
+            windows = recall_windows(self.dataset.train, *self._recalls, n, seq_len, generator)
+            if windows is not None:
+                return windows
+        return super().highway_windows(n, seq_len, generator)
+
     def cohort_key(self) -> Hashable | None:
         """Ids in, cross-entropy over V out: cohorts of one vocabulary size train together."""
         return ("categorical", self.vocab.size)

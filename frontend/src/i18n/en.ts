@@ -198,7 +198,7 @@ export const en = {
   // Translation (English number words to French): the translate task's view.
   "tasks.translate.title": "Translation",
   "tasks.translate.summary": "Translate English number words into French, one character at a time.",
-  "score.exactMatch": "exact translations of held-out numbers",
+  "score.exactMatch": "exact on held-out numbers",
   "translate.title": "English → French numbers",
   "translate.intro":
     "Type a number, in digits or in English words. The encoder reads the English one character at a time; the decoder writes the French one character at a time, each time the likeliest one.",
@@ -744,6 +744,16 @@ export const en = {
   "music.stop": "Stop",
   "music.valid": "A valid tune: {bars} bars, {inKey}% of its notes in the key.",
   "music.invalid": "Not a valid tune yet: {reason}.",
+  // Music and translation at every size and in French (issue 13, h13v)
+  "music.reason.empty": "no music after the header",
+  "music.reason.header": "no {tags} line in the header",
+  "music.reason.meter": "the meter M:{meter} is not a fraction",
+  "music.reason.length": "the note length L:{length} is not a fraction",
+  "music.reason.unreadable": "music21 cannot read it ({error})",
+  "music.reason.skips": "music21 skips {share} of the characters of the music",
+  "music.reason.bars": "only {bars} bars; a tune needs at least {least}",
+  "music.reason.fullBars": "only {share} of the bars last {meter}",
+  "translate.logp": "log p = {logp}",
 } as const;
 
 export type MessageKey = keyof typeof en;

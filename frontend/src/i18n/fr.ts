@@ -203,7 +203,7 @@ export const fr: Messages = {
   "tasks.translate.title": "Traduction",
   "tasks.translate.summary":
     "Traduire en français des nombres écrits en anglais, un caractère à la fois.",
-  "score.exactMatch": "traductions exactes des nombres mis de côté",
+  "score.exactMatch": "exactes, nombres mis de côté",
   "translate.title": "Nombres : de l'anglais au français",
   "translate.intro":
     "Tapez un nombre, en chiffres ou en toutes lettres en anglais. L'encodeur lit l'anglais caractère par caractère ; le décodeur écrit le français caractère par caractère, en choisissant chaque fois le plus probable.",
@@ -766,6 +766,16 @@ export const fr: Messages = {
   "music.stop": "Arrêt",
   "music.valid": "Un air valide : {bars} mesures, {inKey} % des notes dans la tonalité.",
   "music.invalid": "Pas encore un air valide : {reason}.",
+  // Musique et traduction à toutes les tailles et en français (issue 13, h13v)
+  "music.reason.empty": "pas de musique après l'en-tête",
+  "music.reason.header": "pas de ligne {tags} dans l'en-tête",
+  "music.reason.meter": "la mesure M:{meter} n'est pas une fraction",
+  "music.reason.length": "la durée de note L:{length} n'est pas une fraction",
+  "music.reason.unreadable": "music21 ne sait pas le lire ({error})",
+  "music.reason.skips": "music21 ignore {share} des caractères de la musique",
+  "music.reason.bars": "seulement {bars} mesures ; il en faut au moins {least}",
+  "music.reason.fullBars": "seulement {share} des mesures durent {meter}",
+  "translate.logp": "log p = {logp}",
 };
 
 export const frSettings: Record<string, SettingText> = {

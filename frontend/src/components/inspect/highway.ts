@@ -5,7 +5,7 @@
  */
 
 import { h, setAttr, setText, show } from "../../dom";
-import { formatInt, t } from "../../i18n";
+import { formatInt, getLang, t } from "../../i18n";
 import type { AppState } from "../../store";
 import type { GradientsMessage } from "../../types";
 import { cssVar, positive } from "../charts";
@@ -34,11 +34,20 @@ function wrangle(g: GradientsMessage): Curves | null {
   return { back, cell: at(cell), direct: at(direct), hidden: at(g.h_norms[top] ?? []) };
 }
 
-/** v as a share of `ref`, the value at the loss: "3×10⁻²" reads as "3 hundredths". */
-function share(v: number | null, ref: number | null): string {
+const SUPERSCRIPT = "⁰¹²³⁴⁵⁶⁷⁸⁹";
+
+/** v as a share of `ref`, the value at the loss, in the page's language: "0,45", or "3×10⁻⁵"
+ * (which reads as "3 hundred-thousandths") below a hundredth. */
+export function share(v: number | null, ref: number | null): string {
   if (v === null || ref === null || ref <= 0) return "—";
   const r = v / ref;
-  return r >= 0.01 ? r.toPrecision(2) : r.toExponential(0);
+  const digits = new Intl.NumberFormat(getLang(), { maximumSignificantDigits: 2 });
+  if (r >= 0.01 || r === 0) return digits.format(r);
+  let exponent = Math.floor(Math.log10(r));
+  let mantissa = Math.round(r / 10 ** exponent);
+  if (mantissa === 10) [mantissa, exponent] = [1, exponent + 1]; // 9.7e-5 reads 1×10⁻⁴
+  const power = [...String(-exponent)].map((d) => SUPERSCRIPT[Number(d)]).join("");
+  return `${mantissa}×10⁻${power}`;
 }
 
 export class HighwayView implements Component {
@@ -48,7 +57,7 @@ export class HighwayView implements Component {
     xLabel: () => t("highway.x"),
     yLabel: () => t("highway.y"),
     log: true,
-    height: 11,
+    height: 14, // at least 200 px at every text size the page uses
   });
   private readonly summary = h("p", { class: "gradients-summary", testid: "highway-summary" });
   private drawn: { g: GradientsMessage | null; width: number } = { g: null, width: -1 };

@@ -14,6 +14,9 @@ export interface TuneCheck {
   /** Share of notes in the key signature's scale. */
   in_key: number;
   notes: number;
+  /** The reason as a message key (`music.reason.<key>`), "" when valid, and its values. */
+  reason_key: string;
+  reason_values: Record<string, string | number>;
 }
 
 /** A generated tune: the live sample (`train:sample`). */

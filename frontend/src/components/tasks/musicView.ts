@@ -14,7 +14,8 @@ import type * as AbcjsModule from "abcjs";
 import type { NoteTimingEvent, TimingCallbacks, TuneObject } from "abcjs";
 import { h, setAttr, setText, show } from "../../dom";
 import "./music.css";
-import { formatInt, t } from "../../i18n";
+import { formatPercent } from "../../format";
+import { formatInt, isMessageKey, onLangChange, t } from "../../i18n";
 import type { MusicViewData, TuneCheck } from "./musicTypes";
 
 type Abcjs = typeof AbcjsModule;
@@ -59,6 +60,7 @@ class TuneCard {
   private readonly heading = h("h3", { class: "music-title" });
   private readonly verdict = h("p", { class: "music-verdict small" });
   private readonly staff = h("div", { class: "music-staff", testid: "music-staff" });
+  private readonly sheet: HTMLElement;
   private readonly cursor = h("div", { class: "music-cursor", testid: "music-cursor" });
   private readonly raw = h("pre", { class: "music-abc small", testid: "music-abc" });
   private readonly play = h("button", {
@@ -67,6 +69,8 @@ class TuneCard {
     i18n: "music.play",
   });
   private abc = "";
+  /** The staff width (abcjs units) the tune was laid out for: redrawn when it changes. */
+  private laidOut = 0;
   private tune: TuneObject | null = null;
   private timer: TimingCallbacks | null = null;
   private drawing = 0;
@@ -75,17 +79,20 @@ class TuneCard {
   private watchingAudio = false;
 
   constructor(testid: string) {
+    this.sheet = h("div", { class: "music-sheet" }, this.staff, this.cursor);
     this.el = h(
       "div",
       { class: "music-tune", testid },
       this.heading,
       this.verdict,
-      h("div", { class: "music-sheet" }, this.staff, this.cursor),
+      this.sheet,
       this.play,
       this.raw,
     );
     this.cursor.hidden = true;
     this.play.addEventListener("click", () => (this.timer ? this.stop() : this.start()));
+    // A wider or narrower sheet, or larger text (A+, projector), lays the staff out again.
+    new ResizeObserver(() => this.relayout()).observe(this.sheet);
   }
 
   /** Draw `abc` (unless it is the tune already drawn) with its heading and check. */
@@ -103,16 +110,38 @@ class TuneCard {
     if (abc === this.abc) return;
     this.stop();
     this.abc = abc;
+    this.draw();
+  }
+
+  /** Lay the tune out for the sheet's width and the page's text size, then scale it to fit. */
+  private draw(): void {
+    const abc = this.abc;
+    const staffwidth = staffWidth(this.sheet.clientWidth);
+    this.laidOut = staffwidth;
     this.tune = null;
     this.play.disabled = true;
     const drawing = ++this.drawing;
     void loadAbcjs().then((abcjs) => {
       if (drawing !== this.drawing) return; // a newer tune arrived while abcjs loaded
-      const [tune] = abcjs.renderAbc(this.staff, abc, { add_classes: true, responsive: "resize" });
+      // Bars flow from line to line (not the tune's own line breaks), as many as fit the width.
+      const wrap = {
+        preferredMeasuresPerLine: Math.max(2, Math.round(staffwidth / BAR_WIDTH)),
+        minSpacing: 1.8,
+        maxSpacing: 2.7,
+      };
+      const options = { add_classes: true, responsive: "resize" as const, staffwidth, wrap };
+      const [tune] = abcjs.renderAbc(this.staff, abc, options);
       this.tune = tune ?? null;
       // Whatever abcjs could draw can be heard, a broken tune included: hear why it is broken.
       this.play.disabled = this.tune === null || this.staff.querySelector(".abcjs-note") === null;
     });
+  }
+
+  /** Draw again if the staff width changed by more than a few percent (never while playing). */
+  private relayout(): void {
+    if (!this.abc || this.timer || this.sheet.clientWidth === 0) return;
+    const staffwidth = staffWidth(this.sheet.clientWidth);
+    if (Math.abs(staffwidth - this.laidOut) > 0.03 * this.laidOut) this.draw();
   }
 
   /** Play from the start: each note sounds and the cursor moves to it as abcjs times it. */
@@ -181,13 +210,14 @@ class TuneCard {
     this.pending = null;
     this.stop();
     this.abc = "";
+    this.laidOut = 0;
     this.tune = null;
     this.staff.replaceChildren();
     setText(this.raw, "");
   }
 }
 
-/** "Valid: 16 bars, 100% in key" or "Not a tune: <reason>". */
+/** "Valid: 16 bars, 100% in key" or "Not a tune: <reason>", in the page's language. */
 export function verdictText(check: TuneCheck): string {
   if (check.valid) {
     return t("music.valid", {
@@ -195,16 +225,45 @@ export function verdictText(check: TuneCheck): string {
       inKey: formatInt(Math.round(check.in_key * 100)),
     });
   }
-  return t("music.invalid", { reason: check.reason });
+  return t("music.invalid", { reason: reasonText(check) });
 }
+
+/** Why a tune is not valid, from the checker's reason key and values (its English otherwise). */
+function reasonText(check: TuneCheck): string {
+  const key = `music.reason.${check.reason_key ?? ""}`;
+  if (!isMessageKey(key)) return check.reason;
+  const values: Record<string, string> = {};
+  for (const [name, v] of Object.entries(check.reason_values ?? {})) {
+    values[name] = typeof v !== "number" ? v : name === "share" ? formatPercent(v) : formatInt(v);
+  }
+  return t(key, values);
+}
+
+/**
+ * How wide abcjs lays a staff out, in its own units, for a sheet `width` css px wide: the
+ * staff is then scaled to fit, so its notes grow with the page's text (A+, projector) and a
+ * narrow phone gets fewer bars per line instead of tiny notes.
+ */
+function staffWidth(width: number): number {
+  const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+  return Math.round(Math.max(200, width) / (STAFF_SCALE * (rem / 16)));
+}
+
+/** Notes at this share of abcjs's own size at a 16 px text size: about the size of the text. */
+const STAFF_SCALE = 0.65;
+/** abcjs units a bar of a jig takes at a comfortable spacing. */
+const BAR_WIDTH = 170;
 
 export class MusicView {
   readonly el: HTMLElement;
   private readonly generated = new TuneCard("music-generated");
   private readonly real = new TuneCard("music-real");
   private readonly empty = h("p", { class: "muted small", i18n: "music.waiting" });
+  private data: MusicViewData = { sample: null, real: null };
 
   constructor(onRealTune: () => void) {
+    // Headings and verdicts are written from the data: a new language writes them again.
+    onLangChange(() => this.update(this.data));
     const ask = h("button", { class: "btn", testid: "music-real-ask", i18n: "music.askReal" });
     ask.addEventListener("click", onRealTune);
     this.el = h(
@@ -222,6 +281,7 @@ export class MusicView {
   }
 
   update(data: MusicViewData): void {
+    this.data = data;
     const { sample, real } = data;
     show(this.empty, sample === null);
     show(this.generated.el, sample !== null);
@@ -241,6 +301,7 @@ export class MusicView {
   }
 
   reset(): void {
+    this.data = { sample: null, real: null };
     this.generated.reset();
     this.real.reset();
   }

@@ -11,7 +11,8 @@
 import { css, inkOn, scaleFor, type ColorScale } from "../../colors";
 import { h, setAttr, setText, show } from "../../dom";
 import { formatPercent } from "../../format";
-import { formatInt, t } from "../../i18n";
+import { formatFixed, formatInt, onLangChange, t } from "../../i18n";
+import "./translate.css";
 import type {
   AccuracyAnswer,
   TranslateAnswer,
@@ -20,8 +21,9 @@ import type {
 } from "./translateTypes";
 
 const REVEAL_MS = 70; // one output character appears this often
-const CELL = 14; // css px of a heatmap cell (at most)
-const MAX_WIDTH = 360; // css px of a heatmap: the card's width
+const CELL = 14; // css px of a heatmap cell (at most) at a 16 px text size
+const LABEL = 11; // css px of a heatmap's labels at a 16 px text size
+const MAX_WIDTH = 360; // css px of a heatmap when its card's width is not known yet
 const EXAMPLES = ["321", "seventy-one", "eighty", "four hundred and ninety-seven"];
 const RANGES = [99, 999, 9999, 999999];
 // The English words a number is written with: the box asks as you type only once every word
@@ -116,6 +118,7 @@ export class TranslateView {
   private readonly attention = h("canvas", { testid: "translate-attention" });
   private readonly attentionOff = h("p", { class: "muted", i18n: "translate.attentionOff" });
   private readonly attentionBox: HTMLElement;
+  private readonly inside: HTMLElement;
   private readonly split = h("p", { class: "muted small", testid: "translate-split" });
   private readonly newRange = h("select", { testid: "translate-new-range" });
   private readonly newAttention = h("select", { testid: "translate-new-attention" });
@@ -132,8 +135,8 @@ export class TranslateView {
     onNew: (source: TranslateSource) => Promise<string | null>,
   ) {
     for (const k of [1, 2, 4, 8]) this.beam.append(h("option", { attrs: { value: k } }, String(k)));
-    for (const r of RANGES)
-      this.newRange.append(h("option", { attrs: { value: r } }, formatInt(r)));
+    for (const r of RANGES) this.newRange.append(h("option", { attrs: { value: r } }));
+    this.nameRanges();
     this.newRange.value = "999";
     this.newAttention.append(
       h("option", { attrs: { value: "none" }, i18n: "translate.att.none" }),
@@ -175,7 +178,7 @@ export class TranslateView {
       h("p", { class: "muted small", i18n: "translate.beyond" }),
       this.attention,
     );
-    const inside = h(
+    const inside = (this.inside = h(
       "details",
       { class: "translate-inside", testid: "translate-inside", attrs: { open: true } },
       h("summary", { i18n: "translate.inside" }),
@@ -187,11 +190,11 @@ export class TranslateView {
       this.start,
       this.attentionBox,
       this.attentionOff,
-    );
+    ));
     this.el = h(
       "section",
       {
-        class: "card predict-card",
+        class: "card predict-card translate-card",
         testid: "translate-view",
         attrs: { "data-panel": "translate" },
       },
@@ -224,9 +227,36 @@ export class TranslateView {
       ),
       this.newError,
     );
-    Object.assign(this.output.style, { fontSize: "1.4rem", fontFamily: "monospace" });
     this.renderExamples([]);
     show(this.results, false);
+    // Numbers and words drawn from the data are written again in a new language.
+    onLangChange(() => {
+      this.nameRanges();
+      if (this.drawn) this.redraw(this.drawn);
+    });
+    // Larger text (A+, projector) or another width: the heatmaps' cells and labels follow.
+    let drawnFor = "";
+    new ResizeObserver(() => {
+      const key = `${this.inside.clientWidth}:${remPx()}`;
+      if (key !== drawnFor && this.drawn?.answer) this.drawHeats(this.drawn.answer);
+      drawnFor = key;
+    }).observe(this.inside);
+  }
+
+  /** The range menu's numbers in the page's language ("9 999" in French). */
+  private nameRanges(): void {
+    for (const option of this.newRange.options) setText(option, formatInt(Number(option.value)));
+  }
+
+  /** Everything drawn from `data` again, without replaying the reveal of the output. */
+  private redraw(data: TranslateViewData): void {
+    this.renderTask(data);
+    this.renderAccuracy(data.accuracy);
+    this.renderSample(data);
+    if (data.answer) {
+      this.renderVerdict(data.answer);
+      this.drawHeats(data.answer);
+    }
   }
 
   /** Type `text` into the box and ask for it (the example chips do this). */
@@ -288,22 +318,8 @@ export class TranslateView {
     window.clearInterval(this.timer);
     show(this.results, answer !== null);
     if (answer === null) return;
-    setText(this.reads, t("translate.reads", { text: answer.source }));
-    const verdict = answer.correct ? "translate.right" : "translate.wrong";
-    const seen = !answer.in_range
-      ? "translate.outOfRange"
-      : answer.held_out
-        ? "translate.heldOutNumber"
-        : "translate.seenNumber";
-    setText(this.verdict, `${t(verdict, { expected: answer.expected })} ${t(seen)}`);
-    setAttr(this.verdict, "data-correct", String(answer.correct));
-    this.beams.replaceChildren(
-      ...answer.beams.map((b) => h("li", {}, `${b.text}  (log p = ${b.logp.toFixed(2)})`)),
-    );
-    drawHeat(this.encoder, encoderHeat(answer), false);
-    drawStart(this.start, answer.start);
-    const heat = attentionHeat(answer);
-    if (heat) drawHeat(this.attention, heat, true);
+    this.renderVerdict(answer);
+    this.drawHeats(answer);
     // The French appears one greedy step at a time, each with its candidates.
     let shown = 0;
     const reveal = (): void => {
@@ -318,6 +334,33 @@ export class TranslateView {
     setAttr(this.output, "data-done", "false");
     setText(this.output, "");
     this.timer = window.setInterval(reveal, REVEAL_MS);
+  }
+
+  /** What the model read, whether it is right, and the beams with their log-probabilities. */
+  private renderVerdict(answer: TranslateAnswer): void {
+    setText(this.reads, t("translate.reads", { text: answer.source }));
+    const verdict = answer.correct ? "translate.right" : "translate.wrong";
+    const seen = !answer.in_range
+      ? "translate.outOfRange"
+      : answer.held_out
+        ? "translate.heldOutNumber"
+        : "translate.seenNumber";
+    setText(this.verdict, `${t(verdict, { expected: answer.expected })} ${t(seen)}`);
+    setAttr(this.verdict, "data-correct", String(answer.correct));
+    this.beams.replaceChildren(
+      ...answer.beams.map((b) =>
+        h("li", {}, `${b.text}  (${t("translate.logp", { logp: formatFixed(b.logp, 2) })})`),
+      ),
+    );
+  }
+
+  /** The encoder's states, the decoder's start and the attention, sized for the card and text. */
+  private drawHeats(answer: TranslateAnswer): void {
+    const width = this.inside.clientWidth || MAX_WIDTH;
+    drawHeat(this.encoder, encoderHeat(answer), false, width);
+    drawStart(this.start, answer.start, width);
+    const heat = attentionHeat(answer);
+    if (heat) drawHeat(this.attention, heat, true, width);
   }
 
   private renderCandidates(top: { char: string; p: number }[]): void {
@@ -380,30 +423,41 @@ export class TranslateView {
   }
 }
 
-/** A heatmap on a canvas, a row of CELL px per label on the left, and, if `colLabels`, on top. */
-function drawHeat(canvas: HTMLCanvasElement, heat: Heat, colLabels: boolean): void {
-  const left = 22;
-  const top = colLabels ? 18 : 4;
+/** The page's text size over 16 px: heatmap cells and labels grow with it (A+, projector). */
+function remPx(): number {
+  return parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+}
+
+/**
+ * A heatmap on a canvas at most `width` css px wide, a row of CELL px (at a 16 px text size)
+ * per label on the left, and, if `colLabels`, a label per column on top.
+ */
+function drawHeat(canvas: HTMLCanvasElement, heat: Heat, colLabels: boolean, width: number): void {
+  const k = remPx() / 16;
+  const cell = CELL * k;
+  const left = 22 * k;
+  const top = colLabels ? 18 * k : 4;
   const cols = Math.max(1, heat.cols.length);
-  const cellW = Math.max(2, Math.min(CELL, (MAX_WIDTH - left) / cols)); // many units: thin
-  const ctx = sized(canvas, left + cols * cellW, top + heat.rows.length * CELL);
+  const cellW = Math.max(2, Math.min(cell, (width - left) / cols)); // many units: thin
+  const ctx = sized(canvas, left + cols * cellW, top + heat.rows.length * cell);
   if (!ctx) return;
   canvas.dataset.rows = String(heat.rows.length);
   canvas.dataset.cols = String(heat.cols.length);
-  ctx.font = "11px monospace";
+  canvas.dataset.cell = String(Math.round(cell));
+  ctx.font = `${Math.round(LABEL * k)}px monospace`;
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
   heat.rows.forEach((label, i) => {
     ctx.fillStyle = "#162033";
     const shown = label === " " ? "␣" : label === "<eos>" ? "⏹" : label;
-    ctx.fillText(shown, left / 2, top + (i + 0.5) * CELL);
+    ctx.fillText(shown, left / 2, top + (i + 0.5) * cell);
     heat.values[i]?.forEach((v, j) => {
       const rgb = heat.scale.color(v);
       ctx.fillStyle = css(rgb);
-      ctx.fillRect(left + j * cellW, top + i * CELL, cellW, CELL);
+      ctx.fillRect(left + j * cellW, top + i * cell, cellW, cell);
       if (colLabels && v > 0.5) {
         ctx.fillStyle = inkOn(rgb); // a dot where a character looks most
-        ctx.fillText("•", left + (j + 0.5) * cellW, top + (i + 0.5) * CELL);
+        ctx.fillText("•", left + (j + 0.5) * cellW, top + (i + 0.5) * cell);
       }
     });
   });
@@ -415,20 +469,26 @@ function drawHeat(canvas: HTMLCanvasElement, heat: Heat, colLabels: boolean): vo
   }
 }
 
-/** The decoder's starting vector as one strip of cells, outlined: all it knows without attention. */
-function drawStart(canvas: HTMLCanvasElement, start: number[]): void {
+/**
+ * The decoder's starting vector as one strip of cells under the encoder's columns (a unit per
+ * column, as wide as there), one row tall, outlined: all it knows without attention.
+ */
+function drawStart(canvas: HTMLCanvasElement, start: number[], width: number): void {
   const m = Math.max(1e-6, ...start.map(Math.abs));
   const scale = scaleFor(-m, m);
-  const cell = Math.max(2, Math.min(CELL, (MAX_WIDTH - 22) / Math.max(1, start.length)));
-  const ctx = sized(canvas, 22 + start.length * cell, cell + 4);
+  const k = remPx() / 16;
+  const left = 22 * k;
+  const tall = CELL * k;
+  const cell = Math.max(2, Math.min(tall, (width - left) / Math.max(1, start.length)));
+  const ctx = sized(canvas, left + start.length * cell + 2, tall + 4);
   if (!ctx) return;
   start.forEach((v, j) => {
     ctx.fillStyle = css(scale.color(v));
-    ctx.fillRect(22 + j * cell, 2, cell, cell);
+    ctx.fillRect(left + j * cell, 2, cell, tall);
   });
   ctx.strokeStyle = "#d9480f";
   ctx.lineWidth = 2;
-  ctx.strokeRect(21, 1, start.length * cell + 2, cell + 2);
+  ctx.strokeRect(left - 1, 1, start.length * cell + 2, tall + 2);
 }
 
 /** A canvas of css size (width, height), scaled for the screen; its 2D context. */
