@@ -42,3 +42,19 @@ export function formatSettingNumber(value: number, isInt: boolean): string {
   if (value !== 0 && Math.abs(value) < 1e-3) return value.toExponential(1).replace(/\.0e/, "e");
   return String(Number(value.toPrecision(3)));
 }
+
+const SUPERSCRIPT = "⁰¹²³⁴⁵⁶⁷⁸⁹";
+
+/** A gradient-sized number in the page's language, two significant digits: "0,045" and
+ * "450" as they are, "4,9×10⁻³" below a hundredth and "2,5×10⁴" from a thousand on. */
+export function formatScientific(v: number): string {
+  if (!Number.isFinite(v)) return "∞";
+  const digits = new Intl.NumberFormat(getLang(), { maximumSignificantDigits: 2 });
+  const abs = Math.abs(v);
+  if (abs === 0 || (abs >= 0.01 && abs < 1000)) return digits.format(v);
+  let exponent = Math.floor(Math.log10(abs));
+  let mantissa = Number((v / 10 ** exponent).toPrecision(2));
+  if (Math.abs(mantissa) >= 10) [mantissa, exponent] = [mantissa / 10, exponent + 1];
+  const power = [...String(Math.abs(exponent))].map((d) => SUPERSCRIPT[Number(d)]).join("");
+  return `${digits.format(mantissa)}×10${exponent < 0 ? "⁻" : ""}${power}`;
+}

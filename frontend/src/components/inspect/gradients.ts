@@ -5,7 +5,7 @@
  */
 
 import { h, setAttr, setText, show } from "../../dom";
-import { formatPercent } from "../../format";
+import { formatPercent, formatScientific } from "../../format";
 import { formatFixed, formatInt, t, type MessageKey } from "../../i18n";
 import { loadPins, MAX_PINS, pinLabel, savePins, type Pin } from "../../pins";
 import type { AppState, HistoryBuffer } from "../../store";
@@ -34,8 +34,7 @@ function verdict(ratio: number | null): Verdict {
 }
 
 function sci(v: number | null): string {
-  if (v === null || !Number.isFinite(v)) return "∞";
-  return Math.abs(v) >= 0.01 && Math.abs(v) < 1000 ? v.toPrecision(2) : v.toExponential(1);
+  return v === null ? "∞" : formatScientific(v);
 }
 
 /** The largest gradient norm of the latest steps (∞ where one overflowed); null before any. */
