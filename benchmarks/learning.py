@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator
 
 import torch
 
@@ -40,18 +41,18 @@ def long_context_bits(trainer: Trainer) -> float:
 
 def curve(
     task: TextTask, settings: dict, seed: int, marks: list[float]
-) -> list[tuple[float, int, float, float]]:
-    """(CPU seconds, step, shown validation bits/char, long-window bits/char) at each mark."""
+) -> Iterator[tuple[float, int, float, float]]:
+    """(CPU seconds, step, shown validation bits/char, long-window bits/char) at each mark,
+    as each is reached (a long run on a busy machine shows its first marks early)."""
     trainer = Trainer(task, parse({**settings, "seed": seed}))
-    used, out = 0.0, []
+    used = 0.0
     for mark in marks:
         while used < mark:
             started = time.thread_time()
             trainer.step()
             used += time.thread_time() - started
         shown, long = trainer.evaluate(), long_context_bits(trainer)
-        out.append((mark, trainer.step_count, round(shown, 3), round(long, 3)))
-    return out
+        yield mark, trainer.step_count, round(shown, 3), round(long, 3)
 
 
 def main() -> None:
@@ -76,9 +77,10 @@ def main() -> None:
         if args.over_default:
             settings = {**SPEC.default_config, **settings}
         for seed in args.seeds:
-            points = curve(task, settings, seed, sorted(args.marks))
-            shown = "  ".join(f"{s:g} s: {a:.3f}/{b:.3f} (step {n})" for s, n, a, b in points)
-            print(f"{raw} seed {seed}: {shown}", flush=True)
+            print(f"{raw} seed {seed}:", end="", flush=True)
+            for s, n, a, b in curve(task, settings, seed, sorted(args.marks)):
+                print(f"  {s:g} s: {a:.3f}/{b:.3f} (step {n})", end="", flush=True)
+            print(flush=True)
 
 
 if __name__ == "__main__":
