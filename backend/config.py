@@ -85,6 +85,15 @@ class TrainConfig:
         scale="log",
         help="Multiplies the initial W_hh: large values make gradients explode, small ones vanish.",
     )
+    dropout: float = setting(
+        0.0,
+        min=0.0,
+        max=0.8,
+        live=True,
+        help="Recurrent cells only: during training, each unit of the top layer's h_t (and of "
+        "h_t between layers) is zeroed with this probability and the rest scaled up; "
+        "predictions and validation use every unit. Against learning the text by heart.",
+    )
     seq_len: int = setting(
         64,
         min=4,
@@ -102,6 +111,23 @@ class TrainConfig:
         scale="log",
         live=True,
         help="Step size of the optimizer.",
+        group="training",
+    )
+    weight_decay: float = setting(
+        0.0,
+        min=0.0,
+        max=0.1,
+        live=True,
+        help="Each update also pulls every weight toward zero, by learning rate x this x the "
+        "weight (PyTorch's weight_decay: an L2 penalty added to the gradient).",
+        group="training",
+    )
+    carry_state: bool = setting(
+        False,
+        live=True,
+        help="Recurrent cells on one long sequence only: each batch row reads the text in "
+        "consecutive windows and starts from the hidden state the previous window ended "
+        "with (truncated BPTT), so the model learns from more than one window of context.",
         group="training",
     )
     optimizer: str = setting(

@@ -11,6 +11,16 @@ about characters: it only needs tensors whose first dimension is time, so a
 numeric sequence (a ball's positions (N, 2), a price series (N, 1)) can later be
 a dataset beside text by subclassing it with float tensors.
 
+Training can instead read the sequence in order, for a model that carries its hidden
+state from one window to the next (truncated backpropagation through time; Williams &
+Peng, 1990). The training part is cut into B lanes of equal length L, one per batch row,
+and step k takes window k of every lane:
+
+    lane b:  s_{o + bL} ...                 x_{b,k} = s_{o + bL + kT} ... s_{o + bL + kT + T-1}
+
+so row b of one batch continues exactly where row b of the previous batch stopped. A
+random offset o < T starts each pass over the lanes, so the cuts move from pass to pass.
+
 The last part of the sequence (10% by default) is held out for validation; it is
 cut into fixed, non-overlapping windows so the validation loss of two steps, or
 two runs, is measured on exactly the same characters.
@@ -91,7 +101,27 @@ class SequenceDataset:
         T = min(seq_len, len(self.train) - 1)
         # 1. Random window starts; start + T is the last target, so it must be < N.
         starts = torch.randint(0, len(self.train) - T, (batch_size,), generator=generator)
-        # 2. Gather all windows at once with an index grid instead of a Python loop.
+        # 2. Cut them out.
+        return self.cut(starts, T)
+
+    def stream_batch(
+        self, batch_size: int, seq_len: int, index: int, offset: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Window `index` of each of `batch_size` consecutive lanes, x and y (B, T, ...).
+
+        None when the lanes hold no window `index` any more: the pass over them is over
+        (at once, if the training part is too short for one window in every lane).
+        """
+        T = min(seq_len, len(self.train) - 1)
+        L = (len(self.train) - 1 - offset) // batch_size  # inputs per lane
+        if (index + 1) * T > L:
+            return None
+        starts = offset + torch.arange(batch_size) * L + index * T  # (B,)
+        return self.cut(starts, T)
+
+    def cut(self, starts: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training windows starting at `starts` (B,): inputs x and targets y (B, T, ...)."""
+        # Gather all windows at once with an index grid instead of a Python loop.
         idx = starts[:, None] + torch.arange(T + 1)  # (B, T+1)
         chunk = self.train[idx]  # (B, T+1, ...)
         return chunk[:, :-1], chunk[:, 1:]
@@ -134,10 +164,8 @@ class TextDataset(SequenceDataset):
         n_val = min(max(2, int(len(ids) * val_fraction)), len(ids) - 2)
         return cls(text, vocab, train=ids[:-n_val], val=ids[-n_val:])
 
-    def batch(
-        self, batch_size: int, seq_len: int, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = super().batch(batch_size, seq_len, generator)
+    def cut(self, starts: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = super().cut(starts, T)
         return x.long(), y.long()
 
     def val_windows(

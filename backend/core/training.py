@@ -9,6 +9,19 @@ One training step on a batch of B random windows of T steps:
   4. clip:      if ||g|| > tau, rescale g <- g * tau / ||g||  (stops exploding gradients)
   5. update:    theta <- optimizer(theta, g), e.g. SGD: theta <- theta - lr * g
 
+With `carry_state` on (a recurrent cell on one long sequence), the windows are not
+random: row b of each batch is the window that follows row b of the previous batch
+(`SequenceDataset.stream_batch`), and step 1 starts from the state h_T the previous step
+ended with instead of zero. The state is detached first, so the gradient still flows
+back through T steps only (truncated BPTT), but the forward pass sees the whole text
+before the window. The state starts from zero again at each new pass over the text and
+whenever the settings change. Validation then runs over windows of `CARRY_VAL_T` steps,
+so the loss it reports includes what the model gained from the longer context.
+
+`dropout` (in the model) and `weight_decay` (in the optimizer, an L2 penalty added to
+the gradient: g <- g + wd * theta) are the two ways offered against learning a small
+text by heart.
+
 Losses are reported in the task's unit, `task.metric(L)`: bits per character for text
 (L / ln 2; a model that guesses uniformly among V characters scores log2(V) bits, a
 perfect one 0), pixels for a ball, and so on.
@@ -33,7 +46,7 @@ from torch.nn.utils import clip_grad_norm_, get_total_norm
 
 from backend.config import TrainConfig
 from backend.core.internals import GradientFlow, gradient_through_time
-from backend.core.models import Model, State, build_model
+from backend.core.models import Model, SequenceModel, State, build_model
 
 if TYPE_CHECKING:
     from backend.tasks.base import Task
@@ -44,6 +57,9 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "rmsprop": torch.optim.RMSprop,
 }
 LIVE_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["live"])
+# Validation window of a model that carries its state: its training windows may be short
+# (32 steps), but what it learnt reaches further back than that.
+CARRY_VAL_T = 512
 
 
 @dataclass(frozen=True)
@@ -58,8 +74,15 @@ class StepResult:
 
 
 def build_optimizer(cfg: TrainConfig, params: Any) -> torch.optim.Optimizer:
-    """The update rule named by cfg.optimizer at cfg.learning_rate."""
-    return OPTIMIZERS[cfg.optimizer](params, lr=cfg.learning_rate)
+    """The update rule named by cfg.optimizer at cfg.learning_rate, with cfg.weight_decay."""
+    return OPTIMIZERS[cfg.optimizer](params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+
+
+def detach(state: State) -> State:
+    """The same state cut off from the graph that made it (where truncated BPTT stops)."""
+    if state is None or isinstance(state, torch.Tensor):
+        return None if state is None else state.detach()
+    return tuple(s.detach() for s in state)
 
 
 class Trainer:
@@ -83,20 +106,39 @@ class Trainer:
         self.write_lock: Any = contextlib.nullcontext()
         # The gradient diagnostic draws its own windows, so it never shifts the training batches.
         self.diag_generator = torch.Generator().manual_seed(cfg.seed + 1)
-        # Validation windows never change for a run, so cut them once.
-        x_val, y_val = self.dataset.val_windows(cfg.seq_len)
-        self._val = (x_val.to(self.device), y_val.to(self.device))
+        # Carried state (truncated BPTT): the lanes' state after the last window, the next
+        # window's index in this pass over the lanes (None: no pass begun) and its offset.
+        self._carry: State = None
+        self._window: int | None = None
+        self._offset = 0
+        self._val = self._val_windows()
+
+    def _val_windows(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Validation windows, cut once per setting: they never change during a run."""
+        T = max(self.cfg.seq_len, CARRY_VAL_T) if self.carries() else self.cfg.seq_len
+        x_val, y_val = self.dataset.val_windows(T)
+        return x_val.to(self.device), y_val.to(self.device)
+
+    def carries(self) -> bool:
+        """Whether training carries the hidden state across windows (see the module doc)."""
+        return (
+            self.cfg.carry_state
+            and isinstance(self.model, SequenceModel)
+            and hasattr(self.dataset, "stream_batch")
+        )
 
     # ----------------------------------------------------------------- training
 
     def step(self) -> StepResult:
-        """Train on one batch of random windows and report loss and gradient norm."""
+        """Train on one batch of windows and report loss and gradient norm."""
         cfg, model = self.cfg, self.model
         model.train()
-        x, y = self.dataset.batch(cfg.batch_size, cfg.seq_len, self.generator)
+        x, y = self._batch()
         x, y = x.to(self.device), y.to(self.device)  # (B, T, ...)
-        # 1-2. Forward from the zero state (windows are random, so no state carries over).
-        out, _ = model(self.task.encode(x))  # (B, T, O)
+        # 1-2. Forward from the zero state, or from where the previous windows ended.
+        out, state = model(self.task.encode(x), self._carry)  # (B, T, O)
+        if self._window is not None:
+            self._carry = detach(state)  # the next window starts here; BPTT stops here
         loss = self.task.loss(out, y)
         # 3. Backward; set_to_none frees the old gradients instead of zeroing them.
         self.optimizer.zero_grad(set_to_none=True)
@@ -114,6 +156,29 @@ class Trainer:
         self.items_seen += items
         clipped = cfg.clip and norm > cfg.clip_threshold
         return StepResult(self.step_count, self.task.metric(loss_value), items, norm, clipped)
+
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Random windows, or with a carried state the next window of every lane."""
+        cfg = self.cfg
+        if not self.carries():
+            self._window = None
+            return self.dataset.batch(cfg.batch_size, cfg.seq_len, self.generator)
+        got = None
+        if self._window is not None:
+            got = self.dataset.stream_batch(cfg.batch_size, cfg.seq_len, self._window, self._offset)
+        if got is None:  # a new pass over the text: fresh cuts, and the state starts at zero
+            self.reset_carry()
+            self._offset = int(torch.randint(0, cfg.seq_len, (1,), generator=self.generator))
+            got = self.dataset.stream_batch(cfg.batch_size, cfg.seq_len, 0, self._offset)
+            if got is None:  # too short a text for a window in every lane
+                return self.dataset.batch(cfg.batch_size, cfg.seq_len, self.generator)
+            self._window = 0
+        self._window += 1
+        return got
+
+    def reset_carry(self) -> None:
+        """Forget the carried state: the next step starts a new pass from the zero state."""
+        self._carry, self._window = None, None
 
     def _clip_grads(self) -> torch.Tensor:
         """The global L2 norm of all gradients, after rescaling them if clipping is on."""
@@ -163,7 +228,14 @@ class Trainer:
             self.optimizer = build_optimizer(cfg, self.model.parameters())
         for group in self.optimizer.param_groups:
             group["lr"] = cfg.learning_rate
+            group["weight_decay"] = cfg.weight_decay
+        if isinstance(self.model, SequenceModel):
+            self.model.set_dropout(cfg.dropout)
+        carried_before = self.carries()
         self.cfg = cfg
+        self.reset_carry()  # a state carried under other settings is not this run's
+        if self.carries() != carried_before:
+            self._val = self._val_windows()
 
     # ------------------------------------------------------- samples and queries
 

@@ -68,10 +68,14 @@ def cohort_key(trainer: Trainer) -> tuple | None:
 
     The cohort's maths is for categorical tasks (ids in, cross-entropy over them out),
     which say so with a task key; a task without one (`Task.cohort_key` is None) trains alone.
+    So does a model with dropout, weight decay or a carried state: the cohort's batched
+    step has none of them.
     """
     model, cfg = trainer.model, trainer.cfg
     task_key = trainer.task.cohort_key()
     if model.kind not in CELLS or task_key is None:
+        return None
+    if cfg.dropout or cfg.weight_decay or cfg.carry_state:
         return None
     T = min(cfg.seq_len, len(trainer.dataset.train) - 1)  # the window `dataset.batch` cuts
     w = model.head.weight

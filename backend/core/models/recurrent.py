@@ -40,6 +40,14 @@ PyTorch's default (every weight uniform in +-1/sqrt(H)), `init_recurrent_` offer
   scale s    W_hh <- s * W_hh: s > 1 makes the gradient grow going back (explode),
              s < 1 makes it shrink (vanish)
 
+Dropout (Srivastava et al., 2014; for RNNs Zaremba, Sutskever & Vinyals, 2014) is
+applied only to the connections that do not go through time: while training, each
+unit of the top layer's h_t is zeroed with probability p before the head (and, with
+several layers, each unit of h_t on its way up to the next layer) and the others are
+scaled by 1 / (1 - p), so the expected input to the next layer is unchanged. In
+`eval()` mode, for predictions and validation, every unit is used as it is. The
+recurrent path h_{t-1} -> h_t is never dropped, so the memory is not disturbed.
+
 The recurrence runs inside PyTorch's fused torch.nn.RNN / LSTM / GRU, which is what
 makes training fast. Their weights are stored gate-stacked, in PyTorch's order:
 `rnn.weight_ih_l{k}` is W_x* of layer k with shape (G*H, I or H) and
@@ -80,6 +88,7 @@ class SequenceModel(nn.Module):
         num_layers: int,
         output_size: int | None = None,
         activation: str = "tanh",
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if kind not in CELLS:
@@ -95,7 +104,15 @@ class SequenceModel(nn.Module):
         self.activation = activation if kind == "rnn" else "tanh"
         extra = {"nonlinearity": activation} if kind == "rnn" else {}
         self.rnn = CELLS[kind](input_size, hidden_size, num_layers, batch_first=True, **extra)
+        self.drop = nn.Dropout(dropout)  # on the top layer's h_t, before the head
         self.head = nn.Linear(hidden_size, self.output_size)  # W_hy, b_y
+        self.set_dropout(dropout)
+
+    def set_dropout(self, p: float) -> None:
+        """Drop units with probability p while training: before the head and between layers."""
+        self.drop.p = p
+        # nn.LSTM's own dropout acts between stacked layers only (it warns on one layer).
+        self.rnn.dropout = p if self.num_layers > 1 else 0.0
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Input vectors (..., I): category ids (...) become one-hot, float vectors pass."""
@@ -104,7 +121,7 @@ class SequenceModel(nn.Module):
     def forward(self, x: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
         """Outputs after each step of x (B, T) ids or (B, T, I) vectors, and the final state."""
         h, state = self.rnn(self.encode(x), state)  # (B, T, H): top layer's h_t at every t
-        return self.head(h), state  # (B, T, O)
+        return self.head(self.drop(h)), state  # (B, T, O); drop is the identity in eval()
 
     def num_params(self) -> int:
         """How many numbers training adjusts."""
@@ -145,7 +162,13 @@ def build_model(cfg: TrainConfig, input_size: int, output_size: int | None = Non
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = SequenceModel(
-            cfg.model, input_size, cfg.hidden_size, cfg.num_layers, output_size, cfg.activation
+            cfg.model,
+            input_size,
+            cfg.hidden_size,
+            cfg.num_layers,
+            output_size,
+            cfg.activation,
+            cfg.dropout,
         )
     # Deterministic on top of the seeded weights; a no-op at the defaults.
     init_recurrent_(model.rnn, cfg.init, cfg.init_scale)

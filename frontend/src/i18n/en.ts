@@ -792,4 +792,8 @@ export const enSettings: Record<string, SettingText> = {
   clip_threshold: { label: "Clip threshold" },
   seed: { label: "Seed" },
   temperature: { label: "Temperature" },
+  // Against overfitting, and context beyond one window (issue 14)
+  dropout: { label: "Dropout" },
+  weight_decay: { label: "Weight decay" },
+  carry_state: { label: "Carry state across windows" },
 };

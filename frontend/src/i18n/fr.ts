@@ -840,4 +840,17 @@ export const frSettings: Record<string, SettingText> = {
     label: "Température",
     help: "Température des échantillons en direct : basse, c'est prudent ; haute, c'est audacieux.",
   },
+  // Against overfitting, and context beyond one window (issue 14)
+  dropout: {
+    label: "Dropout",
+    help: "Cellules récurrentes seulement : pendant l'entraînement, chaque unité de h_t de la dernière couche (et de h_t entre les couches) est mise à zéro avec cette probabilité, les autres étant amplifiées d'autant ; les prédictions et la validation utilisent toutes les unités. Pour que le modèle n'apprenne pas le texte par cœur.",
+  },
+  weight_decay: {
+    label: "Décroissance des poids",
+    help: "Chaque mise à jour ramène aussi chaque poids vers zéro, de taux d'apprentissage × cette valeur × le poids (le weight_decay de PyTorch : une pénalité L2 ajoutée au gradient).",
+  },
+  carry_state: {
+    label: "État transmis d'une fenêtre à l'autre",
+    help: "Cellules récurrentes sur une longue séquence seulement : chaque ligne du lot lit le texte en fenêtres consécutives et part de l'état caché où la fenêtre précédente s'est arrêtée (BPTT tronquée) ; le modèle apprend ainsi d'un contexte plus long qu'une fenêtre.",
+  },
 };
