@@ -154,8 +154,7 @@ class Trainer:
         torch.set_num_threads(1)  # as an embedded worker process: see worker.main
         torch.set_num_interop_threads(1)
         sys.setswitchinterval(0.001)  # hand the GIL to a waiting query within a millisecond
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device, batch = trainer_device(device, batching, torch.cuda.is_available())
         self.device = device
         self.commands: queue.Queue = queue.Queue()
         self.queries: queue.Queue = queue.Queue()
@@ -163,7 +162,6 @@ class Trainer:
         self.left: set[str] = set()  # sessions handed to another trainer
         self.events = events = RedisEvents(redis_url)
         events.misrouted = self.follow
-        batch = batching == "on" or (batching == "auto" and device.startswith("cuda"))
         loop = worker.Worker(self.commands, self.queries, events, device, checkpoint_s, batch)
         threading.Thread(target=loop.run, name="training", daemon=True).start()
         import ray
@@ -230,6 +228,22 @@ class Trainer:
             "pid": os.getpid(),
             "sessions": len(self.gens),
         }
+
+
+def trainer_device(requested: str, batching: str, cuda: bool) -> tuple[str, bool]:
+    """A trainer's device ("auto": CUDA when the node has it) and whether it trains
+    compatible sessions as one batched cohort ("auto": on a GPU), as an embedded worker."""
+    device = ("cuda" if cuda else "cpu") if requested == "auto" else requested
+    return device, batching == "on" or (batching == "auto" and device.startswith("cuda"))
+
+
+def node_trainers(node: dict) -> list[tuple[str, dict[str, int]]]:
+    """The trainers a live node gets, with what each reserves: one per GPU on a GPU node
+    (each runs the batched cohort path), else one per CPU (today's scheduler)."""
+    gpus = int(node["Resources"].get("GPU", 0))
+    cpus = int(node["Resources"].get("CPU", 0))
+    reserves = {"num_cpus": 0, "num_gpus": 1} if gpus else {"num_cpus": 1, "num_gpus": 0}
+    return [(trainer_name(node, index), reserves) for index in range(gpus or cpus)]
 
 
 def trainer_name(node: dict, index: int) -> str:
@@ -313,20 +327,16 @@ class RayEngine:
         for node in ray.nodes():
             if not node["Alive"]:
                 continue
-            gpus = int(node["Resources"].get("GPU", 0))
-            cpus = int(node["Resources"].get("CPU", 0))
-            for index in range(gpus or cpus):
-                name = trainer_name(node, index)
+            for name, reserves in node_trainers(node):
                 strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
                 self.actors[name] = remote.options(
                     name=name,
                     get_if_exists=True,
                     lifetime="detached",
                     max_restarts=0,
-                    num_cpus=0 if gpus else 1,
-                    num_gpus=1 if gpus else 0,
                     max_concurrency=1,
                     scheduling_strategy=strategy,
+                    **reserves,
                 ).remote(self.redis_url, self.checkpoint_s, self.batching, self.requested_device)
                 names.append(name)
         self.count = len(names)
