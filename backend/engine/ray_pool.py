@@ -294,6 +294,10 @@ class RayEngine:
 
         if not ray.is_initialized():
             env = {"PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+            # Ray starts workers at nice 15, and an actor's threads inherit it: the query
+            # thread must keep nice 0, as in an embedded worker, to preempt training (which
+            # lowers its own priority) the moment a keystroke comes.
+            env["RAY_worker_niceness"] = "0"
             ray.init(
                 address=self.address,
                 namespace=NAMESPACE,
@@ -366,6 +370,8 @@ class RayEngine:
 
     def _send(self, message: Command) -> None:
         session = message.session
+        if isinstance(message, Query) and self._ask(message):
+            return
         if isinstance(message, Open):
             self._open(message)
             return
@@ -381,6 +387,18 @@ class RayEngine:
             self._update_opened(session, config=message.config)
         if not self._held_back(message):
             self._deliver(message)
+
+    def _ask(self, query: Query) -> bool:
+        """A keystroke's query straight to its session's trainer, with one Redis round trip
+        for whether it moves and where it is; False (the general path) if it moves or is new."""
+        lookup = self.redis.pipeline(transaction=False)
+        moving, name = (
+            lookup.hexists(MOVING, query.session).hget(PLACEMENT, query.session).execute()
+        )
+        if moving or name is None:
+            return False
+        self._actor(name.decode()).send.remote(query)
+        return True
 
     def _deliver(self, message: Command) -> None:
         """Send a command to the trainer holding its session."""
