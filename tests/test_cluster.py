@@ -286,6 +286,10 @@ def test_the_training_slots_are_the_clusters_and_a_freed_one_goes_to_the_queues_
             owner.emit("train:pause")
             owner.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
         services.wait_until(lambda: not running_sessions(cluster), "every slot free", timeout=30)
+        for web, links in zip(webs, made, strict=True):  # less for a lost trainer to reopen later
+            url = f"{web.url}/api/sessions/{links['id']}"
+            headers = {"X-Session-Token": links["owner_token"]}
+            assert requests.delete(url, headers=headers, timeout=30).status_code == 204
     finally:
         for owner in owners:
             owner.close()
@@ -558,6 +562,8 @@ def test_a_lost_trainer_node_resumes_its_sessions_on_the_other_from_their_checkp
         viewer.drain()
         later = viewer.wait("train:progress", lambda d: d["step"] > resumed["step"], timeout=60)
         assert later["train"], "the viewer on the other web process sees it train on"
+        owner.emit("train:pause")  # its slot back for the tests after
+        owner.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
     finally:
         owner.close()
         viewer.close()
@@ -590,6 +596,8 @@ def test_a_killed_trainer_is_started_again_and_its_sessions_resume(cluster: Clus
         assert resumed["train"][0][0] - 1 >= checkpointed_by(seen, killed_at) > 0
         viewer.drain()
         viewer.wait("train:progress", lambda d: d["step"] > resumed["step"], timeout=60)
+        owner.emit("train:pause")  # its slot back for the tests after
+        owner.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
     finally:
         owner.close()
         viewer.close()
@@ -602,7 +610,11 @@ def test_sessions_no_web_process_holds_any_more_pause_when_idle(cluster: Cluster
     owner = Client(a.url)
     owner.join(links["id"], links["owner_token"])
     owner.emit("train:start")
-    owner.wait("train:progress", lambda d: d["step"] > 0, timeout=60)
+    started = owner.wait("session:state", lambda d: d["status"] != "idle", timeout=30)
+    running = running_sessions(cluster)  # a slot must be free: each earlier test pauses
+    assert started["status"] == "running", f"queued behind {running}"
+    # The only trainer left may still be reopening the sessions of the one killed above.
+    owner.wait("train:progress", lambda d: d["step"] > 0, timeout=180)
     owner.sio.disconnect()
     for web in (a, b):
         kill_server(web)
