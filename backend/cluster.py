@@ -12,7 +12,11 @@ trainer events from Redis, so each sends its own watchers what they need:
   - emits that every copy makes for the same trainer event (progress, samples) go to the
     process's own watchers only; any other room emit (a class focus, the viewer count)
     goes through Flask-SocketIO's Redis message queue to every process;
-  - commands from any process reach the trainer actor holding the session through Ray.
+  - commands from any process reach the trainer actor holding the session through Ray;
+  - the training slots (PLAYGROUND_MAX_RUNNING) are the cluster's, not each process's: a
+    start takes one in Redis atomically (a Lua script over the set of running sessions the
+    engine keeps), or joins one queue every process shares, first come first served; the
+    process that frees a slot starts the queue's head, wherever its owner is connected.
 """
 
 from __future__ import annotations
@@ -30,8 +34,8 @@ import sqlalchemy as sa
 from flask_socketio import SocketIO
 
 from backend.config import TrainConfig
-from backend.engine.messages import Checkpointed, Close, Event, Pause
-from backend.errors import StorageFailed
+from backend.engine.messages import Checkpointed, Close, Event, Pause, Start
+from backend.errors import Busy, NotFound, StorageFailed
 from backend.sessions.registry import Session, Sessions
 from backend.store.storage import Storage, metadata
 from backend.store.storage import sessions as table
@@ -43,7 +47,37 @@ log = logging.getLogger(__name__)
 SETTINGS = ("RAY_ADDRESS", "MESSAGE_QUEUE", "DATABASE_URL")
 WATCHERS = "playground:watchers:"  # + session: a hash of web process id -> its watchers
 ORPHANED = "playground:orphaned:"  # + session: since when no live web process holds it
+QUEUE = "playground:queue"  # sessions waiting for a training slot, in order, cluster-wide
 LOCAL = threading.local()  # set on threads whose emits every copy makes (trainer events)
+
+# A start, atomically: 0 if the session runs (it did, or a slot of ARGV[2] was free), else
+# its place in the queue (joined at the back if it was not in it).
+CLAIM = """
+local running, queue, session, cap = KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2])
+if redis.call('SISMEMBER', running, session) == 1 then return 0 end
+if redis.call('SCARD', running) < cap then
+  redis.call('LREM', queue, 0, session)
+  redis.call('SADD', running, session)
+  return 0
+end
+local at = redis.call('LPOS', queue, session)
+if not at then at = redis.call('RPUSH', queue, session) - 1 end
+return at + 1
+"""
+
+# Slots freed: move the queue's head into the running set while slots of ARGV[1] are free.
+PROMOTE = """
+local running, queue, cap = KEYS[1], KEYS[2], tonumber(ARGV[1])
+local started = {}
+while redis.call('SCARD', running) < cap do
+  local session = redis.call('LPOP', queue)
+  if not session then break end
+  redis.call('SADD', running, session)
+  table.insert(started, session)
+end
+return started
+"""
+QUEUE_MOVED = {"queue_moved": True}  # a change note: renumber your queued copies
 
 
 def clustered(config: dict[str, Any]) -> bool:
@@ -224,27 +258,133 @@ class ClusterSessions(Sessions):
             return []
 
     def pause_orphans(self, idle_s: float) -> list[str]:
-        """Pause sessions the trainers run for no web process any more (every one that held
-        them stopped) once that has lasted `idle_s`: as an embedded server's restart would."""
-        from backend.engine.ray_pool import ALIVE, HOLDERS, RUNNING
+        """Pause sessions the trainers run, or the queue holds, for no web process any more
+        (every one that held them stopped) once that has lasted `idle_s`: as an embedded
+        server's restart would. Their slots go to the queue's next sessions."""
+        from backend.engine.ray_pool import RUNNING
 
-        redis, now, paused = self.publisher.redis, time.time(), []
+        redis, paused = self.publisher.redis, []
         for raw in redis.smembers(RUNNING):
-            session_id = raw.decode()
-            holders = redis.smembers(HOLDERS + session_id)
-            if any(redis.exists(ALIVE + holder.decode()) for holder in holders):
-                redis.delete(ORPHANED + session_id)
-                continue
-            redis.set(ORPHANED + session_id, now, nx=True)
-            since = float(redis.get(ORPHANED + session_id) or now)
-            if now - since < idle_s or not redis.delete(ORPHANED + session_id):
-                continue  # not yet, or another web process took it meanwhile
-            self.engine.send(Pause(session_id))
+            if self._orphaned(raw.decode(), idle_s):
+                self.engine.send(Pause(raw.decode()))
+                paused.append(raw.decode())
+        for raw in redis.lrange(QUEUE, 0, -1):
+            if self._orphaned(raw.decode(), idle_s) and redis.lrem(QUEUE, 0, raw):
+                paused.append(raw.decode())
+        for session_id in paused:
             self.storage.merge_state(session_id, {"status": "paused", "pause_reason": "idle"})
-            paused.append(session_id)
         if paused:
             log.info("paused %d sessions no web process holds", len(paused))
+            with self.lock:
+                changed = self._promote()
+            self._publish(*changed)
         return paused
+
+    def _orphaned(self, session_id: str, idle_s: float) -> bool:
+        """Whether no live web process has held `session_id` for `idle_s` (then it is ours:
+        no other process will take it too)."""
+        from backend.engine.ray_pool import ALIVE, HOLDERS
+
+        redis, now = self.publisher.redis, time.time()
+        holders = redis.smembers(HOLDERS + session_id)
+        if any(redis.exists(ALIVE + holder.decode()) for holder in holders):
+            redis.delete(ORPHANED + session_id)
+            return False
+        redis.set(ORPHANED + session_id, now, nx=True)
+        since = float(redis.get(ORPHANED + session_id) or now)
+        return now - since >= idle_s and bool(redis.delete(ORPHANED + session_id))
+
+    # -- training slots, over the whole cluster (callers hold the lock) --------------------
+
+    @contextlib.contextmanager
+    def _slots(self) -> Iterator[Any]:
+        """The Redis holding the slots and queue; it unreachable, a clear `Busy`."""
+        import redis
+
+        try:
+            yield self.publisher.redis
+        except redis.ConnectionError as exc:
+            raise Busy("the training cluster cannot be reached right now; try again") from exc
+
+    def _run(self, session: Session) -> None:
+        """Start training if a slot of the cluster's is free, else join the shared queue."""
+        from backend.engine.ray_pool import RUNNING
+
+        session.pause_reason = None
+        with self._slots() as redis:
+            place = int(redis.eval(CLAIM, 2, RUNNING, QUEUE, session.id, self.max_running))
+        if place == 0:
+            session.status = "running"
+            self.engine.send(Start(session.id, until=session.budget))
+        else:
+            session.status, session.queue_position = "queued", place
+
+    def _halt(self, session: Session, status: str, reason: str | None) -> None:
+        """Stop training or leave the queue; a copy still queued here may have been started
+        by another process a moment ago, so the running set decides."""
+        from backend.engine.ray_pool import RUNNING
+
+        with self._slots() as redis:
+            if redis.lrem(QUEUE, 0, session.id):  # the places behind it move up
+                self.engine.note_change("", QUEUE_MOVED)
+            if session.status == "running" or redis.sismember(RUNNING, session.id):
+                self.engine.send(Pause(session.id))
+        session.status, session.pause_reason = status, reason
+        session.items_per_sec = 0.0
+
+    def _promote(self) -> list[Session]:
+        """Start the queue's head while slots are free, our copies or not; renumber the rest.
+
+        A session only another process shows is opened here (it attaches to its trainer),
+        started and stored: its holders hear of it through the change note.
+        """
+        from backend.engine.ray_pool import RUNNING
+
+        with self._slots() as redis:
+            taken = redis.eval(PROMOTE, 2, RUNNING, QUEUE, self.max_running)
+        started = [s for s in (self._promoted(raw.decode()) for raw in taken) if s is not None]
+        if len(started) < len(taken):  # a slot went to a deleted session: give it on
+            started += self._promote()
+        elif taken:
+            self.engine.note_change("", QUEUE_MOVED)
+        return started + self._queue_moved()
+
+    def _promoted(self, session_id: str) -> Session | None:
+        """Train a session the queue let through; None (its slot given back) if it is gone."""
+        from backend.engine.ray_pool import RUNNING
+
+        try:
+            session = self.sessions.get(session_id) or self.get(session_id)
+        except (NotFound, StorageFailed, Busy) as exc:
+            log.warning("queued session %s cannot start: %s", session_id, exc)
+            self.publisher.redis.srem(RUNNING, session_id)
+            return None
+        if session.status != "running":  # `get` starts one stored as queued by itself
+            session.status, session.pause_reason = "running", None
+            self.engine.send(Start(session.id, until=session.budget))
+        self._save_state(session)
+        return session
+
+    def _queue_moved(self) -> list[Session]:
+        """Our queued copies whose place in the shared queue changed, renumbered."""
+        with self._slots() as redis:
+            order = [raw.decode() for raw in redis.lrange(QUEUE, 0, -1)]
+        places = {session_id: at for at, session_id in enumerate(order, start=1)}
+        moved = []
+        for session in self.sessions.values():
+            place = places.get(session.id)
+            if session.status == "queued" and place and place != session.queue_position:
+                session.queue_position = place
+                moved.append(session)
+        return moved
+
+    def _delete(self, session_id: str) -> None:
+        """Delete as the base does, a queued session leaving the shared queue first."""
+        with self.lock:
+            session = self.sessions.get(session_id)
+            if session is not None and session.status == "queued":
+                self._halt(session, "idle", None)
+        super()._delete(session_id)
 
     def _save_state(self, session: Session, state: dict[str, Any] | None = None) -> None:
         """Store the run state; the other web processes hear of a new status even if that fails."""
@@ -261,6 +401,11 @@ class ClusterSessions(Sessions):
         `run` is the status that process holds (it may not be stored: the database away), or
         RECORD_ONLY when only the record changed (the status stays ours).
         """
+        if run and run.get("queue_moved"):
+            with self.lock:
+                moved = self._queue_moved()
+            self._publish(*moved)
+            return
         keep = bool(run and run.get("record_only"))
         run = None if keep else run
         with self.lock:
@@ -283,6 +428,8 @@ class ClusterSessions(Sessions):
                 self._adopt(session, record, keep_status=keep)
             if run:
                 session.status, session.pause_reason = run["status"], run["pause_reason"]
+            if session.status == "queued":  # queued through another process: its place
+                self._queue_moved()
             dropped = [c for c, role in session.clients.items() if role == "viewer" and revoked]
             changed = session.snapshot("owner") != before
         for client in dropped:
@@ -332,6 +479,9 @@ class ClusterSessions(Sessions):
         for client in watchers:
             self.publisher.to_client(client, "session:deleted", {"id": session.id})
             self.publisher.remove(client, session.id)
+        with self.lock:  # its slot, freed once the last process holding it closed it
+            changed = self._promote()
+        self._publish(*changed)
 
 
 def build(config: dict[str, Any], socketio: SocketIO, publisher_hz: float, **limits: Any) -> Any:

@@ -22,6 +22,7 @@ from tests.conftest import Client, Server, kill_server, start_server, stop_serve
 pytestmark = pytest.mark.cluster
 
 CHECKPOINT_S = 1.0
+MAX_RUNNING = 3  # the cluster's training slots, over both web processes
 TINY = {"hidden_size": 8, "seq_len": 8, "batch_size": 8, "learning_rate": 0.01}
 
 
@@ -65,6 +66,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             "MESSAGE_QUEUE": redis.url,
             "DATABASE_URL": postgres.url,
             "CHECKPOINT_S": str(CHECKPOINT_S),
+            "MAX_RUNNING": str(MAX_RUNNING),
         }
         found = Cluster(redis, postgres, ray, data, env, [])
         stack.callback(lambda: [stop_server(web) for web in found.web])
@@ -166,6 +168,46 @@ def test_an_answer_json_cannot_carry_reaches_its_client_as_a_refusal() -> None:
     assert (refused.session, refused.gen, refused.client, refused.seq) == ("s", 3, "c", 7)
 
 
+def test_a_gpu_node_gets_a_batching_trainer_per_gpu_and_a_cpu_node_one_per_core() -> None:
+    """How trainers are laid out and what they train on, without a GPU to run them."""
+    from backend.engine.ray_pool import node_trainers, trainer_device
+
+    gpu = {"NodeName": "gpu1", "NodeID": "ab" * 28, "Resources": {"CPU": 32.0, "GPU": 2.0}}
+    cpu = {"NodeName": "cpu1", "NodeID": "cd" * 28, "Resources": {"CPU": 3.0}}
+    assert [r for _, r in node_trainers(gpu)] == [{"num_cpus": 0, "num_gpus": 1}] * 2
+    assert [r for _, r in node_trainers(cpu)] == [{"num_cpus": 1, "num_gpus": 0}] * 3
+    assert [n for n, _ in node_trainers(cpu)][-1] == "trainer-cpu1-cdcdcdcdcdcd-2"
+    assert trainer_device("auto", "auto", cuda=True) == ("cuda", True)  # the cohort path
+    assert trainer_device("auto", "auto", cuda=False) == ("cpu", False)
+    assert trainer_device("auto", "off", cuda=True) == ("cuda", False)
+    assert trainer_device("cpu", "on", cuda=True) == ("cpu", True)
+
+
+def test_the_slot_scripts_hold_the_cap_and_keep_the_queue_in_order(tmp_path: Path) -> None:
+    """Claims and promotions in Redis itself: never more running than the cap, first come
+    first served, a second claim of a queued session keeps its place."""
+    import redis
+
+    from backend.cluster import CLAIM, PROMOTE, QUEUE
+    from backend.engine.ray_pool import RUNNING
+
+    server = services.start_redis(tmp_path)
+    try:
+        r = redis.Redis.from_url(server.url)
+        keys = (2, RUNNING, QUEUE)
+        places = [r.eval(CLAIM, *keys, s, 2) for s in ("s1", "s2", "s3", "s4", "s3", "s1")]
+        assert places == [0, 0, 1, 2, 1, 0]
+        assert r.smembers(RUNNING) == {b"s1", b"s2"} and r.lrange(QUEUE, 0, -1) == [b"s3", b"s4"]
+        assert r.eval(PROMOTE, 2, RUNNING, QUEUE, 2) == []  # no slot free
+        r.srem(RUNNING, "s1")
+        assert r.eval(PROMOTE, 2, RUNNING, QUEUE, 2) == [b"s3"]
+        assert r.eval(CLAIM, *keys, "s4", 2) == 1  # now first in line
+        assert r.eval(PROMOTE, 2, RUNNING, QUEUE, 4) == [b"s4"]  # a larger cap: all in
+        assert r.smembers(RUNNING) == {b"s2", b"s3", b"s4"} and not r.exists(QUEUE)
+    finally:
+        server.stop()
+
+
 def test_a_session_made_on_one_web_process_is_watched_and_paused_through_another(
     cluster: Cluster,
 ) -> None:
@@ -197,6 +239,60 @@ def test_a_session_made_on_one_web_process_is_watched_and_paused_through_another
     finally:
         owner.close()
         viewer.close()
+
+
+def running_sessions(cluster: Cluster) -> set[str]:
+    import redis
+
+    running = redis.Redis.from_url(cluster.redis.url).smembers("playground:running")
+    return {s.decode() for s in running}
+
+
+def test_the_training_slots_are_the_clusters_and_a_freed_one_goes_to_the_queues_head(
+    cluster: Cluster,
+) -> None:
+    """MAX_RUNNING counts over both web processes: past it a start queues, through either,
+    and a pause through A starts the session queued through B, which B's owner sees."""
+    assert not running_sessions(cluster), "an earlier test left sessions training"
+    a, b = cluster.web
+    webs = [a, b, a, b, a]
+    made = [create(web) for web in webs]
+    owners = [Client(web.url) for web in webs]
+    try:
+        for owner, links in zip(owners, made, strict=True):
+            owner.join(links["id"], links["owner_token"])
+        for owner in owners[:MAX_RUNNING]:
+            owner.emit("train:start")
+            owner.wait("session:state", lambda d: d["status"] == "running", timeout=30)
+        for place, owner in enumerate(owners[MAX_RUNNING:], start=1):  # through B, then A
+            owner.emit("train:start")
+            queued = owner.wait("session:state", lambda d: d["status"] == "queued", timeout=30)
+            assert queued["queue_position"] == place
+        assert running_sessions(cluster) == {s["id"] for s in made[:MAX_RUNNING]}
+
+        owners[0].emit("train:pause")  # through A; the queue's head was started through B
+        head, behind = owners[MAX_RUNNING], owners[MAX_RUNNING + 1]
+        head.wait("session:state", lambda d: d["status"] == "running", timeout=30)
+        head.wait("train:progress", lambda d: d["step"] > 0, timeout=60)
+        moved_up = behind.wait("session:state", lambda d: d["queue_position"] == 1, timeout=30)
+        assert moved_up["status"] == "queued"
+        assert stored_in_postgres(cluster, made[MAX_RUNNING]["id"])["status"] == "running"
+        assert made[0]["id"] not in running_sessions(cluster)
+        assert len(running_sessions(cluster)) == MAX_RUNNING
+
+        behind.emit("train:pause")  # leaving the queue frees nothing and starts nothing
+        behind.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
+        for owner in owners[1 : MAX_RUNNING + 1]:
+            owner.emit("train:pause")
+            owner.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
+        services.wait_until(lambda: not running_sessions(cluster), "every slot free", timeout=30)
+        for web, links in zip(webs, made, strict=True):  # less for a lost trainer to reopen later
+            url = f"{web.url}/api/sessions/{links['id']}"
+            headers = {"X-Session-Token": links["owner_token"]}
+            assert requests.delete(url, headers=headers, timeout=30).status_code == 204
+    finally:
+        for owner in owners:
+            owner.close()
 
 
 def test_another_task_trains_through_both_processes_and_a_new_source_reaches_both(
@@ -466,6 +562,8 @@ def test_a_lost_trainer_node_resumes_its_sessions_on_the_other_from_their_checkp
         viewer.drain()
         later = viewer.wait("train:progress", lambda d: d["step"] > resumed["step"], timeout=60)
         assert later["train"], "the viewer on the other web process sees it train on"
+        owner.emit("train:pause")  # its slot back for the tests after
+        owner.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
     finally:
         owner.close()
         viewer.close()
@@ -492,10 +590,14 @@ def test_a_killed_trainer_is_started_again_and_its_sessions_resume(cluster: Clus
         os.kill(json.loads(trainer)["pid"], signal.SIGKILL)  # as the out-of-memory killer would
 
         assert owner.wait("session:notice", timeout=60)["code"] == "worker_restarted"
-        resumed = owner.wait("train:progress", lambda d: bool(d["train"]), timeout=60)
+        # A new trainer process starts and reopens every session the dead one held: on a
+        # loaded machine, with the module's twenty-odd sessions, that took over a minute.
+        resumed = owner.wait("train:progress", lambda d: bool(d["train"]), timeout=180)
         assert resumed["train"][0][0] - 1 >= checkpointed_by(seen, killed_at) > 0
         viewer.drain()
         viewer.wait("train:progress", lambda d: d["step"] > resumed["step"], timeout=60)
+        owner.emit("train:pause")  # its slot back for the tests after
+        owner.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
     finally:
         owner.close()
         viewer.close()
@@ -508,7 +610,11 @@ def test_sessions_no_web_process_holds_any_more_pause_when_idle(cluster: Cluster
     owner = Client(a.url)
     owner.join(links["id"], links["owner_token"])
     owner.emit("train:start")
-    owner.wait("train:progress", lambda d: d["step"] > 0, timeout=60)
+    started = owner.wait("session:state", lambda d: d["status"] != "idle", timeout=30)
+    running = running_sessions(cluster)  # a slot must be free: each earlier test pauses
+    assert started["status"] == "running", f"queued behind {running}"
+    # The only trainer left may still be reopening the sessions of the one killed above.
+    owner.wait("train:progress", lambda d: d["step"] > 0, timeout=180)
     owner.sio.disconnect()
     for web in (a, b):
         kill_server(web)

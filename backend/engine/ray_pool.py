@@ -154,8 +154,7 @@ class Trainer:
         torch.set_num_threads(1)  # as an embedded worker process: see worker.main
         torch.set_num_interop_threads(1)
         sys.setswitchinterval(0.001)  # hand the GIL to a waiting query within a millisecond
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device, batch = trainer_device(device, batching, torch.cuda.is_available())
         self.device = device
         self.commands: queue.Queue = queue.Queue()
         self.queries: queue.Queue = queue.Queue()
@@ -163,7 +162,6 @@ class Trainer:
         self.left: set[str] = set()  # sessions handed to another trainer
         self.events = events = RedisEvents(redis_url)
         events.misrouted = self.follow
-        batch = batching == "on" or (batching == "auto" and device.startswith("cuda"))
         loop = worker.Worker(self.commands, self.queries, events, device, checkpoint_s, batch)
         threading.Thread(target=loop.run, name="training", daemon=True).start()
         import ray
@@ -232,6 +230,22 @@ class Trainer:
         }
 
 
+def trainer_device(requested: str, batching: str, cuda: bool) -> tuple[str, bool]:
+    """A trainer's device ("auto": CUDA when the node has it) and whether it trains
+    compatible sessions as one batched cohort ("auto": on a GPU), as an embedded worker."""
+    device = ("cuda" if cuda else "cpu") if requested == "auto" else requested
+    return device, batching == "on" or (batching == "auto" and device.startswith("cuda"))
+
+
+def node_trainers(node: dict) -> list[tuple[str, dict[str, int]]]:
+    """The trainers a live node gets, with what each reserves: one per GPU on a GPU node
+    (each runs the batched cohort path), else one per CPU (today's scheduler)."""
+    gpus = int(node["Resources"].get("GPU", 0))
+    cpus = int(node["Resources"].get("CPU", 0))
+    reserves = {"num_cpus": 0, "num_gpus": 1} if gpus else {"num_cpus": 1, "num_gpus": 0}
+    return [(trainer_name(node, index), reserves) for index in range(gpus or cpus)]
+
+
 def trainer_name(node: dict, index: int) -> str:
     """A trainer actor's name: its node's name and id, and its index there."""
     return f"trainer-{node['NodeName']}-{node['NodeID'][:12]}-{index}"
@@ -280,6 +294,10 @@ class RayEngine:
 
         if not ray.is_initialized():
             env = {"PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+            # Ray starts workers at nice 15, and an actor's threads inherit it: the query
+            # thread must keep nice 0, as in an embedded worker, to preempt training (which
+            # lowers its own priority) the moment a keystroke comes.
+            env["RAY_worker_niceness"] = "0"
             ray.init(
                 address=self.address,
                 namespace=NAMESPACE,
@@ -313,20 +331,16 @@ class RayEngine:
         for node in ray.nodes():
             if not node["Alive"]:
                 continue
-            gpus = int(node["Resources"].get("GPU", 0))
-            cpus = int(node["Resources"].get("CPU", 0))
-            for index in range(gpus or cpus):
-                name = trainer_name(node, index)
+            for name, reserves in node_trainers(node):
                 strategy = NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
                 self.actors[name] = remote.options(
                     name=name,
                     get_if_exists=True,
                     lifetime="detached",
                     max_restarts=0,
-                    num_cpus=0 if gpus else 1,
-                    num_gpus=1 if gpus else 0,
                     max_concurrency=1,
                     scheduling_strategy=strategy,
+                    **reserves,
                 ).remote(self.redis_url, self.checkpoint_s, self.batching, self.requested_device)
                 names.append(name)
         self.count = len(names)
@@ -356,6 +370,8 @@ class RayEngine:
 
     def _send(self, message: Command) -> None:
         session = message.session
+        if isinstance(message, Query) and self._ask(message):
+            return
         if isinstance(message, Open):
             self._open(message)
             return
@@ -371,6 +387,18 @@ class RayEngine:
             self._update_opened(session, config=message.config)
         if not self._held_back(message):
             self._deliver(message)
+
+    def _ask(self, query: Query) -> bool:
+        """A keystroke's query straight to its session's trainer, with one Redis round trip
+        for whether it moves and where it is; False (the general path) if it moves or is new."""
+        lookup = self.redis.pipeline(transaction=False)
+        moving, name = (
+            lookup.hexists(MOVING, query.session).hget(PLACEMENT, query.session).execute()
+        )
+        if moving or name is None:
+            return False
+        self._actor(name.decode()).send.remote(query)
+        return True
 
     def _deliver(self, message: Command) -> None:
         """Send a command to the trainer holding its session."""
