@@ -294,9 +294,9 @@ class RayEngine:
 
         if not ray.is_initialized():
             env = {"PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
-            # Ray starts workers at nice 15, and an actor's threads inherit it: the query
-            # thread must keep nice 0, as in an embedded worker, to preempt training (which
-            # lowers its own priority) the moment a keystroke comes.
+            # Ray starts workers at nice 15, and an actor's threads inherit it: a trainer's
+            # keystrokes would then wait behind every other process on its node. Trainers run
+            # at nice 0 (an embedded worker takes +5 only to leave its web process ahead).
             env["RAY_worker_niceness"] = "0"
             ray.init(
                 address=self.address,
