@@ -405,8 +405,8 @@ LESSONS: tuple[Lesson, ...] = (
             Run("GRU", {"model": "gru"}),
         ),
         views=("gap", "loss", "saliency"),
-        # With its seed the LSTM catches on at step 1250; the tanh RNN only starts to near
-        # 2000 (75% at 2500), so ending at 1500 ends on the point the lesson makes.
+        # With its seed the LSTM catches on at step 1250; the tanh RNN starts to catch on
+        # near 2000 (75% by 2500), so ending at 1500 ends on the point the lesson makes.
         steps=1500,
         opens="LSTM",  # the one that remembers; the window has no recurrent state to look at
     ),
