@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import requests
 
+from backend.lessons import verdicts
 from tests.conftest import Server
 
 
@@ -82,6 +85,11 @@ def test_a_lesson_stops_at_its_budget_runs_on_and_resets_as_one(server: Server, 
         other = watcher.wait("session:state", lambda d: d["pause_reason"] == "budget", timeout=240)
     rows = table()
     assert all(r["pause_reason"] == "budget" and r["step"] == r["budget"] == budget for r in rows)
+    # The verdict the page shows reads these rows: each run's last validation point against
+    # the first, before training; the lesson's claim holds on them.
+    figures = {r["label"]: math.nan if r["val"][-1] is None else r["val"][-1] for r in rows}
+    verdict = verdicts.judge("exploding-gradients", {**figures, "start": rows[0]["val"][0]})
+    assert verdict.held, str(verdict)
 
     owner.emit("train:start")  # "run on": every run goes on past the budget
     owner.wait("train:progress", lambda d: d["step"] > ended["step"], timeout=120)

@@ -551,7 +551,6 @@ export const en = {
   "lesson.runOn": "Run on",
   "lesson.runOnTitle": "Train every run of the lesson past its end",
   "verdict.loss": "Validation loss at step {step}: {figures}.",
-  "verdict.bits": "bits/char",
   "verdict.figure": "{label}: {value}",
   "verdict.diverged": "{runs}: not a number (diverged)",
   "verdict.gap": "Accuracy at gaps of {from} to {to} at step {step}: {figures}.",

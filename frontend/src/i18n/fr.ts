@@ -567,7 +567,6 @@ export const fr: Messages = {
   "lesson.runOn": "Continuer",
   "lesson.runOnTitle": "Entraîner chaque modèle de la leçon au-delà de son terme",
   "verdict.loss": "Perte de validation au pas {step} : {figures}.",
-  "verdict.bits": "bits/caractère",
   "verdict.figure": "{label} : {value}",
   "verdict.diverged": "{runs} : pas un nombre (divergé)",
   "verdict.gap": "Justesse pour des écarts de {from} à {to} au pas {step} : {figures}.",

@@ -137,6 +137,7 @@ export class LessonCard implements Component {
             rows: state.runs.rows,
             gaps: state.gaps.result,
             sentiment: state.sentiment.result,
+            unit: session.task?.unit ?? "bits/char",
           })
         : null;
     setText(this.verdict, text ?? t("lesson.verdictLoading"));

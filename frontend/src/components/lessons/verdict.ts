@@ -8,6 +8,7 @@
 import { formatPercent } from "../../format";
 import { formatFixed, formatInt, t } from "../../i18n";
 import type { GapsResult, Lesson, RunRow, SentimentResult } from "../../types";
+import { unitLabel } from "../lossChart";
 import { runName } from "./runColors";
 
 /** The figures a verdict can draw on; any may be missing (not fetched yet). */
@@ -15,6 +16,7 @@ export interface VerdictInputs {
   rows: RunRow[] | null;
   gaps: GapsResult | null;
   sentiment: SentimentResult | null;
+  unit: string; // the task's loss unit: bits per character, or per word for the words lesson
 }
 
 /** "LSTM: 98%, GRU: 97%, tanh RNN: 31%": best first. */
@@ -43,7 +45,7 @@ function gapVerdict(lesson: Lesson, gaps: GapsResult): string {
 }
 
 /** Each run's latest validation loss, lowest first; a run whose loss is not a number diverged. */
-function lossVerdict(lesson: Lesson, rows: RunRow[]): string | null {
+function lossVerdict(lesson: Lesson, rows: RunRow[], unit: string): string | null {
   const measured = rows.filter((r) => r.val.length > 0);
   if (measured.length === 0) return null;
   const latest = measured.map((r) => ({
@@ -57,7 +59,7 @@ function lossVerdict(lesson: Lesson, rows: RunRow[]): string | null {
   const parts = ok
     .sort((a, b) => a.value - b.value)
     .map((f, i) => {
-      const value = formatFixed(f.value, 2) + (i === 0 ? ` ${t("verdict.bits")}` : "");
+      const value = formatFixed(f.value, 2) + (i === 0 ? ` ${unitLabel(unit)}` : "");
       return t("verdict.figure", { label: f.label, value });
     });
   if (diverged.length > 0) parts.push(t("verdict.diverged", { runs: diverged.join(", ") }));
@@ -75,5 +77,5 @@ export function verdict(lesson: Lesson, inputs: VerdictInputs): string | null {
     }));
     return t("verdict.pairs", { figures: ranked(figures, (v) => formatPercent(v, 0)) });
   }
-  return inputs.rows ? lossVerdict(lesson, inputs.rows) : null;
+  return inputs.rows ? lossVerdict(lesson, inputs.rows, inputs.unit) : null;
 }

@@ -1,0 +1,203 @@
+"""Whether a lesson's claim held: a pure function of the figures its runs end on.
+
+A claim (`Lesson.claim`) is a few checks on figures measured when the lesson's budget runs
+out: each run's last validation loss (what the comparison table and the loss curves show),
+its accuracy against the gap (the gap view), its accuracy on order-flipped pairs (the
+sentiment view), or what clamping a gate costs (the gate view). `judge` takes those figures
+and gives one `Check` per part of the claim, with the figures it read, so a failed verdict
+says what was measured. The claim tests and the end-of-budget tests call it on the figures
+their runs measured: the thresholds live here once, and the claim's text names them.
+
+The figures of a lesson are a flat dict: a run's label gives its figure (bits, or an
+accuracy), "unigram" the entropy of the letter frequencies, "start" the loss before training,
+and for the gap lessons "gaps" and "chance" with each run's accuracy at every gap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from backend.errors import NotFound
+
+RECALL = 0.9  # "recalls the key at least 90% of the time"
+NEAR_CHANCE = 0.15  # "within 15 points of chance"
+LONG_GAPS = (40, 50, 60)  # "at gaps of 40 to 60", the gap view's longest third
+WINDOW = 8  # the width of the memory lessons' window
+
+
+@dataclass(frozen=True)
+class Check:
+    """One part of a claim: what it says, the figures it read, whether they bear it out."""
+
+    says: str
+    measured: str
+    held: bool
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Every part of a lesson's claim, checked on the figures its runs ended on."""
+
+    lesson: str
+    checks: tuple[Check, ...]
+
+    @property
+    def held(self) -> bool:
+        return all(check.held for check in self.checks)
+
+    def __str__(self) -> str:
+        marks = (f"{'ok' if c.held else 'MISSED'}: {c.says} ({c.measured})" for c in self.checks)
+        return f"{self.lesson}: " + "; ".join(marks)
+
+
+Figures = Mapping[str, Any]
+
+
+def _bits(value: float) -> str:
+    return f"{value:.2f}" if math.isfinite(value) else "NaN"
+
+
+def _at(figures: Figures, label: str, gaps: Sequence[int]) -> list[float]:
+    """`label`'s accuracy at each of `gaps`, read from the gap view's figures."""
+    by_gap = dict(zip(figures["gaps"], figures[label], strict=True))
+    return [by_gap[g] for g in gaps]
+
+
+def _shown(values: Sequence[float]) -> str:
+    return ", ".join(f"{v:.0%}" for v in values)
+
+
+def _next_character(f: Figures) -> list[Check]:
+    return [
+        Check(
+            "the LSTM's validation loss is below the letter-frequency entropy",
+            f"LSTM {_bits(f['LSTM'])}, entropy {_bits(f['unigram'])} bits",
+            f["LSTM"] < f["unigram"],
+        )
+    ]
+
+
+def _window_vs_rnn(f: Figures) -> list[Check]:
+    w1, w8, bag, unigram = f["window 1"], f["window 8"], f["bag of characters"], f["unigram"]
+    return [
+        Check(
+            "window 8 is at least 0.4 bits better than window 1",
+            f"window 8 {_bits(w8)}, window 1 {_bits(w1)}",
+            w8 < w1 - 0.4,
+        ),
+        Check(
+            "the bag is within 0.2 bits of the letter-frequency entropy",
+            f"bag {_bits(bag)}, entropy {_bits(unigram)}",
+            abs(bag - unigram) < 0.2,
+        ),
+    ]
+
+
+def _order_matters(f: Figures) -> list[Check]:
+    bag, lstm = f["bag of characters"], f["LSTM"]
+    return [
+        Check("the bag is right on exactly half the pairs", f"bag {bag:.0%}", bag == 0.5),
+        Check("the LSTM is right on at least 80% of them", f"LSTM {lstm:.0%}", lstm >= 0.8),
+    ]
+
+
+def _window_blind(f: Figures) -> Check:
+    inside = [g for g in f["gaps"] if g <= WINDOW]
+    outside = [g for g in f["gaps"] if g > WINDOW]
+    acc_in, acc_out = _at(f, "window 8", inside), _at(f, "window 8", outside)
+    return Check(
+        "the window is right at least 90% up to its width, within 15 points of chance beyond",
+        f"inside {_shown(acc_in)}; beyond {_shown(acc_out)}",
+        min(acc_in) >= RECALL and all(abs(a - f["chance"]) <= NEAR_CHANCE for a in acc_out),
+    )
+
+
+def _recalls(f: Figures, label: str, gaps: Sequence[int] = LONG_GAPS) -> Check:
+    accuracy = _at(f, label, gaps)
+    return Check(
+        f"{label} recalls the key at least 90% of the time at gaps {gaps[0]} to {gaps[-1]}",
+        f"{label} {_shown(accuracy)}",
+        min(accuracy) >= RECALL,
+    )
+
+
+def _near_chance(f: Figures, label: str, gaps: Sequence[int]) -> Check:
+    accuracy = _at(f, label, gaps)
+    return Check(
+        f"{label} stays within 15 points of chance at gap {gaps[0]}",
+        f"{label} {_shown(accuracy)}, chance {f['chance']:.0%}",
+        all(abs(a - f["chance"]) <= NEAR_CHANCE for a in accuracy),
+    )
+
+
+def _long_range(f: Figures) -> list[Check]:
+    return [_window_blind(f), _recalls(f, "LSTM")]
+
+
+def _sequence_criteria(f: Figures) -> list[Check]:
+    at_40 = (40,)
+    return [
+        _recalls(f, "LSTM", at_40),
+        _recalls(f, "bag of characters", at_40),
+        _near_chance(f, "window 8", at_40),
+        _near_chance(f, "tanh RNN", at_40),
+    ]
+
+
+def _vanishing(f: Figures) -> list[Check]:
+    return [_recalls(f, "ReLU + identity")]
+
+
+def _exploding(f: Figures) -> list[Check]:
+    start, free, clipped = f["start"], f["no clipping"], f["clipping at 1"]
+    return [
+        Check(
+            "without clipping the loss is NaN or more than 1 bit above its start",
+            f"{_bits(free)} from {_bits(start)}",
+            not math.isfinite(free) or free > start + 1,
+        ),
+        Check(
+            "with clipping at 1 it is more than 1.5 bits below its start",
+            f"{_bits(clipped)} from {_bits(start)}",
+            clipped < start - 1.5,
+        ),
+    ]
+
+
+def _lstm_gates(f: Figures) -> list[Check]:
+    plain = f["plain"]
+    return [
+        Check(
+            f"clamping {name} costs at least {cost} bits",
+            f"{_bits(f[key])} against {_bits(plain)}",
+            f[key] > plain + cost,
+        )
+        for key, name, cost in (
+            ("f=0", "every forget gate at 0", 0.2),
+            ("f=1", "every forget gate at 1", 1.0),
+            ("i=0", "every input gate at 0", 2.0),
+        )
+    ]
+
+
+# The catalog's lessons; a task's own lessons are judged by its own tests.
+JUDGES: dict[str, Callable[[Figures], list[Check]]] = {
+    "next-character": _next_character,
+    "window-vs-rnn": _window_vs_rnn,
+    "order-matters": _order_matters,
+    "long-range": _long_range,
+    "sequence-criteria": _sequence_criteria,
+    "exploding-gradients": _exploding,
+    "vanishing-gradients": _vanishing,
+    "lstm-gates": _lstm_gates,
+}
+
+
+def judge(lesson_id: str, figures: Figures) -> Verdict:
+    """Each part of `lesson_id`'s claim, checked on the figures its runs ended on."""
+    if lesson_id not in JUDGES:
+        raise NotFound(f"lesson {lesson_id!r} has no verdict here", field="lesson")
+    return Verdict(lesson_id, tuple(JUDGES[lesson_id](figures)))
