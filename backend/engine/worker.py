@@ -219,6 +219,10 @@ class Worker:
         self.stale: dict[str, Slot] = {}  # sessions whose new snapshot is made in the background
         self.owing = threading.Condition()  # guards the above; wakes the background thread
         self.budget = QueryBudget(QUERY_SHARE)
+        # Clear while the query thread answers a round: background work waits at it between
+        # its steps, or the two would trade the GIL op by op and the bars would wait longest.
+        self.keystrokes_done = threading.Event()
+        self.keystrokes_done.set()
         # Each control command's handler, by its type (`backend.engine.messages`).
         self.handlers: dict[type[Command], Callable[[Any], None]] = {
             Open: self.op_open,
@@ -295,19 +299,25 @@ class Worker:
                 return
             newest = {(cmd.client, cmd.op): cmd for cmd in waiting}
             started = time.thread_time()
-            with self.answering.held():
-                predictions = []
-                for cmd in newest.values():
-                    if self.is_slow(cmd):  # never hold up keystrokes behind a long job
-                        thread = threading.Thread(target=self.answer, args=(cmd,))
-                        thread.daemon = True
-                        thread.start()
-                    elif cmd.op == "predict":
-                        predictions.append(cmd)
-                    else:
-                        self.answer(cmd)
-                self.answer_predictions(predictions)
+            self.keystrokes_done.clear()
+            try:
+                with self.answering.held():
+                    self.answer_round(list(newest.values()))
+            finally:
+                self.keystrokes_done.set()
             self.rest(time.thread_time() - started, QUERY_BURST_S)
+
+    def answer_round(self, cmds: list[Query]) -> None:
+        """One round: predictions in a batch per session, the rest one by one, slow ones apart."""
+        predictions = []
+        for cmd in cmds:
+            if self.is_slow(cmd):  # never hold up keystrokes behind a long job
+                threading.Thread(target=self.answer, args=(cmd,), daemon=True).start()
+            elif cmd.op == "predict":
+                predictions.append(cmd)
+            else:
+                self.answer(cmd)
+        self.answer_predictions(predictions)
 
     def is_slow(self, cmd: Query) -> bool:
         """Whether the session's task says this query may take seconds."""
@@ -372,8 +382,18 @@ class Worker:
         self.owing.notify()
         return False
 
-    def answer_batch(self, sid: str, slot: Slot, group: list[Query], continued: list[bool]) -> None:
+    def answer_batch(
+        self,
+        sid: str,
+        slot: Slot,
+        group: list[Query],
+        continued: list[bool],
+        between: Callable[[], Any] | None = None,
+    ) -> None:
         """One session's predictions in one batch, each emitted to its client.
+
+        `between` is called between the steps of continuations (the background thread's
+        waits while keystrokes are answered).
 
         A new snapshot of the weights that is due is made here when it is quick (few or short
         texts to re-read); a class's is made by the background thread, the old one answering.
@@ -388,7 +408,7 @@ class Worker:
                         self.stale[sid] = slot
                         self.owing.notify()
             asked = [{"client": cmd.client, "seq": cmd.seq, **cmd.fields} for cmd in group]
-            results = slot.answerer.answer(asked, continued)
+            results = slot.answerer.answer(asked, continued, between)
         except Exception as exc:  # noqa: BLE001 - one odd query must not stop the worker
             error = {"code": "internal", "message": f"{type(exc).__name__}: {exc}"}
             for cmd in group:
@@ -439,7 +459,9 @@ class Worker:
                 for sid, group in by_session.items():
                     slot = self.slots.get(sid)
                     if slot is not None:  # a session closed or moved meanwhile needs no text
-                        self.answer_batch(sid, slot, group, [True] * len(group))
+                        self.answer_batch(
+                            sid, slot, group, [True] * len(group), self.keystrokes_done.wait
+                        )
             self.rest(time.thread_time() - started, 0.0)
 
     def guarded(self, cmd: Command, fn: Callable[[Any], None]) -> None:

@@ -34,6 +34,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,9 +214,17 @@ class Answerer:
 
     @staticmethod
     def generate(
-        model: SequenceModel, reads: list[Read], length: int, temperatures: list[float]
+        model: SequenceModel,
+        reads: list[Read],
+        length: int,
+        temperatures: list[float],
+        between: Callable[[], Any] | None = None,
     ) -> list[tuple[list[int], list[int]]]:
-        """A greedy and a sampled continuation of `length` ids for every read, all at once."""
+        """A greedy and a sampled continuation of `length` ids for every read, all at once.
+
+        `between` is called before each step: the worker passes one that waits while
+        keystrokes are being answered, so a long generation never holds up their bars.
+        """
         R = len(reads)
         logits = torch.stack([r.logits for r in reads] * 2)  # (2R, V): greedy rows, then sampled
         if model.kind == "lstm":
@@ -228,6 +237,8 @@ class Answerer:
         temps = torch.tensor(temperatures, device=logits.device)[:, None]  # (R, 1)
         out = torch.empty(2 * R, length, dtype=torch.long)
         for t in range(length):
+            if between is not None:
+                between()
             greedy = logits[:R].argmax(-1)  # (R,)
             p = F.softmax(logits[R:].float() / temps, dim=-1)  # (R, V)
             sampled = torch.multinomial(p, 1).squeeze(1)  # (R,)
@@ -240,8 +251,16 @@ class Answerer:
 
     # -- answering -------------------------------------------------------------------------
 
-    def answer(self, queries: list[dict], continued: list[bool]) -> list[dict[str, Any]]:
-        """The `predict` result for each query; continuations only where `continued` says."""
+    def answer(
+        self,
+        queries: list[dict],
+        continued: list[bool],
+        between: Callable[[], Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The `predict` result for each query; continuations only where `continued` says.
+
+        `between` is called between the steps of the continuations (see `generate`).
+        """
         vocab = self.trainer.dataset.vocab
         stoi = vocab.stoi
         asks = [(q["client"], tuple(stoi[ch] for ch in q["text"] if ch in stoi)) for q in queries]
@@ -251,7 +270,7 @@ class Answerer:
                 reads = self.read(asks)
             probs = F.softmax(torch.stack([r.logits for r in reads]).float(), dim=-1)  # (Q, V)
             tops = [probs[i].topk(min(q["k"], vocab.size)) for i, q in enumerate(queries)]
-            texts = self.continuations(model, queries, reads, continued)
+            texts = self.continuations(model, queries, reads, continued, between)
         out = []
         for i, q in enumerate(queries):
             top_p, top_i = tops[i]
@@ -272,7 +291,12 @@ class Answerer:
         return out
 
     def continuations(
-        self, model: SequenceModel, queries: list[dict], reads: list[Read], continued: list[bool]
+        self,
+        model: SequenceModel,
+        queries: list[dict],
+        reads: list[Read],
+        continued: list[bool],
+        between: Callable[[], Any] | None = None,
     ) -> dict[int, tuple[str, str]]:
         """Greedy and sampled texts for the queries that get them; identical ones share."""
         wanted: dict[tuple, list[int]] = {}
@@ -287,7 +311,7 @@ class Answerer:
         decode = self.trainer.dataset.vocab.decode
         for length, keys in by_length.items():  # the page asks one length: usually one batch
             rows = [reads[wanted[key][0]] for key in keys]
-            made = self.generate(model, rows, length, [key[2] for key in keys])
+            made = self.generate(model, rows, length, [key[2] for key in keys], between)
             for key, (greedy, sample) in zip(keys, made, strict=True):
                 for i in wanted[key]:
                     out[i] = (decode(greedy), decode(sample))
