@@ -111,12 +111,12 @@ def test_a_task_is_started_on_the_source_chosen_in_the_picker(browser: Browser, 
 def test_a_ball_trains_its_ghost_follows_and_a_throw_is_predicted(browser: Browser, server: Server):
     ARTIFACTS.mkdir(exist_ok=True)
     page, socket = open_task(browser, server, "ball")
-    # Character panels give way to the ball: no text samples, no next-character box, no
-    # Look inside (its gate tracing reads characters).
+    # Character panels give way to the ball: no text samples, no next-character box; Look
+    # inside stays, over the frames (tests/test_browser_inspect_steps.py).
     expect(page.get_by_test_id("ball-view")).to_be_visible()
     expect(page.get_by_test_id("predict-input")).to_be_hidden()
     expect(page.get_by_test_id("sample-text")).to_be_hidden()
-    expect(page.get_by_test_id("tab-inspect")).to_be_hidden()
+    expect(page.get_by_test_id("tab-inspect")).to_be_visible()
 
     # A live sample arrives (every 5 s of training) and plays: the ball moves.
     canvas = page.get_by_test_id("ball-canvas")
@@ -180,7 +180,7 @@ def test_prices_chart_truth_prediction_and_persistence(browser: Browser, server:
     view = page.get_by_test_id("prices-view")
     expect(view).to_be_visible()
     expect(page.get_by_test_id("sample-text")).to_be_hidden()
-    expect(page.get_by_test_id("tab-inspect")).to_be_hidden()
+    expect(page.get_by_test_id("tab-inspect")).to_be_visible()  # over the months
     # The first live sample is the forecast: errors beside persistence, and a verdict.
     verdict = page.get_by_test_id("prices-verdict")
     expect(verdict).to_have_attribute(
