@@ -33,6 +33,23 @@ if TYPE_CHECKING:  # torch stays out of the web process
     from backend.core.data import SequenceDataset
 
 
+def inspect_fields(query: dict[str, Any], seq: Any) -> dict[str, Any]:
+    """The fields every `inspect` query shares, checked: {seq, position, surgery, saliency}
+    (the surgery is checked against the model later, in the worker)."""
+    position = query.get("position")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise InvalidInput("seq must be a non-negative integer", field="seq")
+    if position is not None and (isinstance(position, bool) or not isinstance(position, int)):
+        raise InvalidInput("position must be a whole number", field="position")
+    surgery = query.get("surgery")
+    if surgery is not None and not isinstance(surgery, dict):
+        raise InvalidInput("surgery must be an object", field="surgery")
+    saliency = query.get("saliency", True)
+    if not isinstance(saliency, bool):
+        raise InvalidInput("saliency must be true or false", field="saliency")
+    return {"seq": seq, "position": position, "surgery": surgery, "saliency": saliency}
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """A task as the web process sees it: names, unit, views and input validation.
@@ -101,20 +118,8 @@ class TaskSpec:
         return dict(query)
 
     def parse_steps_inspect(self, query: dict[str, Any]) -> dict[str, Any]:
-        """An `inspect` query of a task that `inspects` "steps": {seq, position?, saliency?,
-        surgery?} checked (the surgery against the model later, in the worker)."""
-        seq, position = query.get("seq", 0), query.get("position")
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-            raise InvalidInput("seq must be a non-negative integer", field="seq")
-        if position is not None and (isinstance(position, bool) or not isinstance(position, int)):
-            raise InvalidInput("position must be a whole number", field="position")
-        surgery = query.get("surgery")
-        if surgery is not None and not isinstance(surgery, dict):
-            raise InvalidInput("surgery must be an object", field="surgery")
-        saliency = query.get("saliency", True)
-        if not isinstance(saliency, bool):
-            raise InvalidInput("saliency must be true or false", field="saliency")
-        return {"seq": seq, "position": position, "surgery": surgery, "saliency": saliency}
+        """An `inspect` query of a task that `inspects` "steps" (no text): `inspect_fields`."""
+        return inspect_fields(query, query.get("seq", 0))
 
     def check_model(self, kind: str) -> None:
         """InvalidInput unless this task trains models of kind `kind` (TrainConfig.model)."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from backend.config import LIMITS
 from backend.errors import InvalidInput
+from backend.tasks.base import inspect_fields
 
 
 def parse_query(query: Any) -> dict[str, Any]:
@@ -32,26 +33,10 @@ def parse_inspect(query: Any) -> dict[str, Any]:
     """Validate an `inspect:query` payload (the surgery is checked against the model later)."""
     if not isinstance(query, dict):
         raise InvalidInput("inspect:query needs an object")
-    text, seq, position = query.get("text"), query.get("seq"), query.get("position")
+    text = query.get("text")
     if not isinstance(text, str) or not 1 <= len(text) <= LIMITS.max_inspect_chars:
         raise InvalidInput(f"text must be 1 to {LIMITS.max_inspect_chars} characters", field="text")
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-        raise InvalidInput("seq must be a non-negative integer", field="seq")
-    if position is not None and (isinstance(position, bool) or not isinstance(position, int)):
-        raise InvalidInput("position must be a whole number", field="position")
-    surgery = query.get("surgery")
-    if surgery is not None and not isinstance(surgery, dict):
-        raise InvalidInput("surgery must be an object", field="surgery")
-    saliency = query.get("saliency", True)
-    if not isinstance(saliency, bool):
-        raise InvalidInput("saliency must be true or false", field="saliency")
-    return {
-        "text": text,
-        "seq": seq,
-        "position": position,
-        "surgery": surgery,
-        "saliency": saliency,
-    }
+    return {"text": text, **inspect_fields(query, query.get("seq"))}
 
 
 def bounded_int(data: dict, name: str, default: int, lo: int, hi: int) -> int:
