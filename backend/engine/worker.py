@@ -36,6 +36,7 @@ yields first, leaving a burst to the keystrokes.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import queue
@@ -74,6 +75,8 @@ from backend.engine.messages import (
     Step,
     kind,
 )
+
+log = logging.getLogger(__name__)
 
 # Periodic work is paid for out of training time (about 4% in all at these settings).
 PROGRESS_EVERY_S = 0.1
@@ -431,9 +434,11 @@ class Worker:
             if stale:
                 started = time.thread_time()
                 with self.answering.held():
-                    for slot in stale.values():
-                        with contextlib.suppress(Exception):  # a closed session's: nobody waits
+                    for sid, slot in stale.items():
+                        try:
                             slot.answerer.refresh(slot.running, slot.lock)
+                        except Exception:  # noqa: BLE001 - its old snapshot goes on answering
+                            log.exception("session %s: a new snapshot failed", sid)
                 self.rest(time.thread_time() - started, 0.0)
                 continue
             with self.owing:
