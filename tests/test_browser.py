@@ -60,9 +60,8 @@ def test_train_type_and_share(browser: Browser, server: Server) -> None:
         arg=after_sea,
     )
     # The bars come first; the continuations follow in a second answer at reading pace.
-    page.wait_for_function(
-        "() => (document.querySelector('[data-testid=predict-greedy]')?.textContent ?? '').length > 10"
-    )
+    greedy = "document.querySelector('[data-testid=predict-greedy]')?.textContent ?? ''"
+    page.wait_for_function(f"() => ({greedy}).length > 10")
 
     # Share: a second browser opens the view link and sees the same session live.
     page.get_by_test_id("share-button").click()
