@@ -39,7 +39,8 @@ def open_page(browser, url: str, width: int = 1366, height: int = 768):
     context = browser.new_context(viewport={"width": width, "height": height})
     _contexts.append(context)
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    # Generous: a CI machine may be shared; a passing test waits no longer for it.
+    page.set_default_timeout(60_000)
     page.goto(url)
     return page
 
