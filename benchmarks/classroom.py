@@ -14,7 +14,8 @@ compared to the rate just before, with nobody typing (`class_training_share`).
 - `flood_bystander_p99_ms`: 20 students on one session while one more client sends
   `predict:query` 500 times a second, without waiting for answers;
 - `time_to_2bpc_s`: seconds from pressing Train on a default session, with 3 others
-  training, until its validation loss first reaches 2.0 bits/char.
+  training, until its validation loss first reaches 2.0 bits/char; `bits_at_30s`, the
+  last validation that session showed within 30 s of Train (what the goal asks about).
 
 All traffic is on loopback; every loop is bounded by the mode's window.
 """
@@ -49,6 +50,7 @@ SESSIONS = 4
 BACKSPACE_P = 0.04  # an edit now and then: the server must fall back to a re-run
 RETRY_S = 5.0  # the page's pacer presumes a query lost after this long
 TARGET_BITS = 2.0
+SHOWN_AT_S = 30.0  # the issue's goal: TARGET_BITS within this long of pressing Train
 FLOOD_PER_S = 500  # what the issue saw an unpaced page send (14,260 queries in 30 s)
 
 
@@ -208,18 +210,27 @@ def flood_round(session: TrainingSession, seconds: float, text: str) -> tuple[li
     return latencies, sent[0]
 
 
-def time_to_bits(sessions: list[TrainingSession], limit_s: float) -> float:
-    """Seconds from Train until the first session's validation reaches TARGET_BITS."""
+def time_to_bits(sessions: list[TrainingSession], limit_s: float) -> tuple[float, float]:
+    """Seconds from Train until the first session's validation reaches TARGET_BITS, and the
+    last validation it showed by `SHOWN_AT_S` after Train (NaN for what was not reached).
+
+    The second figure says how far off the goal a run is when the first is missing (a quick
+    run gives up after 90 s); it waits for `SHOWN_AT_S` even when the target came sooner.
+    """
     watched = sessions[0].owner
     start_all(sessions)
     started = time.perf_counter()
+    took, seen = float("nan"), []
     try:
         while time.perf_counter() - started < limit_s:
-            for at, bits in watched.validation():
-                if bits is not None and bits <= TARGET_BITS:
-                    return at - started
+            seen = watched.validation()
+            reached = [at for at, bits in seen if bits is not None and bits <= TARGET_BITS]
+            took = reached[0] - started if reached else took
+            if reached and time.perf_counter() - started > SHOWN_AT_S:
+                break
             time.sleep(0.2)
-        return float("nan")
+        shown = [bits for at, bits in seen if bits is not None and at - started <= SHOWN_AT_S]
+        return took, shown[-1] if shown else float("nan")
     finally:
         pause_all(sessions)
 
@@ -232,9 +243,13 @@ def measure_classroom(server: Server, mode: Mode) -> dict:
     sessions = [open_session(server, UI_DEFAULT_MODEL, corpus=None) for _ in range(SESSIONS)]
     try:
         limit = 90.0 if mode.name == "quick" else 180.0
-        took = time_to_bits(sessions, limit)
+        took, shown = time_to_bits(sessions, limit)
         out["time_to_2bpc_s"] = rounded(took, 1)
-        log(f"time to {TARGET_BITS} bits/char with 3 others training: {took:.1f} s")
+        out["bits_at_30s"] = rounded(shown, 3)
+        log(
+            f"time to {TARGET_BITS} bits/char with 3 others training: {took:.1f} s "
+            f"(validation shown at {SHOWN_AT_S:g} s: {shown:.3f})"
+        )
         start_all(sessions)
         time.sleep(mode.warmup_s)
         workers = training_workers(server.proc.pid)
