@@ -3,7 +3,9 @@ and answers that reach whoever asked while a session moves between workers."""
 
 from __future__ import annotations
 
+import multiprocessing
 import queue
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -156,7 +158,8 @@ def test_stop_ends_the_workers_and_the_reader(tmp_path: Path) -> None:
     eng, _ = start_engine(tmp_path)
     eng.stop()
     assert not eng.alive() and not any(proc.is_alive() for proc in eng.procs)
-    for reader in eng.readers:
+    for reader in eng.readers + eng.answer_readers:
+        assert reader is not None
         reader.join(timeout=10)
         assert not reader.is_alive()
     assert eng.restarts == 0, "workers that were told to stop are not replaced"
@@ -176,9 +179,67 @@ def test_a_worker_killed_while_writing_an_event_holds_up_nothing(tmp_path: Path)
         events.wait(lambda e: isinstance(e, Opened))
     finally:
         eng.stop()
-    for reader in eng.readers:
+    for reader in eng.readers + eng.answer_readers:
+        assert reader is not None
         reader.join(timeout=10)
         assert not reader.is_alive()
+
+
+def test_answers_come_on_their_own_pipe_and_the_rest_on_the_events_queue(
+    engine: tuple[Engine, Events],
+) -> None:
+    eng, events = engine
+    assert eng.answer_readers[0] is not None and eng.answer_readers[0].is_alive()
+    eng.send(predict("s", "p", 1, length=0))
+    answer = answer_to(events, "p")
+    assert isinstance(answer, Answered)
+    # Answered here means read from the pipe: nothing answers on the events queue any more.
+    assert eng.event_queues[0].empty()
+
+
+def test_many_threads_writing_the_answer_pipe_at_once_never_mix_their_answers() -> None:
+    read_end, write_end = multiprocessing.Pipe(duplex=False)
+    pipe = worker.AnswerPipe(write_end)
+    result = {"top": [["a", 0.5]] * 200}  # a few kilobytes each, so writes would interleave
+
+    def answer(client: str) -> None:
+        for seq in range(50):
+            pipe.put(Answered("s", 1, client, "predict", seq, result))
+
+    threads = [threading.Thread(target=answer, args=(f"c{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    received = [read_end.recv() for _ in range(200)]  # reads while they write: the pipe is small
+    for thread in threads:
+        thread.join(timeout=30)
+    for client in ("c0", "c1", "c2", "c3"):
+        seqs = [e.seq for e in received if e.client == client]
+        assert seqs == list(range(50)), "each thread's answers whole and in order"
+    assert all(e.result == result for e in received)
+    pipe.put(Answered("s", 1, "c0", "predict", 50, {"top": lambda: None}))  # cannot travel
+    refused = read_end.recv()
+    assert isinstance(refused, Rejected) and (refused.client, refused.seq) == ("c0", 50)
+    assert refused.error["code"] == "internal", "refused to its client, the thread goes on"
+    write_end.close()
+    with pytest.raises(EOFError):  # the worker gone: its reader stops
+        read_end.recv()
+
+
+def test_keystrokes_rest_on_what_they_used_not_on_the_background_work() -> None:
+    w = worker.Worker(commands=None, queries=None, events=Outbox(), device="cpu", checkpoint_s=15)
+
+    def frozen() -> float:  # no time passes between the calls below
+        return 100.0
+
+    w.budget = worker.QueryBudget(worker.QUERY_SHARE, clock=frozen)
+    w.keystrokes = worker.QueryBudget(worker.QUERY_SHARE, clock=frozen)
+    share, burst = worker.QUERY_SHARE, worker.QUERY_BURST_S
+    w.rest(w.budget, 0.2, 0.0)  # a batch of continuations for a class: 200 ms of CPU
+    w.rest_keystrokes(0.01)
+    assert w.keystrokes.spend(0.0, burst) == 0.0, "the next keystrokes do not wait for it"
+    assert w.budget.spend(0.0, 0.0) == pytest.approx(0.21 / share), "the background waits"
+    w.rest_keystrokes(0.1)  # past their own burst: they rest for what they used beyond it
+    assert w.keystrokes.spend(0.0, burst) == pytest.approx((0.11 - burst) / share)
 
 
 def test_a_gpu_gets_one_worker_so_its_sessions_can_meet_in_one_cohort():

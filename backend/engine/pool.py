@@ -15,7 +15,10 @@ A query already queued at the old worker when the move began comes back (`misrou
 is routed again.
 
 Workers are supervised. Each sends its events on a queue of its own (a process killed
-mid-write cannot jam the others'), read by a thread of its own. When a worker dies (killed,
+mid-write cannot jam the others'), read by a thread of its own. Its answers to queries come
+on a pipe of their own, written by the thread that answered and read by another thread here,
+so a keystroke's answer never waits behind the queue's feeder thread (which needs the worker's
+GIL just as training resumes) nor behind progress events. When a worker dies (killed,
 out of memory), a supervisor thread notices at once, through the process's sentinel:
   1. the dead worker's reader hands on what it sent before dying, then stops;
   2. a new worker takes its place, and every session it held is reopened there from its
@@ -70,6 +73,7 @@ log = logging.getLogger(__name__)
 RESTARTED = "the training process stopped unexpectedly and was restarted; ask again"
 REPEAT_S = 120.0  # a session whose worker dies twice within this is reopened paused
 READ_POLL_S = 0.25  # how often a reader with nothing to read checks whether to stop
+PIPE_BYTES = 1 << 20  # an answers pipe's buffer (`widen`)
 
 
 def default_workers() -> int:
@@ -86,6 +90,21 @@ def may_have_gpu(device: str) -> bool:
     if device == "auto":
         return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia")
     return device.startswith("cuda")
+
+
+def widen(conn: Any) -> None:
+    """Give an answers pipe room for a class's round (Linux: 1 MiB instead of 64 KiB).
+
+    Sixty clients' bars are about 18 KB a round, their continuations 33 KB, a look inside
+    more: in 64 KiB, the thread that answers would wait whenever the web process's reader
+    (short of a core in a busy class) fell a few rounds behind.
+    """
+    try:
+        import fcntl
+
+        fcntl.fcntl(conn.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except (ImportError, OSError):  # another system, or a lower limit: the default size
+        pass
 
 
 @dataclass
@@ -107,8 +126,11 @@ class Engine:
         device: str = "auto",
         checkpoint_s: float = 15.0,
         batching: str = "auto",
+        answer_pipe: bool = True,
     ) -> None:
         self.on_event = on_event
+        # False: answers share the events queue, as before (`benchmarks/answer_hop.py` compares).
+        self.answer_pipe = answer_pipe
         self.checkpoint_s = checkpoint_s
         self.batching = batching  # "auto" (on a GPU), "on" or "off": see backend/engine/cohort.py
         # One worker on a GPU, so compatible sessions meet in one cohort (and one CUDA context).
@@ -121,6 +143,7 @@ class Engine:
         self.event_queues: list[Any] = []  # what each worker sends back
         self.procs: list[Any] = []
         self.readers: list[threading.Thread] = []
+        self.answer_readers: list[threading.Thread | None] = []  # each worker's answers pipe
         self.reader_done: list[threading.Event] = []  # set: read what is left, then stop
         self.placement: dict[str, int] = {}
         self.opened: dict[str, Open] = {}  # each session's latest `open`, to reopen it elsewhere
@@ -145,20 +168,34 @@ class Engine:
     def _spawn(self, index: int) -> None:
         """Start worker `index` (in a dead one's place if there was one) and its reader."""
         commands, queries, events = self.ctx.Queue(), self.ctx.Queue(), self.ctx.Queue()
+        answers_in, answers_out = self.ctx.Pipe(duplex=False) if self.answer_pipe else (None, None)
         args = (commands, queries, events, self.device, self.checkpoint_s, self.batching)
-        proc = self.ctx.Process(target=worker.main, args=args, daemon=True)
+        proc = self.ctx.Process(target=worker.main, args=(*args, answers_out), daemon=True)
         proc.start()
+        if answers_out is not None:
+            answers_out.close()  # the worker holds the write end: its death reads as end of pipe
+            widen(answers_in)
         done = threading.Event()
         reader = threading.Thread(
             target=self._read, args=(events, done), name=f"engine-reader-{index}", daemon=True
         )
         reader.start()
+        answer_reader = None
+        if answers_in is not None:
+            answer_reader = threading.Thread(
+                target=self._read_answers,
+                args=(answers_in, done),
+                name=f"engine-answers-{index}",
+                daemon=True,
+            )
+            answer_reader.start()
         for row, item in (
             (self.queues, commands),
             (self.query_queues, queries),
             (self.event_queues, events),
             (self.procs, proc),
             (self.readers, reader),
+            (self.answer_readers, answer_reader),
             (self.reader_done, done),
         ):
             if index < len(row):
@@ -202,6 +239,27 @@ class Engine:
                 self._dispatch(event)
             except Exception:  # a bug in one event's bookkeeping must not stop every session
                 log.exception("reading worker event %s failed", type(event).__name__)
+
+    def _read_answers(self, answers: Any, done: threading.Event) -> None:
+        """One worker's answers pipe: hand each answer on as it arrives, until the worker is gone.
+
+        A worker that dies (even mid-write) closes its end, so the pipe reads as ended.
+        """
+        try:
+            while True:
+                if not answers.poll(READ_POLL_S):
+                    if done.is_set():
+                        return
+                    continue
+                event = answers.recv()
+                try:
+                    self._dispatch(event)
+                except Exception:  # a bug in one answer's bookkeeping must not stop the rest
+                    log.exception("reading worker answer %s failed", type(event).__name__)
+        except (EOFError, OSError):  # the worker is gone: everything it sent was read
+            return
+        finally:
+            answers.close()
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, Ready):
@@ -270,6 +328,9 @@ class Engine:
         dead_queues = (self.queues[index], self.query_queues[index], self.event_queues[index])
         self.reader_done[index].set()  # it reads what the worker sent before dying, then stops
         self.readers[index].join(timeout=5.0)
+        answer_reader = self.answer_readers[index]
+        if answer_reader is not None:  # the answers it sent before dying count as answered
+            answer_reader.join(timeout=5.0)
         for dead_queue in dead_queues:  # nothing reads them any more: free their pipes
             dead_queue.cancel_join_thread()  # and never wait for them at exit
             dead_queue.close()

@@ -1,9 +1,10 @@
 """A training worker process: holds many sessions' models and time-slices them.
 
 The web process never trains. It sends control commands down `commands`, queries
-(predictions, looks inside) down `queries`, and reads events from `events`; all are the
-typed messages of `backend.engine.messages` (plain dataclasses, no tensors), so the worker
-processes are the only ones that import torch.
+(predictions, looks inside) down `queries`, and reads events from `events` and the answers
+to queries from `answers` (its own pipe, written at once by the thread that answered: see
+`AnswerPipe`); all are the typed messages of `backend.engine.messages` (plain dataclasses,
+no tensors), so the worker processes are the only ones that import torch.
 
 Three threads, so a keystroke never waits for a training step. The whole process runs a
 little below the web process (nice +5), and its threads all at one priority: a thread set
@@ -29,8 +30,9 @@ run it least. Priorities inside are kept by the threads themselves:
   the greedy and sampled continuations a client was owed: when more than a few clients
   type, at most once a second per client, many clients in one batch.
 The query and background threads share one budget (`QueryBudget`): together they take at
-most half a core over time, so training keeps the other half; the background thread
-yields first, leaving a burst to the keystrokes.
+most half a core over time, so training keeps the other half. The background thread
+yields first: it rests on what both used, the keystrokes only on what they used themselves,
+with a burst.
 """
 
 from __future__ import annotations
@@ -185,8 +187,49 @@ class QueryBudget:
             return max(0.0, self.debt - allowance) / self.share
 
 
+class AnswerPipe:
+    """The answers' own way to the web process: each is written by the thread that made it.
+
+    A multiprocessing queue hands what is put on it to a feeder thread, which must then get a
+    core and the GIL in a process that runs below the web's, just as training resumes; nothing
+    else waits behind an answer here either (progress, samples). The answering thread pickles
+    and writes the answer itself, one writer at a time; nothing else writes this pipe.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+
+    def put(self, event: Answered | Rejected) -> None:
+        try:
+            with self.lock:
+                self.conn.send_bytes(self.pickled(event))
+        except OSError:  # the web process is gone; the training loop notices and ends
+            log.warning("an answer could not be sent: the web process has gone")
+
+    @staticmethod
+    def pickled(event: Answered | Rejected) -> bytes:
+        """The event as bytes; an answer that cannot be pickled is refused to its client instead.
+
+        It never raises: the thread that answers must go on answering.
+        """
+        from multiprocessing.reduction import ForkingPickler
+
+        try:
+            return bytes(ForkingPickler.dumps(event))
+        except Exception as exc:  # noqa: BLE001 - whatever a task put in its answer
+            log.error("a %s event cannot be sent: %s", type(event).__name__, exc)
+            error = {"code": "internal", "message": f"the answer could not be sent: {exc}"}
+            refusal = Rejected(event.session, event.gen, event.client, event.op, error, event.seq)
+            return bytes(ForkingPickler.dumps(refusal))
+
+
 class Worker:
-    """The loop of one worker process; `commands`/`events` are multiprocessing queues."""
+    """The loop of one worker process; `commands`/`events` are multiprocessing queues.
+
+    Answers and refusals to queries go on `answers` when given (an `AnswerPipe`), else on
+    `events` with everything else.
+    """
 
     def __init__(
         self,
@@ -196,8 +239,10 @@ class Worker:
         device: str,
         checkpoint_s: float,
         batching: bool = False,
+        answers: Any = None,
     ) -> None:
         self.commands, self.queries, self.events, self.device = commands, queries, events, device
+        self.answers = answers if answers is not None else events
         self.checkpoint_s = checkpoint_s  # how often a running session's weights are saved
         self.slots: dict[str, Slot] = {}
         self.gone: set[str] = set()  # sessions handed to another worker: late queries go back
@@ -221,7 +266,8 @@ class Worker:
         self.asked_at: dict[tuple[str, str], float] = {}  # each client's latest prediction
         self.stale: dict[str, Slot] = {}  # sessions whose new snapshot is made in the background
         self.owing = threading.Condition()  # guards the above; wakes the background thread
-        self.budget = QueryBudget(QUERY_SHARE)
+        self.budget = QueryBudget(QUERY_SHARE)  # all answering: the background work rests on it
+        self.keystrokes = QueryBudget(QUERY_SHARE)  # the keystrokes alone (`rest_keystrokes`)
         # Clear while the query thread answers a round: background work waits at it between
         # its steps, or the two would trade the GIL op by op and the bars would wait longest.
         self.keystrokes_done = threading.Event()
@@ -308,7 +354,7 @@ class Worker:
                     self.answer_round(list(newest.values()))
             finally:
                 self.keystrokes_done.set()
-            self.rest(time.thread_time() - started, QUERY_BURST_S)
+            self.rest_keystrokes(time.thread_time() - started)
 
     def answer_round(self, cmds: list[Query]) -> None:
         """One round: predictions in a batch per session, the rest one by one, slow ones apart."""
@@ -327,15 +373,25 @@ class Worker:
         slot = self.slots.get(cmd.session)
         return slot is not None and cmd.op in slot.trainer.task.spec.slow_queries
 
-    def rest(self, spent: float, allowance: float) -> None:
-        """Rest as the budget says, so training keeps its share of the core while it runs.
+    def rest(self, budget: QueryBudget, spent: float, allowance: float) -> None:
+        """Rest as `budget` says, so training keeps its share of the core while it runs.
 
         `spent` is the CPU time the work used: on a crowded machine its wall time also
         counts waiting for a core, and resting that long would only delay the next answers.
         """
-        pause = self.budget.spend(spent, allowance)
+        pause = budget.spend(spent, allowance)
         if pause > 0 and self.any_running():
             time.sleep(pause)
+
+    def rest_keystrokes(self, spent: float) -> None:
+        """After a round of keystrokes: counted in the shared budget, rested on their own.
+
+        The background work rests on the shared budget (what both threads used), the
+        keystrokes only on what they used: a batch of continuations (200 ms of CPU for 20
+        clients) must not put the next keystrokes to sleep for the 300 ms it owes.
+        """
+        self.budget.spend(spent, QUERY_BURST_S)
+        self.rest(self.keystrokes, spent, QUERY_BURST_S)
 
     def answer_predictions(self, cmds: list[Query]) -> None:
         """Predictions, one batch per session: the bars at once, continuations after.
@@ -439,7 +495,7 @@ class Worker:
                             slot.answerer.refresh(slot.running, slot.lock)
                         except Exception:  # noqa: BLE001 - its old snapshot goes on answering
                             log.exception("session %s: a new snapshot failed", sid)
-                self.rest(time.thread_time() - started, 0.0)
+                self.rest(self.budget, time.thread_time() - started, 0.0)
                 continue
             with self.owing:
                 if not self.owed:
@@ -467,7 +523,7 @@ class Worker:
                         self.answer_batch(
                             sid, slot, group, [True] * len(group), self.keystrokes_done.wait
                         )
-            self.rest(time.thread_time() - started, 0.0)
+            self.rest(self.budget, time.thread_time() - started, 0.0)
 
     def guarded(self, cmd: Command, fn: Callable[[Any], None]) -> None:
         """Run one command; a failure is reported for its session instead of killing the worker."""
@@ -485,7 +541,8 @@ class Worker:
         """Send an event, tagged with the model build (`gen`) of `slot` or the session's own."""
         slot = slot or (self.slots.get(session) if session else None)
         gen = slot.gen if slot else None
-        self.events.put(event(session=session, gen=gen, **fields))
+        sink = self.answers if event in (Answered, Rejected) else self.events
+        sink.put(event(session=session, gen=gen, **fields))
 
     # -- commands --------------------------------------------------------------------------
 
@@ -958,8 +1015,12 @@ def main(
     device: str,
     checkpoint_s: float,
     batching: str = "auto",
+    answers: Any = None,
 ) -> None:
-    """Process entry point: one torch thread, so several workers share the cores fairly."""
+    """Process entry point: one torch thread, so several workers share the cores fairly.
+
+    `answers` is the write end of the answers' pipe (None: they go with the events).
+    """
     import torch
 
     torch.set_num_threads(1)
@@ -973,4 +1034,5 @@ def main(
     sys.setswitchinterval(0.001)  # hand the GIL to a waiting query within a millisecond
     lower_priority(WORKER_NICE)  # before any thread starts: they all inherit it
     batch = batching == "on" or (batching == "auto" and device.startswith("cuda"))
-    Worker(commands, queries, events, device, checkpoint_s, batching=batch).run()
+    pipe = AnswerPipe(answers) if answers is not None else None
+    Worker(commands, queries, events, device, checkpoint_s, batching=batch, answers=pipe).run()
