@@ -520,8 +520,9 @@ class ClusterSessions(Sessions):
                 self._adopt(session, record, keep_status=keep)
             if run:
                 session.status, session.pause_reason = run["status"], run["pause_reason"]
-            if not keep and not self.slots_agree(session.id, session.status):
-                session.status, session.pause_reason = ours  # overtaken by a later start or pause
+            if not keep:  # a note read late may be older than a start or pause since
+                stored = record.state.get("status"), record.state.get("pause_reason")
+                self._settle(session, stored, ours)
             if session.status == "queued":  # queued through another process: its place
                 self._queue_moved()
             dropped = [c for c, role in session.clients.items() if role == "viewer" and revoked]
@@ -533,6 +534,19 @@ class ClusterSessions(Sessions):
             self.publisher.remove(client, session_id)
         if changed:
             self.publisher.state(session)
+
+    def _settle(self, session: Session, *others: tuple[str | None, str | None]) -> None:
+        """Keep the copy's status only if the slots agree with it, else the first of `others`
+        (the stored run status, the status before) they agree with (callers hold the lock)."""
+        try:
+            slot = self.where(session.id)
+        except Busy:
+            return  # Redis away: nothing to say against it
+        for status, reason in [(session.status, session.pause_reason), *others]:
+            if agrees(status, slot):
+                session.status, session.pause_reason = status, reason
+                return
+        session.status, session.pause_reason = slot or "paused", None
 
     def _adopt(self, session: Session, record: Any, keep_status: bool = False) -> None:
         """Take the stored record and run state, or only the record (callers hold the lock)."""
