@@ -21,11 +21,18 @@ After 200 and 400 steps (seed 0): 6% and 8% without attention, 90% and 97% with 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from backend.lessons.catalog import Data, Lesson, Run, Text
+from backend.lessons.verdicts import Check, Judge, RunEnd
 
 RANGE = 999  # numbers 0 ... 999: inputs from 3 ("one") to 31 characters
 LONG = 20  # characters: the English inputs the claim calls long
 STEPS = 600
+# The claim's margins, in points of exact-match accuracy on the held-out numbers.
+SHORT_AHEAD = 15  # without attention, short inputs beat long ones by at least this
+ATTENTION_AHEAD = 25  # on long inputs, attention beats its absence by at least this
 SETTINGS = {
     "model": "gru",
     "hidden_size": 64,
@@ -71,14 +78,15 @@ ATTENTION_LESSON = Lesson(
         "traduit : la matrice d'alignement.",
     ),
     claim=Text(
-        "After 600 steps, without attention, held-out numbers under 20 English characters come "
-        "out exactly right at least 15 points more often than longer ones; with attention, the "
-        "longer ones are right at least 25 points more often than without it (seed 0: 9% "
-        "without attention, 100% with it).",
-        "Après 600 pas, sans attention, les nombres mis de côté de moins de 20 caractères "
-        "anglais sont traduits exactement au moins 15 points plus souvent que les plus longs ; "
-        "avec attention, les plus longs sont justes au moins 25 points plus souvent que sans "
-        "(graine 0 : 9 % sans attention, 100 % avec).",
+        f"After {STEPS} steps, without attention, held-out numbers under {LONG} English "
+        f"characters come out exactly right at least {SHORT_AHEAD} points more often than longer "
+        f"ones; with attention, the longer ones are right at least {ATTENTION_AHEAD} points more "
+        "often than without it (seed 0: 9% without attention, 100% with it).",
+        f"Après {STEPS} pas, sans attention, les nombres mis de côté de moins de {LONG} "
+        f"caractères anglais sont traduits exactement au moins {SHORT_AHEAD} points plus souvent "
+        f"que les plus longs ; avec attention, les plus longs sont justes au moins "
+        f"{ATTENTION_AHEAD} points plus souvent que sans (graine 0 : 9 % sans attention, 100 % "
+        "avec).",
     ),
     data=Data(task="translate", params={"range": RANGE}),
     settings=SETTINGS,
@@ -91,4 +99,48 @@ ATTENTION_LESSON = Lesson(
     opens="without attention",  # the course's model first; attention is the step beyond
 )
 
+
+def _exact(answer: Mapping[str, Any], long: bool) -> float:
+    """Exact-match share of the held-out numbers of `answer` (the task's `accuracy` query) whose
+    English is at least LONG characters (or, with `long` false, shorter)."""
+    kept = [
+        (right, total)
+        for start, right, total in zip(
+            answer["lengths"], answer["correct"], answer["total"], strict=True
+        )
+        if (start >= LONG) == long
+    ]
+    total = sum(t for _, t in kept)
+    return sum(r for r, _ in kept) / total if total else 0.0
+
+
+def judge(ends: Mapping[str, RunEnd]) -> list[Check]:
+    """The claim, part by part, on each run's held-out accuracy by input length."""
+    plain, attending = ends["without attention"].answer, ends["with attention"].answer
+    short, long = _exact(plain, long=False), _exact(plain, long=True)
+    long_attending = _exact(attending, long=True)
+    return [
+        Check(
+            f"without attention, inputs under {LONG} characters are right at least "
+            f"{SHORT_AHEAD} points more often than longer ones",
+            f"{short:.0%} under {LONG} characters, {long:.0%} from {LONG} on",
+            short - long >= SHORT_AHEAD / 100,
+            f"sans attention, les entrées de moins de {LONG} caractères sont justes au moins "
+            f"{SHORT_AHEAD} points plus souvent que les plus longues",
+            f"{short:.0%} sous {LONG} caractères, {long:.0%} à partir de {LONG}",
+        ),
+        Check(
+            f"with attention, the longer ones are right at least {ATTENTION_AHEAD} points more "
+            "often than without it",
+            f"{long_attending:.0%} with attention, {long:.0%} without",
+            long_attending - long >= ATTENTION_AHEAD / 100,
+            f"avec attention, les plus longues sont justes au moins {ATTENTION_AHEAD} points "
+            "plus souvent que sans",
+            f"{long_attending:.0%} avec attention, {long:.0%} sans",
+        ),
+    ]
+
+
+# Found by backend.lessons.verdicts; each run's worker answers `accuracy` at the end.
+JUDGES = {ATTENTION_LESSON.id: Judge(judge, ask="accuracy")}
 LESSONS = (ATTENTION_LESSON,)  # what the catalog adds to the course (backend/tasks/registry.py)
