@@ -1,9 +1,9 @@
 """A lesson's verdict is a pure function of its end figures, and it misses when they miss.
 
 The runs themselves are trained in tests/test_lessons.py, which judges every catalog lesson
-at the end of its budget with `verdicts.judge`, and in tests/test_lesson_end_*.py for the
-tasks' own lessons; here the judge is checked on figures made by hand, on either side of each
-threshold its lesson's claim names.
+at the end of its budget with `verdicts.judge`, and in the tasks' own test files (words,
+music, translate) for the tasks' lessons; here the judge is checked on figures made by hand,
+on either side of each threshold its lesson's claim names.
 """
 
 from __future__ import annotations

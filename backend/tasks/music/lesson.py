@@ -8,8 +8,8 @@ drawn beside the loss.
 
 Declared as data in the format of `backend.lessons.catalog`, which finds it through the task
 registry (`lesson_modules`); its judge (`JUDGES`) reads the valid share the run ends on, on
-the page at the end of the budget and in `tests/test_lesson_end_music.py`. The 16-tune numbers
-are checked by `tests/test_music.py::test_the_valid_tune_share_rises_from_near_zero_to_most_tunes`.
+the page at the end of the budget. `tests/test_music.py` checks both the 16-tune numbers and
+that judge at the budget (`test_the_valid_tune_share_rises_from_near_zero_to_most_tunes`).
 
 The budget is near where the validation loss is lowest. Measured from this preset (one torch
 thread, `Trainer` as the worker runs it), valid tunes of the 8 scored (of 16 at seed 7) and

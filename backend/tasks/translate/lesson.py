@@ -7,8 +7,8 @@ never seen in training, by the length of the English input.
 
 Declared as data in the format of `backend.lessons.catalog`, which finds it through the task
 registry; its judge (`JUDGES`) reads each run's answer to the task's `accuracy` query at the
-end of the budget, on the page and in `tests/test_lesson_end_translate.py`; the claim is also
-measured by `tests/test_translate.py::test_the_attention_lesson_claim` (seeds 0 and 1).
+end of the budget, on the page and in `tests/test_translate.py::test_the_attention_lesson_claim`
+(seeds 0 and 1).
 Measured after 600 steps, on the 100 held-out numbers by English length (0-9 / 10-19 / 20-29 /
 30+ characters):
 
