@@ -1,19 +1,22 @@
 """A lesson's verdict is a pure function of its end figures, and it misses when they miss.
 
 The runs themselves are trained in tests/test_lessons.py, which judges every catalog lesson
-at the end of its budget with `verdicts.judge`; here the judge is checked on figures made
-by hand, on either side of each threshold its lesson's claim names.
+at the end of its budget with `verdicts.judge`, and in the tasks' own test files (words,
+music, translate) for the tasks' lessons; here the judge is checked on figures made by hand,
+on either side of each threshold its lesson's claim names.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
 from backend.errors import NotFound
 from backend.lessons import catalog as lessons
 from backend.lessons import verdicts
+from backend.lessons.verdicts import RunEnd
 
 GAPS = [3, 5, 8, 10, 12, 15, 20, 30, 40, 50, 60]
 
@@ -91,3 +94,98 @@ def test_a_diverged_run_reads_as_nan_and_an_unknown_lesson_is_refused():
     assert "NaN from 6.40" in str(verdict)
     with pytest.raises(NotFound):
         verdicts.judge("no-such-lesson", {})
+
+
+# ------------------------------------------------------------------ a task's own lessons
+
+WORDS = {  # bits per word at step 600, seed 0 (the lesson module's measurements)
+    "bag of words": RunEnd(6.40, 32_500),
+    "2-word window": RunEnd(5.38, 48_500),
+    "5-word window": RunEnd(5.73, 96_500),
+    "RNN": RunEnd(5.41, 33_588),
+}
+
+
+def accuracy(lengths: dict[int, tuple[int, int]]) -> dict:
+    """The translate task's `accuracy` answer: (right, total) per 10-character bucket."""
+    return {
+        "bucket": 10,
+        "lengths": list(lengths),
+        "correct": [r for r, _ in lengths.values()],
+        "total": [t for _, t in lengths.values()],
+    }
+
+
+TRANSLATE = {  # seed 0 at step 600: 13% and 100% overall
+    "without attention": RunEnd(
+        0.14, 39_328, answer=accuracy({0: (3, 5), 10: (2, 7), 20: (8, 79), 30: (0, 9)})
+    ),
+    "with attention": RunEnd(
+        0.02, 51_000, answer=accuracy({0: (5, 5), 10: (7, 7), 20: (79, 79), 30: (9, 9)})
+    ),
+}
+
+MUSIC = {"LSTM": RunEnd(2.34, 30_000, score=0.75)}  # seed 0 at step 1,000: 6 of 8 valid
+
+TASK_HOLDS = {"next-word": WORDS, "many-to-many-music": MUSIC, "translate-attention": TRANSLATE}
+TASK_MISSES = {
+    "next-word": [
+        {"bag of words": RunEnd(6.10, 32_500)},
+        {"5-word window": RunEnd(5.50, 96_500)},
+        {"RNN": RunEnd(5.70, 33_588)},
+    ],
+    "many-to-many-music": [{"LSTM": RunEnd(2.34, 30_000, score=0.25)}],
+    "translate-attention": [
+        {  # short 42%, long 50%: no longer falls with length
+            "without attention": RunEnd(
+                0.1, 39_328, answer=accuracy({0: (3, 5), 10: (2, 7), 20: (40, 79), 30: (4, 9)})
+            )
+        },
+        {  # long 32% with attention against 9% without: 23 points
+            "with attention": RunEnd(
+                0.1, 51_000, answer=accuracy({0: (5, 5), 10: (7, 7), 20: (25, 79), 30: (3, 9)})
+            )
+        },
+    ],
+}
+
+
+def test_every_task_lesson_brings_its_judge():
+    catalog_ids = {lesson.id for lesson in lessons.LESSONS}
+    task_ids = {lesson.id for lesson in lessons.list_lessons()} - catalog_ids
+    assert set(verdicts.task_judges()) == task_ids == set(TASK_HOLDS) == set(TASK_MISSES)
+
+
+@pytest.mark.parametrize("lesson_id", sorted(TASK_HOLDS))
+def test_a_task_lesson_verdict_holds_on_measured_figures_and_misses_past_each_threshold(
+    lesson_id: str,
+):
+    verdict = verdicts.judge(lesson_id, TASK_HOLDS[lesson_id])
+    assert verdict.held and verdict.checks, str(verdict)
+    for change in TASK_MISSES[lesson_id]:
+        missed = verdicts.judge(lesson_id, {**TASK_HOLDS[lesson_id], **change})
+        assert sum(not c.held for c in missed.checks) == 1, (change, str(missed))
+        assert not missed.to_dict()["held"]
+
+
+def numbers(text: str) -> set[str]:
+    return set(re.findall(r"\d+(?:[.,]\d+)?", text))
+
+
+@pytest.mark.parametrize("lesson_id", sorted(TASK_HOLDS))
+def test_the_claim_names_every_threshold_its_judge_checks_in_both_languages(lesson_id: str):
+    lesson = lessons.get(lesson_id)
+    for check in verdicts.judge(lesson_id, TASK_HOLDS[lesson_id]).checks:
+        assert numbers(check.says) <= numbers(lesson.claim.en), (check.says, lesson.claim.en)
+        assert numbers(check.says_fr) <= numbers(lesson.claim.fr), (check.says_fr, lesson.claim.fr)
+        assert check.says_fr and check.measured_fr
+
+
+def test_a_verdict_reaches_the_page_in_both_languages_with_french_numbers():
+    verdict = verdicts.judge("next-word", WORDS).to_dict()
+    assert verdict["held"] is True and verdict["lesson"] == "next-word"
+    check = verdict["checks"][2]
+    assert check["measured"]["en"] == "RNN 5.41 with 33,588 parameters"
+    assert check["measured"]["fr"] == "RNN 5,41 avec 33\u202f588 paramètres"
+    assert "0,25 bit" in check["says"]["fr"] and "0.25 bits" in check["says"]["en"]
+    assert verdicts.french("at 90%, 1,000 steps") == "at 90\u202f%, 1\u202f000 steps"

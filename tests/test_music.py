@@ -163,6 +163,9 @@ def test_predict_and_inspect_read_tunes_as_characters():
 def test_the_valid_tune_share_rises_from_near_zero_to_most_tunes():
     """The lesson's claim: after 50 steps almost no tune is valid; after 1,000, most are."""
     from backend.core.training import Trainer
+    from backend.lessons import verdicts
+    from backend.lessons.verdicts import RunEnd
+    from backend.tasks.music.lesson import WRITES_MUSIC
     from backend.tasks.music.task import MusicTask
 
     task = MusicTask.build(SPEC.parse_source(None), 0)
@@ -184,6 +187,10 @@ def test_the_valid_tune_share_rises_from_near_zero_to_most_tunes():
             trainer.step()
         late = task.valid_share(trainer.model, 16, seed=7)
         assert early <= 0.2 and late >= 0.5, (seed, early, late)
+        # At its budget the lesson's judge, the one the page shows, finds its claim held.
+        end = RunEnd(trainer.evaluate(), trainer.model.num_params(), trainer.score())
+        verdict = verdicts.judge(WRITES_MUSIC.id, {"LSTM": end})
+        assert verdict.held, (seed, str(verdict))
 
 
 # ------------------------------------------------------------------- export, wiring

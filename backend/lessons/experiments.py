@@ -10,13 +10,15 @@ layer), and the page opens on the lesson's `opens` run, the one that makes its p
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Any
 
 from backend.config import LIMITS
-from backend.errors import InvalidInput
+from backend.errors import InvalidInput, UserError
 from backend.lessons import catalog as lessons
+from backend.lessons import verdicts
 from backend.sessions.registry import Session, Sessions, check_model_size, check_task_model
 from backend.tasks.registry import spec_for
 
@@ -31,6 +33,8 @@ class Experiments:
         self.gaps_every_s = gaps_every_s  # per session: the views polled share one measurement
         self.measured: dict[str, tuple[float, dict[str, Any]]] = {}  # main id -> (when, result)
         self.measuring: dict[str, threading.Lock] = {}  # one measurement per session at a time
+        # main id -> (each run's id and step when judged, the verdict): one judgement per end
+        self.judged: dict[str, tuple[tuple, verdicts.Verdict]] = {}
         self.guard = threading.Lock()
 
     def start(self, lesson_id: str, lang: Any = "en") -> dict[str, Any]:
@@ -125,6 +129,46 @@ class Experiments:
                 }
             )
         return {"gaps": task["gaps"], "chance": answer["chance"], "runs": out}
+
+    def verdict(self, session: Session) -> dict[str, Any] | None:
+        """Whether the lesson's claim held, once every run has stopped at its budget; else None.
+
+        Only a lesson whose judge reads what live runs end on (a task's own lesson) is judged
+        here. It is judged once per end, on each run's last figures and its answer to the
+        judge's query; a run that ran on and stopped again is judged again.
+        """
+        meta = session.record.classroom.get("lesson") or {}
+        judge = verdicts.task_judges().get(meta.get("id", ""))
+        if judge is None:
+            return None
+        family = [run for run in self._family(session) if run.record.classroom.get("lesson")]
+        if not all(run.status == "paused" and run.pause_reason == "budget" for run in family):
+            return None
+        key = tuple((run.id, run.step) for run in family)
+        with self.guard:
+            lock = self.measuring.setdefault(family[0].id, threading.Lock())
+        with lock:
+            judged = self.judged.get(family[0].id)
+            if judged is None or judged[0] != key:
+                try:
+                    ends = {label(run): self._end(run, judge.ask) for run in family}
+                except UserError:
+                    return None  # a worker too busy to answer: the next poll asks again
+                judged = (key, verdicts.judge(meta["id"], ends))
+                self.judged[family[0].id] = judged
+        return judged[1].to_dict()
+
+    def _end(self, run: Session, ask: str | None) -> verdicts.RunEnd:
+        """What `run` ended its budget on: its last validation loss and score, and its answer."""
+        history = run.history
+        val = history.val[-1] if history.val else None
+        scores = [s for s in history.score if s is not None]
+        return verdicts.RunEnd(
+            val=math.nan if val is None else val,
+            params=run.params,
+            score=scores[-1] if scores else None,
+            answer=self.sessions.ask(run, ask, **run.spec.parse_query(ask, {})) if ask else None,
+        )
 
     def sentiment(self, session: Session, text: Any) -> dict[str, Any]:
         """Running P(positive) of one classifier per run for `text` (trained on first use)."""

@@ -8,19 +8,29 @@ and gives one `Check` per part of the claim, with the figures it read, so a fail
 says what was measured. The claim tests and the end-of-budget tests call it on the figures
 their runs measured: the thresholds live here once, and the claim's text names them.
 
-The figures of a lesson are a flat dict: a run's label gives its figure (bits, or an
+The figures of a catalog lesson are a flat dict: a run's label gives its figure (bits, or an
 accuracy), "unigram" the entropy of the letter frequencies, "start" the loss before training,
 and for the gap lessons "gaps" and "chance" with each run's accuracy at every gap.
+
+A task's own lessons (`backend/tasks/<name>/lesson.py`) bring their judges with them: the
+module's `JUDGES` maps each of its lesson ids to a `Judge`, whose checks read each run's
+`RunEnd` (its last validation loss, parameter count, task score, and the answer to the one
+query the judge asks the run's worker). The server gathers those from the live runs when a
+lesson's budget runs out, and the end-of-budget tests from trainers: the same figures, the
+same judge, so the page's verdict and the tests' agree.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from backend.errors import NotFound
+from backend.tasks.registry import lesson_modules
 
 RECALL = 0.9  # "recalls the key at least 90% of the time"
 NEAR_CHANCE = 0.15  # "within 15 points of chance"
@@ -35,6 +45,16 @@ class Check:
     says: str
     measured: str
     held: bool
+    says_fr: str = ""  # in French (numbers as in English); a catalog check has English only
+    measured_fr: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, in every language of the page (French numbers in French)."""
+        return {
+            "held": self.held,
+            "says": {"en": self.says, "fr": self.says_fr or self.says},
+            "measured": {"en": self.measured, "fr": french(self.measured_fr or self.measured)},
+        }
 
 
 @dataclass(frozen=True)
@@ -52,11 +72,45 @@ class Verdict:
         marks = (f"{'ok' if c.held else 'MISSED'}: {c.says} ({c.measured})" for c in self.checks)
         return f"{self.lesson}: " + "; ".join(marks)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: whether the claim held, and each part with the figures it read."""
+        return {
+            "lesson": self.lesson,
+            "held": self.held,
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
 
 Figures = Mapping[str, Any]
 
 
-def _bits(value: float) -> str:
+@dataclass(frozen=True)
+class RunEnd:
+    """What one run of a task's lesson ended its budget on: the figures its judge reads."""
+
+    val: float  # the last validation loss, in the task's unit (NaN: diverged)
+    params: int
+    score: float | None = None  # the task's score (`Task.score`) last measured, if it has one
+    answer: Mapping[str, Any] | None = None  # the run's answer to its judge's `ask`
+
+
+@dataclass(frozen=True)
+class Judge:
+    """How a task's lesson is judged: its checks on every run's end, and what to ask each run."""
+
+    checks: Callable[[Mapping[str, RunEnd]], list[Check]]
+    ask: str | None = None  # a query of the task's (`TaskSpec.queries`) each run answers, no fields
+
+
+def french(text: str) -> str:
+    """Figures written in English ("48,500", "0.25", "90%") as a French reader writes them."""
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "\u202f", text)  # thousands: a narrow space
+    text = re.sub(r"(?<=\d)\.(?=\d)", ",", text)  # the decimal comma
+    return re.sub(r"(?<=\d)%", "\u202f%", text)
+
+
+def bits(value: float) -> str:
+    """A loss as the checks write it: two decimals, or NaN for a run that diverged."""
     return f"{value:.2f}" if math.isfinite(value) else "NaN"
 
 
@@ -74,7 +128,7 @@ def _next_character(f: Figures) -> list[Check]:
     return [
         Check(
             "the LSTM's validation loss is below the letter-frequency entropy",
-            f"LSTM {_bits(f['LSTM'])}, entropy {_bits(f['unigram'])} bits",
+            f"LSTM {bits(f['LSTM'])}, entropy {bits(f['unigram'])} bits",
             f["LSTM"] < f["unigram"],
         )
     ]
@@ -85,12 +139,12 @@ def _window_vs_rnn(f: Figures) -> list[Check]:
     return [
         Check(
             "window 8 is at least 0.4 bits better than window 1",
-            f"window 8 {_bits(w8)}, window 1 {_bits(w1)}",
+            f"window 8 {bits(w8)}, window 1 {bits(w1)}",
             w8 < w1 - 0.4,
         ),
         Check(
             "the bag is within 0.2 bits of the letter-frequency entropy",
-            f"bag {_bits(bag)}, entropy {_bits(unigram)}",
+            f"bag {bits(bag)}, entropy {bits(unigram)}",
             abs(bag - unigram) < 0.2,
         ),
     ]
@@ -156,12 +210,12 @@ def _exploding(f: Figures) -> list[Check]:
     return [
         Check(
             "without clipping the loss is NaN or more than 1 bit above its start",
-            f"{_bits(free)} from {_bits(start)}",
+            f"{bits(free)} from {bits(start)}",
             not math.isfinite(free) or free > start + 1,
         ),
         Check(
             "with clipping at 1 it is more than 1.5 bits below its start",
-            f"{_bits(clipped)} from {_bits(start)}",
+            f"{bits(clipped)} from {bits(start)}",
             clipped < start - 1.5,
         ),
     ]
@@ -172,7 +226,7 @@ def _lstm_gates(f: Figures) -> list[Check]:
     return [
         Check(
             f"clamping {name} costs at least {cost} bits",
-            f"{_bits(f[key])} against {_bits(plain)}",
+            f"{bits(f[key])} against {bits(plain)}",
             f[key] > plain + cost,
         )
         for key, name, cost in (
@@ -183,7 +237,7 @@ def _lstm_gates(f: Figures) -> list[Check]:
     ]
 
 
-# The catalog's lessons; a task's own lessons are judged by its own tests.
+# The catalog's lessons; a task's own lessons bring their judges (`task_judges`).
 JUDGES: dict[str, Callable[[Figures], list[Check]]] = {
     "next-character": _next_character,
     "window-vs-rnn": _window_vs_rnn,
@@ -196,8 +250,19 @@ JUDGES: dict[str, Callable[[Figures], list[Check]]] = {
 }
 
 
+@functools.cache
+def task_judges() -> dict[str, Judge]:
+    """The judges the tasks' own lessons declare beside them (each lesson module's `JUDGES`)."""
+    merged: dict[str, Judge] = {}
+    for module in lesson_modules():
+        merged.update(getattr(module, "JUDGES", {}))
+    return merged
+
+
 def judge(lesson_id: str, figures: Figures) -> Verdict:
     """Each part of `lesson_id`'s claim, checked on the figures its runs ended on."""
-    if lesson_id not in JUDGES:
-        raise NotFound(f"lesson {lesson_id!r} has no verdict here", field="lesson")
-    return Verdict(lesson_id, tuple(JUDGES[lesson_id](figures)))
+    if lesson_id in JUDGES:
+        return Verdict(lesson_id, tuple(JUDGES[lesson_id](figures)))
+    if lesson_id in task_judges():
+        return Verdict(lesson_id, tuple(task_judges()[lesson_id].checks(figures)))
+    raise NotFound(f"lesson {lesson_id!r} has no verdict here", field="lesson")

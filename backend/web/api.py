@@ -178,9 +178,9 @@ def start_lesson(lesson_id: str):
 
 @bp.get("/sessions/<session_id>/runs")
 def runs(session_id: str):
-    """The session and its children side by side (lesson runs, forks)."""
+    """The session and its children side by side (lesson runs, forks), with the lesson's verdict."""
     session, _ = authorised(session_id)
-    return {"runs": experiments().runs(session)}
+    return {"runs": experiments().runs(session), "verdict": experiments().verdict(session)}
 
 
 @bp.get("/sessions/<session_id>/gaps")

@@ -9,6 +9,7 @@ import type {
   GapsResult,
   Lesson,
   ReachResult,
+  LessonVerdict,
   RunRow,
   Schema,
   SentimentResult,
@@ -160,12 +161,17 @@ export function startLesson(lesson: string, lang: string): Promise<StartedLesson
   });
 }
 
-/** `GET /api/sessions/<id>/runs`: the session and its children, for the comparison. */
-export async function getRuns(session: string, token: string): Promise<RunRow[]> {
-  const body = await request<{ runs: RunRow[] }>(sessionUrl(session, "runs"), {
-    headers: { "X-Session-Token": token },
-  });
-  return body.runs;
+/** `GET /api/sessions/<id>/runs`: the session and its children, for the comparison, and the
+ * lesson's verdict once every run reached its budget (null otherwise, or from an older server). */
+export async function getRuns(
+  session: string,
+  token: string,
+): Promise<{ runs: RunRow[]; verdict: LessonVerdict | null }> {
+  const body = await request<{ runs: RunRow[]; verdict?: LessonVerdict | null }>(
+    sessionUrl(session, "runs"),
+    { headers: { "X-Session-Token": token } },
+  );
+  return { runs: body.runs, verdict: body.verdict ?? null };
 }
 
 /** `GET /api/sessions/<id>/gaps`: every run's accuracy against the gap, measured now. */

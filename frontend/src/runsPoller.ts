@@ -48,7 +48,8 @@ export class RunsPoller {
     this.busy = true;
     this.last = performance.now();
     try {
-      this.store.setRuns(await getRuns(this.session.id, this.session.token));
+      const { runs, verdict } = await getRuns(this.session.id, this.session.token);
+      this.store.setRuns(runs, null, verdict);
     } catch (err) {
       // Shown in the Compare tab; a blip is retried on the next round.
       this.store.setRuns(null, err instanceof ApiError ? err.message : String(err));

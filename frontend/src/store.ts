@@ -20,6 +20,7 @@ import type {
   InspectResultWire,
   Lesson,
   PredictResult,
+  LessonVerdict,
   RunRow,
   Sample,
   Schema,
@@ -152,6 +153,8 @@ export interface RunsState {
   rows: RunRow[] | null;
   /** Why the latest fetch failed, until one succeeds. */
   error: string | null;
+  /** The server's verdict on the lesson's claim, once every run reached its budget. */
+  verdict: LessonVerdict | null;
 }
 
 /** Accuracy against the gap: the latest measurement, and whether one is under way. */
@@ -330,7 +333,7 @@ export class Store {
     follow: { following: true, focus: null },
     forks: null,
     lessons: null,
-    runs: { rows: null, error: null },
+    runs: { rows: null, error: null, verdict: null },
     gaps: { result: null, busy: false, error: null },
     sentiment: { typed: "", text: "", result: null, busy: false, error: null },
     toasts: [],
@@ -680,9 +683,13 @@ export class Store {
   }
 
   /** `GET /api/sessions/<id>/runs`, or why it failed. */
-  setRuns(rows: RunRow[] | null, error: string | null = null): void {
+  setRuns(
+    rows: RunRow[] | null,
+    error: string | null = null,
+    verdict: LessonVerdict | null = null,
+  ): void {
     const runs = this.current.runs;
-    this.set({ runs: { rows: rows ?? runs.rows, error } });
+    this.set({ runs: { rows: rows ?? runs.rows, error, verdict: rows ? verdict : runs.verdict } });
   }
 
   setGaps(patch: Partial<GapsState>): void {

@@ -479,6 +479,18 @@ export interface RunRow {
   } | null;
 }
 
+/** Whether a lesson's claim held at the end of its budget, judged by the server (`GET /runs`). */
+export interface LessonVerdict {
+  lesson: string;
+  held: boolean;
+  /** Each part of the claim, what it says and the figures it read, in each language. */
+  checks: {
+    held: boolean;
+    says: Record<"en" | "fr", string>;
+    measured: Record<"en" | "fr", string>;
+  }[];
+}
+
 /** `GET /api/sessions/<id>/gaps`: accuracy on the dependent character against the gap. */
 export interface GapsResult {
   gaps: number[];

@@ -1,4 +1,7 @@
-/** Top bar: app name, connection, role, device, viewers, share, lessons, text size and language. */
+/**
+ * Top bar: app name, a tagline that says what the session's task learns, connection, role,
+ * device, viewers, share, lessons, text size and language.
+ */
 
 import type { Actions } from "../actions";
 import { h, setAttr, setText, show } from "../dom";
@@ -6,6 +9,7 @@ import { getLang, LANGS, t, tn, type Lang } from "../i18n";
 import type { AppState } from "../store";
 import type { Component } from "./component";
 import { ShareButton } from "./share";
+import { taskText } from "./taskPicker";
 
 const LARGE_KEY = "rnn-playground:large-text";
 
@@ -41,6 +45,7 @@ export class Header implements Component {
     testid: "viewers",
     i18nTitle: "header.viewersTitle",
   });
+  private readonly tagline = h("p", { class: "tagline", testid: "tagline" });
   private readonly share: ShareButton;
   private readonly projector = h("button", {
     class: "btn btn-ghost",
@@ -106,12 +111,7 @@ export class Header implements Component {
         "div",
         { class: "brand" },
         logo,
-        h(
-          "div",
-          {},
-          h("h1", { class: "app-name", i18n: "app.name" }),
-          h("p", { class: "tagline", i18n: "app.tagline" }),
-        ),
+        h("div", {}, h("h1", { class: "app-name", i18n: "app.name" }), this.tagline),
       ),
       h(
         "div",
@@ -143,6 +143,15 @@ export class Header implements Component {
 
   update(state: Readonly<AppState>): void {
     const session = state.session;
+    // The task's own one-line summary ("read a text one word at a time…"), else the app's.
+    const task = session?.task;
+    const summary = task ? taskText(task, "summary") : "";
+    setText(
+      this.tagline,
+      summary
+        ? t("app.taglineTask", { task: summary.charAt(0).toLowerCase() + summary.slice(1) })
+        : t("app.tagline"),
+    );
     const conn =
       state.connection === "connected" && !state.joined ? "connecting" : state.connection;
     setText(this.connection, t(`conn.${conn}`));

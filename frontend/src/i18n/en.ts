@@ -555,6 +555,11 @@ export const en = {
   "verdict.diverged": "{runs}: not a number (diverged)",
   "verdict.gap": "Accuracy at gaps of {from} to {to} at step {step}: {figures}.",
   "verdict.pairs": "Right on order-flipped pairs: {figures}.",
+  // Lesson verdicts judged by the server (h13)
+  "verdict.held": "The claim held: {parts}.",
+  "verdict.missed": "Not this time: the claim expected that {parts}.",
+  "verdict.part": "{says} ({measured})",
+  "app.taglineTask": "Watch a recurrent network {task}",
   "view.loss": "Loss",
   "view.samples": "Samples",
   "view.predict": "Predict",

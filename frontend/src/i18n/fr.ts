@@ -571,6 +571,11 @@ export const fr: Messages = {
   "verdict.diverged": "{runs} : pas un nombre (divergé)",
   "verdict.gap": "Justesse pour des écarts de {from} à {to} au pas {step} : {figures}.",
   "verdict.pairs": "Justes sur les paires inversées : {figures}.",
+  // Lesson verdicts judged by the server (h13)
+  "verdict.held": "L'affirmation a tenu : {parts}.",
+  "verdict.missed": "Pas cette fois : l'affirmation prévoyait que {parts}.",
+  "verdict.part": "{says} ({measured})",
+  "app.taglineTask": "Regardez un réseau récurrent {task}",
   "view.loss": "Perte",
   "view.samples": "Échantillons",
   "view.predict": "Prédiction",

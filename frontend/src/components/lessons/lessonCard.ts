@@ -2,7 +2,8 @@
  * The lesson card at the top of the main area, for a session that is a run of a lesson: its
  * title, what to look for, what training shows, which run this page is, and buttons to open
  * the lesson's views. When the lesson reached the end of its budget it says so, gives its
- * verdict in measured figures and, to the owner, offers to run on. The text is the lesson
+ * verdict (whether the claim held, where the server judged it; else the measured figures)
+ * and, to the owner, offers to run on. The text is the lesson
  * list's, in the UI language.
  */
 
@@ -13,7 +14,7 @@ import { currentLesson, type AppState } from "../../store";
 import type { Lesson } from "../../types";
 import type { Component } from "../component";
 import { runName } from "./runColors";
-import { verdict } from "./verdict";
+import { claimVerdict, verdict } from "./verdict";
 
 const COLLAPSED_KEY = "rnn-playground:lesson-collapsed";
 
@@ -131,8 +132,10 @@ export class LessonCard implements Component {
     // The verdict waits for every run to stop: its figures are the lesson's final ones.
     const rows = state.runs.rows;
     const settled = rows?.every((r) => r.status !== "running" && r.status !== "queued") ?? false;
-    const text =
-      lesson && settled
+    const judged = state.runs.verdict?.lesson === lesson?.id ? state.runs.verdict : null;
+    const text = judged
+      ? claimVerdict(judged)
+      : lesson && settled
         ? verdict(lesson, {
             rows: state.runs.rows,
             gaps: state.gaps.result,
@@ -142,6 +145,7 @@ export class LessonCard implements Component {
         : null;
     setText(this.verdict, text ?? t("lesson.verdictLoading"));
     setAttr(this.verdict, "data-ready", text === null ? null : "1");
+    setAttr(this.verdict, "data-held", judged ? String(judged.held) : null);
     show(this.runOn, session.role === "owner");
   }
 

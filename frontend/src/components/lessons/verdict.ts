@@ -3,11 +3,14 @@
  * the views on screen draw (each run's latest validation loss from the comparison table, the
  * accuracy at the longest gaps from the gap view, the accuracy on order-flipped pairs from the
  * sentiment view), best first. It states what was measured; it does not assert the claim.
+ *
+ * Where the server judged the claim (a lesson whose judge reads what live runs end on), the
+ * verdict says whether it held instead, each part of the claim with the figures it read.
  */
 
 import { formatPercent } from "../../format";
-import { formatFixed, formatInt, t } from "../../i18n";
-import type { GapsResult, Lesson, RunRow, SentimentResult } from "../../types";
+import { formatFixed, formatInt, getLang, t } from "../../i18n";
+import type { GapsResult, Lesson, LessonVerdict, RunRow, SentimentResult } from "../../types";
 import { unitLabel } from "../lossChart";
 import { runName } from "./runColors";
 
@@ -65,6 +68,15 @@ function lossVerdict(lesson: Lesson, rows: RunRow[], unit: string): string | nul
   if (diverged.length > 0) parts.push(t("verdict.diverged", { runs: diverged.join(", ") }));
   const step = Math.min(...measured.map((r) => r.val_step[r.val_step.length - 1] ?? r.step));
   return t("verdict.loss", { step: formatInt(step), figures: parts.join(", ") });
+}
+
+/** "The claim held: …" with every part, or "Not this time: …" with the parts that missed. */
+export function claimVerdict(judged: LessonVerdict): string {
+  const lang = getLang();
+  const parts = judged.checks
+    .filter((check) => judged.held || !check.held)
+    .map((check) => t("verdict.part", { says: check.says[lang], measured: check.measured[lang] }));
+  return t(judged.held ? "verdict.held" : "verdict.missed", { parts: parts.join("; ") });
 }
 
 /** The verdict sentence, or null while the figures it needs are not there yet. */
