@@ -146,12 +146,11 @@ export class Header implements Component {
     // The task's own one-line summary ("read a text one word at a time…"), else the app's.
     const task = session?.task;
     const summary = task ? taskText(task, "summary") : "";
-    setText(
-      this.tagline,
-      summary
-        ? t("app.taglineTask", { task: summary.charAt(0).toLowerCase() + summary.slice(1) })
-        : t("app.tagline"),
-    );
+    const tagline = summary
+      ? t("app.taglineTask", { task: summary.charAt(0).toLowerCase() + summary.slice(1) })
+      : t("app.tagline");
+    setText(this.tagline, tagline);
+    this.tagline.title = tagline; // whole, where a narrow header cuts it with an ellipsis
     const conn =
       state.connection === "connected" && !state.joined ? "connecting" : state.connection;
     setText(this.connection, t(`conn.${conn}`));

@@ -7,6 +7,8 @@ import type { AppState } from "../store";
 import type { Component } from "./component";
 import { copyText } from "../clipboard";
 
+const MARGIN_PX = 8; // the popover's least distance from the window's left edge
+
 /** The link students open: the owner's `view_url`, or a viewer's own (view-only) address. */
 function shareUrl(state: Readonly<AppState>): string | null {
   const session = state.session;
@@ -92,7 +94,16 @@ export class ShareButton implements Component {
     if (this.url === null) return;
     this.popover.hidden = false;
     this.button.setAttribute("aria-expanded", "true");
+    this.keepOnScreen();
     await this.copy();
+  }
+
+  /** Right-aligned under the button, unless that would cut off its left edge (a narrow or
+   * wrapped header puts the button near the left): then shifted right, into view. */
+  private keepOnScreen(): void {
+    this.popover.style.right = "";
+    const { left } = this.popover.getBoundingClientRect();
+    if (left < MARGIN_PX) this.popover.style.right = `${left - MARGIN_PX}px`;
   }
 
   private close(): void {
