@@ -16,14 +16,20 @@ trainer events from Redis, so each sends its own watchers what they need:
   - the training slots (PLAYGROUND_MAX_RUNNING) are the cluster's, not each process's: a
     start takes one in Redis atomically (a Lua script over the set of running sessions the
     engine keeps), or joins one queue every process shares, first come first served; the
-    process that frees a slot starts the queue's head, wherever its owner is connected.
+    process that frees a slot starts the queue's head, wherever its owner is connected;
+  - the slots in Redis decide whether a session trains, whatever order the messages about it
+    arrive in: every start and pause changes them (one Lua script each) before anyone is
+    told, and whoever applies a start or a pause (a trainer, a web process's copy, the
+    database row) applies it only while the slots agree, so the last change wins everywhere.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -48,6 +54,7 @@ SETTINGS = ("RAY_ADDRESS", "MESSAGE_QUEUE", "DATABASE_URL")
 WATCHERS = "playground:watchers:"  # + session: a hash of web process id -> its watchers
 ORPHANED = "playground:orphaned:"  # + session: since when no live web process holds it
 QUEUE = "playground:queue"  # sessions waiting for a training slot, in order, cluster-wide
+HOLD = "playground:test:hold:"  # + point: a race window a test holds open (PLAYGROUND_TEST_HOLDS)
 LOCAL = threading.local()  # set on threads whose emits every copy makes (trainer events)
 
 # A start, atomically: 0 if the session runs (it did, or a slot of ARGV[2] was free), else
@@ -77,6 +84,16 @@ while redis.call('SCARD', running) < cap do
 end
 return started
 """
+# A pause, or a deletion: leave the running set and the queue; 2 if it ran, 1 if it was queued.
+HALT = """
+local running, queue, session = KEYS[1], KEYS[2], ARGV[1]
+if redis.call('SREM', running, session) == 1 then
+  redis.call('LREM', queue, 0, session)
+  return 2
+end
+if redis.call('LREM', queue, 0, session) > 0 then return 1 end
+return 0
+"""
 QUEUE_MOVED = {"queue_moved": True}  # a change note: renumber your queued copies
 
 
@@ -89,6 +106,12 @@ def clustered(config: dict[str, Any]) -> bool:
     if config.get("MESSAGE_QUEUE") and not config.get("RAY_ADDRESS"):
         raise ValueError("PLAYGROUND_MESSAGE_QUEUE is for cluster mode: set PLAYGROUND_RAY_ADDRESS")
     return bool(config.get("RAY_ADDRESS"))
+
+
+def agrees(status: str | None, slot: str) -> bool:
+    """Whether a session's `status` is what the cluster's slots say of it (`slot`: "running",
+    "queued", or "" for neither)."""
+    return (status if status in ("running", "queued") else "") == slot
 
 
 def storage(config: dict[str, Any]) -> Storage:
@@ -111,6 +134,7 @@ class SharedStorage(Storage):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.problems: dict[str, str] = {}
         self.changed: Any = lambda session_id, run=None: None  # set by the engine: tell others
+        self.agrees: Any = lambda session_id, status: True  # set by the sessions: the slots' word
         for attempt in range(5):
             try:
                 metadata.create_all(self.engine)
@@ -144,27 +168,33 @@ class SharedStorage(Storage):
         super().save(record)
         self.changed(record.id, RECORD_ONLY)  # settings, source, class mode: not the run status
 
-    def merge_state(self, session_id: str, fields: dict[str, Any]) -> None:
-        """Overwrite only `fields` of the stored run state, under the row's lock.
+    def merge_state(self, session_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """Overwrite only `fields` of the stored run state, under the row's lock; return it.
 
         Every web process records a checkpoint's steps and history; none may write back a
-        status it read before another process stored a newer one (a pause).
+        status it read before another process stored a newer one (a pause), nor a status the
+        training slots no longer agree with (a start another process's pause overtook): the
+        stored status stays then, and the slots decide it.
         """
         row = sa.select(table.c.state).where(table.c.id == session_id).with_for_update()
         with self.writing() as conn:
             stored = conn.execute(row).scalar_one_or_none()
             if stored is None:
-                return
-            state = {**json.loads(stored), **fields}
+                return None
+            before = json.loads(stored)
+            state = {**before, **fields}
+            if "status" in fields and not self.agrees(session_id, fields["status"]):
+                state.update(run_status(before))
             conn.execute(
                 table.update()
                 .where(table.c.id == session_id)
                 .values(state=json.dumps(state), updated_at=time.time())
             )
+        return state
 
     def save_state(self, session_id: str, state: dict[str, Any]) -> None:
-        super().save_state(session_id, state)
-        self.changed(session_id, run_status(state))
+        stored = self.merge_state(session_id, state)
+        self.changed(session_id, run_status(stored or state))
 
     def delete(self, session_id: str) -> None:
         super().delete(session_id)
@@ -264,13 +294,15 @@ class ClusterSessions(Sessions):
         from backend.engine.ray_pool import RUNNING
 
         redis, paused = self.publisher.redis, []
-        for raw in redis.smembers(RUNNING):
-            if self._orphaned(raw.decode(), idle_s):
-                self.engine.send(Pause(raw.decode()))
-                paused.append(raw.decode())
-        for raw in redis.lrange(QUEUE, 0, -1):
-            if self._orphaned(raw.decode(), idle_s) and redis.lrem(QUEUE, 0, raw):
-                paused.append(raw.decode())
+        for raw in [*redis.smembers(RUNNING), *redis.lrange(QUEUE, 0, -1)]:
+            session_id = raw.decode()
+            if not self._orphaned(session_id, idle_s):
+                continue
+            held = int(redis.eval(HALT, 2, RUNNING, QUEUE, session_id))
+            if held == 2:
+                self.engine.send(Pause(session_id))
+            if held:
+                paused.append(session_id)
         for session_id in paused:
             self.storage.merge_state(session_id, {"status": "paused", "pause_reason": "idle"})
         if paused:
@@ -306,29 +338,55 @@ class ClusterSessions(Sessions):
         except redis.ConnectionError as exc:
             raise Busy("the training cluster cannot be reached right now; try again") from exc
 
+    def where(self, session_id: str) -> str:
+        """Where the cluster's slots have the session: "running", "queued" or "" (neither)."""
+        from backend.engine.ray_pool import RUNNING
+
+        with self._slots() as redis:
+            lookup = redis.pipeline(transaction=True)
+            running, place = lookup.sismember(RUNNING, session_id).lpos(QUEUE, session_id).execute()
+        return "running" if running else "queued" if place is not None else ""
+
+    def slots_agree(self, session_id: str, status: str | None) -> bool:
+        """Whether `status` is what the slots say; with Redis away there is no word against it."""
+        try:
+            return agrees(status, self.where(session_id))
+        except Busy:
+            return True
+
     def _run(self, session: Session) -> None:
         """Start training if a slot of the cluster's is free, else join the shared queue."""
         from backend.engine.ray_pool import RUNNING
 
+        before = session.status, session.pause_reason
         session.pause_reason = None
         with self._slots() as redis:
             place = int(redis.eval(CLAIM, 2, RUNNING, QUEUE, session.id, self.max_running))
-        if place == 0:
-            session.status = "running"
-            self.engine.send(Start(session.id, until=session.budget))
-        else:
+        if place:
             session.status, session.queue_position = "queued", place
+            return
+        session.status = "running"
+        try:
+            self.engine.send(Start(session.id, until=session.budget))
+        except Busy:  # its trainer cannot be reached: give the slot back, refuse the start
+            with contextlib.suppress(Busy), self._slots() as redis:
+                redis.eval(HALT, 2, RUNNING, QUEUE, session.id)
+            session.status, session.pause_reason = before
+            raise
 
     def _halt(self, session: Session, status: str, reason: str | None) -> None:
-        """Stop training or leave the queue; a copy still queued here may have been started
-        by another process a moment ago, so the running set decides."""
+        """Stop training or leave the queue, giving back the slot or place (once: HALT).
+
+        A copy still queued here may have been started by another process a moment ago,
+        so the slots say whether the trainer must be told."""
         from backend.engine.ray_pool import RUNNING
 
         with self._slots() as redis:
-            if redis.lrem(QUEUE, 0, session.id):  # the places behind it move up
-                self.engine.note_change("", QUEUE_MOVED)
-            if session.status == "running" or redis.sismember(RUNNING, session.id):
-                self.engine.send(Pause(session.id))
+            held = int(redis.eval(HALT, 2, RUNNING, QUEUE, session.id))
+        if held == 1:  # the places behind it move up
+            self.engine.note_change("", QUEUE_MOVED)
+        if held == 2 or session.status == "running":
+            self.engine.send(Pause(session.id))
         session.status, session.pause_reason = status, reason
         session.items_per_sec = 0.0
 
@@ -342,15 +400,16 @@ class ClusterSessions(Sessions):
 
         with self._slots() as redis:
             taken = redis.eval(PROMOTE, 2, RUNNING, QUEUE, self.max_running)
-        started = [s for s in (self._promoted(raw.decode()) for raw in taken) if s is not None]
-        if len(started) < len(taken):  # a slot went to a deleted session: give it on
-            started += self._promote()
-        elif taken:
+        if taken:
             self.engine.note_change("", QUEUE_MOVED)
+        started = [s for s in (self._promoted(raw.decode()) for raw in taken) if s is not None]
+        if len(started) < len(taken):  # a slot went to a deleted or paused session: give it on
+            started += self._promote()
         return started + self._queue_moved()
 
     def _promoted(self, session_id: str) -> Session | None:
-        """Train a session the queue let through; None (its slot given back) if it is gone."""
+        """Train a session the queue let through; None if it is gone (its slot given back)
+        or its owner paused it meanwhile (the pause gave the slot back)."""
         from backend.engine.ray_pool import RUNNING
 
         try:
@@ -359,11 +418,26 @@ class ClusterSessions(Sessions):
             log.warning("queued session %s cannot start: %s", session_id, exc)
             self.publisher.redis.srem(RUNNING, session_id)
             return None
-        if session.status != "running":  # `get` starts one stored as queued by itself
+        if session.status != "running":  # `get` starts one the slots say runs by itself
+            if self.where(session_id) != "running":
+                return None
             session.status, session.pause_reason = "running", None
+            self._hold("promoted:start")
             self.engine.send(Start(session.id, until=session.budget))
+        self._hold("promoted:save")
         self._save_state(session)
         return session
+
+    def _hold(self, point: str) -> None:
+        """A race window a test opens: with PLAYGROUND_TEST_HOLDS set, say in Redis that this
+        process is at `point` and wait (a minute at most) until the test lets it go on."""
+        if not os.environ.get("PLAYGROUND_TEST_HOLDS"):
+            return
+        redis, deadline = self.publisher.redis, time.monotonic() + 60
+        redis.set(HOLD + point, "waiting")
+        while redis.get(HOLD + point) == b"waiting" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        redis.delete(HOLD + point)
 
     def _queue_moved(self) -> list[Session]:
         """Our queued copies whose place in the shared queue changed, renumbered."""
@@ -378,11 +452,28 @@ class ClusterSessions(Sessions):
                 moved.append(session)
         return moved
 
+    def open_record(self, record: Any, weights: Path | None = None) -> Session:
+        """Bring a stored session into memory; one stored running or queued takes its status
+        from the slots, not from a claim of its own: another process may have paused it (or
+        started it) since it was stored."""
+        if record.state.get("status") not in ("running", "queued"):
+            return super().open_record(record, weights)
+        stopped = dataclasses.replace(record, state={**record.state, "status": "paused"})
+        session = super().open_record(stopped, weights)
+        slot = self.where(session.id)
+        if slot:
+            session.status, session.pause_reason = slot, None
+        if slot == "running":  # its trainer may not hold it yet, or hold it paused
+            self.engine.send(Start(session.id, until=session.budget))
+        elif slot == "queued":
+            self._queue_moved()
+        return session
+
     def _delete(self, session_id: str) -> None:
-        """Delete as the base does, a queued session leaving the shared queue first."""
+        """Delete as the base does, giving back its slot or place in the queue first."""
         with self.lock:
             session = self.sessions.get(session_id)
-            if session is not None and session.status == "queued":
+            if session is not None and session.status in ("running", "queued"):
                 self._halt(session, "idle", None)
         super()._delete(session_id)
 
@@ -423,11 +514,15 @@ class ClusterSessions(Sessions):
             return
         with self.lock:
             before = session.snapshot("owner")
+            ours = session.status, session.pause_reason
             revoked = record.view_token != session.record.view_token
             if record is not session.record:
                 self._adopt(session, record, keep_status=keep)
             if run:
                 session.status, session.pause_reason = run["status"], run["pause_reason"]
+            if not keep:  # a note read late may be older than a start or pause since
+                stored = record.state.get("status"), record.state.get("pause_reason")
+                self._settle(session, stored, ours)
             if session.status == "queued":  # queued through another process: its place
                 self._queue_moved()
             dropped = [c for c, role in session.clients.items() if role == "viewer" and revoked]
@@ -439,6 +534,19 @@ class ClusterSessions(Sessions):
             self.publisher.remove(client, session_id)
         if changed:
             self.publisher.state(session)
+
+    def _settle(self, session: Session, *others: tuple[str | None, str | None]) -> None:
+        """Keep the copy's status only if the slots agree with it, else the first of `others`
+        (the stored run status, the status before) they agree with (callers hold the lock)."""
+        try:
+            slot = self.where(session.id)
+        except Busy:
+            return  # Redis away: nothing to say against it
+        for status, reason in [(session.status, session.pause_reason), *others]:
+            if agrees(status, slot):
+                session.status, session.pause_reason = status, reason
+                return
+        session.status, session.pause_reason = slot or "paused", None
 
     def _adopt(self, session: Session, record: Any, keep_status: bool = False) -> None:
         """Take the stored record and run state, or only the record (callers hold the lock)."""
@@ -502,4 +610,5 @@ def build(config: dict[str, Any], socketio: SocketIO, publisher_hz: float, **lim
     )
     publisher.origin = engine.origin
     store.changed = engine.note_change
+    store.agrees = manager.slots_agree
     return manager, engine

@@ -74,6 +74,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             found.web.append(found.start_web())
         print(f"\ncluster services and two web processes up in {time.monotonic() - started:.0f}s")
         yield found
+        # Every test pauses or deletes what it started: each slot and place must be given back.
+        services.wait_until(
+            lambda: not taken_slots(found), "every training slot given back", timeout=60
+        )
 
 
 def stored_in_postgres(cluster: Cluster, session: str) -> dict:
@@ -188,7 +192,7 @@ def test_the_slot_scripts_hold_the_cap_and_keep_the_queue_in_order(tmp_path: Pat
     first served, a second claim of a queued session keeps its place."""
     import redis
 
-    from backend.cluster import CLAIM, PROMOTE, QUEUE
+    from backend.cluster import CLAIM, HALT, PROMOTE, QUEUE, agrees
     from backend.engine.ray_pool import RUNNING
 
     server = services.start_redis(tmp_path)
@@ -204,6 +208,14 @@ def test_the_slot_scripts_hold_the_cap_and_keep_the_queue_in_order(tmp_path: Pat
         assert r.eval(CLAIM, *keys, "s4", 2) == 1  # now first in line
         assert r.eval(PROMOTE, 2, RUNNING, QUEUE, 4) == [b"s4"]  # a larger cap: all in
         assert r.smembers(RUNNING) == {b"s2", b"s3", b"s4"} and not r.exists(QUEUE)
+        # A pause gives its slot or place back once, however often it is sent.
+        assert r.eval(CLAIM, *keys, "s5", 3) == 1 and r.eval(CLAIM, *keys, "s6", 3) == 2
+        halts = [r.eval(HALT, *keys, s) for s in ("s3", "s3", "s5", "s5", "never")]
+        assert halts == [2, 0, 1, 0, 0]
+        assert r.smembers(RUNNING) == {b"s2", b"s4"} and r.lrange(QUEUE, 0, -1) == [b"s6"]
+        assert agrees("running", "running") and agrees("paused", "") and agrees("idle", "")
+        assert not agrees("running", "") and not agrees("paused", "running")
+        assert not agrees("queued", "running") and agrees("queued", "queued")
     finally:
         server.stop()
 
@@ -246,6 +258,14 @@ def running_sessions(cluster: Cluster) -> set[str]:
 
     running = redis.Redis.from_url(cluster.redis.url).smembers("playground:running")
     return {s.decode() for s in running}
+
+
+def taken_slots(cluster: Cluster) -> list[str]:
+    """The sessions holding a training slot or a place in the queue."""
+    import redis
+
+    queue = redis.Redis.from_url(cluster.redis.url).lrange("playground:queue", 0, -1)
+    return sorted(running_sessions(cluster)) + [s.decode() for s in queue]
 
 
 def test_the_training_slots_are_the_clusters_and_a_freed_one_goes_to_the_queues_head(
@@ -293,6 +313,88 @@ def test_the_training_slots_are_the_clusters_and_a_freed_one_goes_to_the_queues_
     finally:
         for owner in owners:
             owner.close()
+
+
+def held_at(cluster: Cluster, point: str) -> bool:
+    """Whether a web process started with TEST_HOLDS waits at `point` (`ClusterSessions._hold`)."""
+    import redis
+
+    held = redis.Redis.from_url(cluster.redis.url).get(f"playground:test:hold:{point}")
+    return held == b"waiting"
+
+
+def let_go(cluster: Cluster, point: str) -> None:
+    import redis
+
+    services.wait_until(lambda: held_at(cluster, point), f"the web process held at {point}", 60)
+    redis.Redis.from_url(cluster.redis.url).set(f"playground:test:hold:{point}", "go")
+
+
+def start(owner: Client, links: dict, status: str) -> dict:
+    owner.join(links["id"], links["owner_token"])
+    owner.emit("train:start")
+    return owner.wait("session:state", lambda d: d["status"] == status, timeout=30)
+
+
+@pytest.mark.parametrize("window", ["promoted:start", "promoted:save"])
+def test_a_pause_racing_the_start_of_its_queued_session_wins_in_either_order(
+    cluster: Cluster, window: str
+) -> None:
+    """Web process C starts the queue's head (a slot freed) while its owner pauses it
+    through A. C is held in the race window (before it tells the trainer to start, or
+    before it stores the start) while the pause goes through: the pause, the later
+    action, must win everywhere: no training, paused in every process and in PostgreSQL."""
+    assert not running_sessions(cluster), "an earlier test left sessions training"
+    a, b = cluster.web
+    c = start_server(cluster.data, **cluster.env, TEST_HOLDS="1")
+    webs = [c, a, a, a]  # three runners (the first paused through C), then the queued one
+    made = [create(web) for web in webs]
+    owners = [Client(web.url) for web in webs]
+    watcher, late = Client(c.url), Client(b.url)
+    fresh = {web.url: Client(web.url) for web in (a, c)}  # each joins at the end: its copy now
+    queued = made[MAX_RUNNING]
+    try:
+        for owner, links in zip(owners[:MAX_RUNNING], made[:MAX_RUNNING], strict=True):
+            start(owner, links, "running")
+        watcher.join(queued["id"], queued["view_token"])  # C holds a copy of the queued one
+        assert start(owners[MAX_RUNNING], queued, "queued")["queue_position"] == 1
+
+        owners[0].emit("train:pause")  # through C: its slot goes to the queue's head
+        if window == "promoted:save":
+            let_go(cluster, "promoted:start")
+        services.wait_until(lambda: held_at(cluster, window), f"C held at {window}", 60)
+        owner = owners[MAX_RUNNING]  # on A, pausing while C is between its steps
+        owner.emit("train:pause")
+        paused = owner.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
+        let_go(cluster, window)
+        if window == "promoted:start":
+            let_go(cluster, "promoted:save")
+        owners[0].wait("session:state", lambda d: d["status"] == "paused", timeout=60)  # C done
+
+        services.wait_until(
+            lambda: stored_in_postgres(cluster, queued["id"])["status"] == "paused",
+            "the pause stored, not the start C made before it",
+            timeout=15,
+        )
+        assert queued["id"] not in running_sessions(cluster)
+        assert running_sessions(cluster) == {s["id"] for s in made[1:MAX_RUNNING]}
+        for url, client in fresh.items():
+            state = client.join(queued["id"], queued["view_token"])
+            assert (state["status"], state["pause_reason"]) == ("paused", "user"), url
+        seen = late.join(queued["id"], queued["view_token"])
+        assert seen["status"] == "paused" and seen["step"] <= paused["step"] + 1
+        with pytest.raises(AssertionError, match="no train:progress"):  # its trainer stopped
+            late.wait("train:progress", lambda d: d["step"] > seen["step"], timeout=8)
+        for owner in owners[1:MAX_RUNNING]:
+            owner.emit("train:pause")
+            owner.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
+    finally:
+        for owner in owners:  # whatever this test started, its slot back for the tests after
+            owner.emit("train:pause")
+        for client in (*owners, watcher, late, *fresh.values()):
+            client.close()
+        stop_server(c)
+        services.wait_until(lambda: not running_sessions(cluster), "every slot free", timeout=30)
 
 
 def test_another_task_trains_through_both_processes_and_a_new_source_reaches_both(
@@ -403,8 +505,9 @@ def test_running_sessions_move_to_even_the_load_and_train_on_from_where_they_wer
         for client in (owner, watcher):  # queries reach it where it is now, from both processes
             client.emit("predict:query", {"seq": 7, "text": "the "})
             assert client.wait("predict:result", timeout=30)["seq"] == 7
-        for owner in owners:
+        for owner in owners:  # their slots back for the tests after
             owner.emit("train:pause")
+            owner.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
     finally:
         for client in (*owners, watcher):
             client.close()

@@ -18,6 +18,8 @@ handle on them, with `Engine`'s interface:
   one web process (under a Redis lock) moves one: its trainer checkpoints it and lets it go
   (`Handoff`), the other opens it from that checkpoint and starts it; commands any web
   process sends meanwhile wait in Redis and follow it, so nothing is lost and no one is told;
+- a trainer applies a `Start` or `Pause` only while the running set agrees (`overtaken`):
+  commands from two web processes may arrive in either order, the set's last change wins;
 - a supervisor notices a dead node (Ray marks it dead) or a dead trainer (it stops answering;
   it is started again), and one web process, under a Redis lock, reopens that trainer's
   sessions on the least-loaded live trainer from their last
@@ -57,7 +59,6 @@ from backend.engine.messages import (
     Query,
     Rejected,
     Start,
-    Step,
     WorkerLost,
     decode,
     encode,
@@ -72,7 +73,7 @@ EVENTS = "playground:events"  # the channel trainers publish events on (`message
 CHANGES = "playground:changes"  # the channel web processes note changed sessions on (JSON)
 PLACEMENT = "playground:placement"  # session -> trainer actor name
 OPENED = "playground:opened"  # session -> its latest `Open` (encoded), to reopen it elsewhere
-RUNNING = "playground:running"  # sessions the trainers should be training
+RUNNING = "playground:running"  # sessions the trainers train: the slot scripts of cluster.py
 HOLDERS = "playground:holders:"  # + session: web processes holding a copy of it
 ALIVE = "playground:alive:"  # + web process id, with a short expiry: that process lives
 GEN = "playground:gen"  # global model-build generation counter
@@ -180,8 +181,25 @@ class Trainer:
             return
         elif isinstance(message, Close):
             self.gens.pop(message.session, None)
+        elif isinstance(message, (Start, Pause)) and self.overtaken(message):
+            return
         target = self.queries if isinstance(message, Query) else self.commands
         target.put(message)
+
+    def overtaken(self, message: Start | Pause) -> bool:
+        """Whether a later pause or start of the session (from another web process, whose
+        command may arrive first) overtook this one: every start and pause changes the running
+        set before its command is sent, so the set says which came last."""
+        import redis
+
+        try:
+            running = bool(self.events.client.sismember(RUNNING, message.session))
+        except redis.ConnectionError:
+            return False  # no word against it
+        if running == isinstance(message, Start):
+            return False
+        log.info("dropped an overtaken %s of %s", type(message).__name__, message.session)
+        return True
 
     def attach_or_open(self, message: Open) -> int:
         """The build this trainer holds of the session; open it (from `message`) if none."""
@@ -379,10 +397,6 @@ class RayEngine:
             if not self._last_holder(session):
                 return  # another web process still shows it: the trainer keeps it
             self._forget(session)
-        elif isinstance(message, Start):
-            self.redis.sadd(RUNNING, session)
-        elif isinstance(message, (Pause, Step)):
-            self.redis.srem(RUNNING, session)
         elif isinstance(message, Configure):
             self._update_opened(session, config=message.config)
         if not self._held_back(message):
