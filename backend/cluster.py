@@ -192,9 +192,12 @@ class SharedStorage(Storage):
             )
         return state
 
-    def save_state(self, session_id: str, state: dict[str, Any]) -> None:
+    def save_state(self, session_id: str, state: dict[str, Any]) -> dict[str, Any] | None:
+        """Store the run state (a status the slots refuse excepted, see `merge_state`), tell the
+        other web processes; return what is stored now (None: the session is gone)."""
         stored = self.merge_state(session_id, state)
         self.changed(session_id, run_status(stored or state))
+        return stored
 
     def delete(self, session_id: str) -> None:
         super().delete(session_id)
@@ -478,13 +481,24 @@ class ClusterSessions(Sessions):
         super()._delete(session_id)
 
     def _save_state(self, session: Session, state: dict[str, Any] | None = None) -> None:
-        """Store the run state; the other web processes hear of a new status even if that fails."""
+        """Store the run state; the other web processes hear of a new status even if that fails.
+
+        A status the slots refused to store (another process's pause or start overtook ours
+        between our change and this write) is not kept here either: our copy settles on what
+        the slots say, as a change note would make it, so no watcher of ours sees it meanwhile.
+        """
         state = state or session.dump_state()
         try:
-            self.storage.save_state(session.id, state)
+            stored = self.storage.save_state(session.id, state)
         except StorageFailed as exc:
             self.notify(session, exc.code, exc.message)
             self.engine.note_change(session.id, run=run_status(state))
+            return
+        if stored is not None and run_status(stored) != run_status(state):
+            with self.lock:
+                self._settle(session, (stored.get("status"), stored.get("pause_reason")))
+                if session.status == "queued":
+                    self._queue_moved()
 
     def refresh(self, session_id: str, run: dict | None = None) -> None:
         """Another web process changed the session: reload our copy and tell our watchers.
@@ -499,34 +513,16 @@ class ClusterSessions(Sessions):
             return
         keep = bool(run and run.get("record_only"))
         run = None if keep else run
-        with self.lock:
+        with self.lock:  # read under it: a record older than a change of ours is never applied
             session = self.sessions.get(session_id)
-        if session is None:
-            return
-        try:
-            record = self.storage.load(session_id)
-        except StorageFailed:
-            if not run:
-                raise
-            record = session.record  # the database is away: take the status alone
+            if session is None:
+                return
+            record = self._reload(session, run)
+            if record is not None:
+                dropped, changed = self._apply(session, record, run, keep)
         if record is None:
             self._gone(session)
             return
-        with self.lock:
-            before = session.snapshot("owner")
-            ours = session.status, session.pause_reason
-            revoked = record.view_token != session.record.view_token
-            if record is not session.record:
-                self._adopt(session, record, keep_status=keep)
-            if run:
-                session.status, session.pause_reason = run["status"], run["pause_reason"]
-            if not keep:  # a note read late may be older than a start or pause since
-                stored = record.state.get("status"), record.state.get("pause_reason")
-                self._settle(session, stored, ours)
-            if session.status == "queued":  # queued through another process: its place
-                self._queue_moved()
-            dropped = [c for c, role in session.clients.items() if role == "viewer" and revoked]
-            changed = session.snapshot("owner") != before
         for client in dropped:
             message = "the owner replaced this session's link; ask for the new one"
             self.publisher.to_client(client, "session:revoked", {"message": message})
@@ -534,6 +530,35 @@ class ClusterSessions(Sessions):
             self.publisher.remove(client, session_id)
         if changed:
             self.publisher.state(session)
+
+    def _reload(self, session: Session, run: dict | None) -> Any:
+        """The stored record (None: deleted); with the database away, ours if a status came."""
+        try:
+            return self.storage.load(session.id)
+        except StorageFailed:
+            if not run:
+                raise
+            return session.record  # take the note's status alone
+
+    def _apply(
+        self, session: Session, record: Any, run: dict | None, keep: bool
+    ) -> tuple[list[str], bool]:
+        """Take another process's change into our copy (callers hold the lock); return the
+        viewers whose link was revoked and whether what our watchers see changed."""
+        before = session.snapshot("owner")
+        ours = session.status, session.pause_reason
+        revoked = record.view_token != session.record.view_token
+        if record is not session.record:
+            self._adopt(session, record, keep_status=keep)
+        if run:
+            session.status, session.pause_reason = run["status"], run["pause_reason"]
+        if not keep:  # a note read late may be older than a start or pause since
+            stored = record.state.get("status"), record.state.get("pause_reason")
+            self._settle(session, stored, ours)
+        if session.status == "queued":  # queued through another process: its place
+            self._queue_moved()
+        dropped = [c for c, role in session.clients.items() if role == "viewer" and revoked]
+        return dropped, session.snapshot("owner") != before
 
     def _settle(self, session: Session, *others: tuple[str | None, str | None]) -> None:
         """Keep the copy's status only if the slots agree with it, else the first of `others`
