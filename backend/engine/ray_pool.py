@@ -201,11 +201,17 @@ class Trainer:
         log.info("dropped an overtaken %s of %s", type(message).__name__, message.session)
         return True
 
-    def attach_or_open(self, message: Open) -> int:
-        """The build this trainer holds of the session; open it (from `message`) if none."""
+    def attach_or_open(self, message: Open) -> int | None:
+        """The build this trainer holds of the session; open it (from `message`) if none.
+
+        None if the session just left for another trainer: opening it again here would leave
+        two builds of it, the one placement names and this one, which would win the events.
+        """
         held = self.gens.get(message.session)
         if held is not None:
             return held
+        if message.session in self.left:
+            return None
         self.send(message)
         return message.gen
 
@@ -443,22 +449,43 @@ class RayEngine:
 
     def _open(self, message: Open) -> None:
         """Build the model on its trainer, or attach to the build a trainer already holds."""
-        import ray
-
         session, local = message.session, message.gen
         message = replace(message, gen=int(self.redis.incr(GEN)))
         self.redis.sadd(HOLDERS + session, self.origin)
-        actor = self._actor(self._place(session))
         if message.resume:
-            held = ray.get(actor.attach_or_open.remote(message), timeout=60)
-        else:
-            actor.send.remote(message)
-            self.redis.srem(RUNNING, session)
+            held = self._attach(message)
+        else:  # a new build (its slot is the session layer's: it halted it first, or trains on)
             held = message.gen
+            if not self._held_back(message):
+                self._deliver(message)
         if held == message.gen:  # opened now: keep the `open` to reopen it elsewhere
             self.redis.hset(OPENED, session, encode(message))
         with self.lock:
             self.local_gen[session], self.global_gen[session] = local, held
+
+    def _attach(self, message: Open) -> int:
+        """The build the session's trainer holds, opened from `message` if none does.
+
+        A session moving is attached to once it arrived; one a trainer let go a moment ago
+        (placement not yet changed) is looked for again where it went; a trainer it left long
+        ago, which placement names again (it was closed, then reopened), opens it anew.
+        """
+        import ray
+
+        session, deadline = message.session, time.monotonic() + MOVE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.redis.hexists(MOVING, session):
+                time.sleep(0.05)
+                continue
+            name = self._place(session)
+            held = ray.get(self._actor(name).attach_or_open.remote(message), timeout=60)
+            if held is not None:
+                return held
+            moving = self.redis.hexists(MOVING, session)
+            if not moving and self.redis.hget(PLACEMENT, session) == name.encode():
+                ray.get(self._actor(name).send.remote(message), timeout=60)
+                return message.gen
+        raise Busy("the session is moving to another trainer; try again shortly")
 
     def _opened(self, session: str) -> Open | None:
         """The session's latest `Open`, as stored for whoever reopens it elsewhere."""
@@ -715,7 +742,8 @@ class RayEngine:
             self.redis.hset(PLACEMENT, session, target)
             actor = self._actor(target)
             weights = None if Path(opened.checkpoint).exists() else opened.weights
-            actor.send.remote(replace(opened, resume=True, weights=weights))
+            resumed = replace(opened, resume=True, weights=weights)
+            ray.get(actor.send.remote(resumed), timeout=MOVE_TIMEOUT_S)  # held before the end
             if self.redis.sismember(RUNNING, session):
                 actor.send.remote(Start(session))
         finally:
