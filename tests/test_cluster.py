@@ -391,10 +391,39 @@ def test_a_pause_racing_the_start_of_its_queued_session_wins_in_either_order(
     finally:
         for owner in owners:  # whatever this test started, its slot back for the tests after
             owner.emit("train:pause")
-        for client in (*owners, watcher, late, *fresh.values()):
-            client.close()
-        stop_server(c)
-        services.wait_until(lambda: not running_sessions(cluster), "every slot free", timeout=30)
+        try:  # before the clients close, or their pauses may never leave
+            services.wait_until(lambda: not running_sessions(cluster), "every slot free", 30)
+        finally:
+            for client in (*owners, watcher, late, *fresh.values()):
+                client.close()
+            stop_server(c)
+
+
+def test_a_setting_that_rebuilds_a_running_model_keeps_it_training_in_its_slot(
+    cluster: Cluster,
+) -> None:
+    """A new hidden size while it trains: the new model trains on, seen through B, and the
+    session keeps its slot (the rebuild is no pause: the slots, not the engine, say so)."""
+    a, b = cluster.web
+    links = create(a)
+    owner, viewer = Client(a.url), Client(b.url)
+    try:
+        small = owner.join(links["id"], links["owner_token"])
+        viewer.join(links["id"], links["view_token"])
+        owner.emit("train:start")
+        viewer.wait("train:progress", lambda d: d["step"] > 0, timeout=60)
+        owner.emit("train:config", {"config": {"hidden_size": 12}})
+        for client in (owner, viewer):  # the rebuilt model's state, once its trainer opened it
+            rebuilt = client.wait("session:state", lambda d: d["params"] != small["params"])
+            assert rebuilt["status"] == "running" and rebuilt["config"]["hidden_size"] == 12
+        for client in (owner, viewer):  # every progress after it is the new model's
+            client.wait("train:progress", lambda d: d["step"] > 5, timeout=60)
+        assert links["id"] in running_sessions(cluster)
+        owner.emit("train:pause")  # its slot back for the tests after
+        viewer.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
+    finally:
+        owner.close()
+        viewer.close()
 
 
 def test_another_task_trains_through_both_processes_and_a_new_source_reaches_both(
@@ -574,23 +603,31 @@ def test_redis_briefly_away_gives_clear_errors_then_recovers(cluster: Cluster) -
         viewer.close()
 
 
-def record_steps(client: Client) -> list[int]:
-    """Every training step the client is sent, in order (its events still reach `wait`)."""
-    steps: list[int] = []
+def record_steps(client: Client) -> list[tuple[int, list[int]]]:
+    """Every progress message the client is sent, as its latest step and the training steps
+    it carries (its events still reach `wait`)."""
+    messages: list[tuple[int, list[int]]] = []
 
     def on_progress(data: dict) -> None:
-        steps.extend(step for step, _ in data["train"])
+        messages.append((data["step"], [step for step, _ in data["train"]]))
         client.inbox.put(("train:progress", data))
 
     client.sio.on("train:progress", on_progress)
-    return steps
+    return messages
+
+
+def steps_as_sent(messages: list[tuple[int, list[int]]]) -> list[int]:
+    """The training steps in the order the server sent them. The Socket.IO client runs each
+    message's handler on a thread of its own, so two can be recorded swapped under load (a
+    browser handles them in order): each message's latest step puts them back in order."""
+    return [step for _, steps in sorted(messages) for step in steps]
 
 
 def test_a_web_process_killed_and_restarted_loses_nothing(cluster: Cluster) -> None:
     a, b = cluster.web
     links = create(a)
     owner, viewer = Client(a.url), Client(b.url)
-    steps = record_steps(viewer)
+    messages = record_steps(viewer)
     owner.join(links["id"], links["owner_token"])
     viewer.join(links["id"], links["view_token"])
     owner.emit("train:start")
@@ -608,6 +645,7 @@ def test_a_web_process_killed_and_restarted_loses_nothing(cluster: Cluster) -> N
         owner.emit("train:pause")
         viewer.wait("session:state", lambda d: d["status"] == "paused", timeout=30)
         # Never rewound to a checkpoint: the viewer saw every step once, in order.
+        steps = steps_as_sent(messages)
         assert steps == list(range(1, len(steps) + 1)) and len(steps) > during["step"]
     finally:
         owner.close()
