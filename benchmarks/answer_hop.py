@@ -10,7 +10,8 @@ with one `predict` in flight and the latest text sent when the answer is back (a
 pacer does). Two engines are started and their rounds alternate, so both see the same load;
 `sides` says which (`SIDES`): `pipe` compares answers on the events queue (the path before
 stop 14) with the answers' own pipe, `clock` (the default) the answering budget on the wall
-clock (half a core, before stop 15) with the budget on what training gets. Per round and side:
+clock (half a core, before stop 15) with the budget on what training gets, `gather` rounds
+answered at once with rounds that wait `GATHER_S` for more clients. Per round and side:
 
 - keystroke p50/p99: from a key press to the first bars answering a query sent after it;
 - round trip p50/p99: from a query leaving here to its bars arriving here;
@@ -44,10 +45,17 @@ QUIET_S = 3.0  # steps/s with nobody typing
 TYPING_S = 10.0  # the clients type for this long
 RETRY_S = 5.0  # the page presumes a query lost after this long
 FIELDS = {"k": 5, "temperature": 0.8, "length": 120}  # what the page asks for
-# Each side: (name, answers on their own pipe, the answering budget's clock in the worker).
+# Each side: (name, answers on their own pipe, the worker's environment).
 SIDES = {
-    "pipe": [("queue", False, "training"), ("pipe", True, "training")],
-    "clock": [("wall", True, "wall"), ("training", True, "training")],
+    "pipe": [("queue", False, {}), ("pipe", True, {})],
+    "clock": [
+        ("wall", True, {"PLAYGROUND_QUERY_CLOCK": "wall"}),
+        ("training", True, {"PLAYGROUND_QUERY_CLOCK": "training"}),
+    ],
+    "gather": [
+        ("at_once", True, {"PLAYGROUND_QUERY_GATHER_S": "0"}),
+        ("gather", True, {}),
+    ],
 }
 
 
@@ -70,8 +78,8 @@ class Page:
 class Bench:
     """One engine, one training session, the pages that type at it."""
 
-    def __init__(self, name: str, pipe: bool, clock: str, folder: Path) -> None:
-        self.name, self.folder, self.clock = name, folder, clock
+    def __init__(self, name: str, pipe: bool, env: dict[str, str], folder: Path) -> None:
+        self.name, self.folder, self.env = name, folder, env
         self.lock = threading.Lock()
         self.opened = threading.Event()
         self.steps: list[tuple[float, int]] = []  # (time, step) from progress
@@ -79,8 +87,13 @@ class Bench:
         self.engine = Engine(self.on_event, workers=1, device="cpu", answer_pipe=pipe)
 
     def start(self, text: str) -> None:
-        os.environ["PLAYGROUND_QUERY_CLOCK"] = self.clock  # read by the workers it spawns
-        self.engine.start()
+        saved = dict(os.environ)
+        os.environ.update(self.env)  # read by the workers it spawns
+        try:
+            self.engine.start()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         config = TrainConfig(**UI_DEFAULT_MODEL).to_dict()
         source = {"corpus": "upload", "text": text}
         checkpoint = str(self.folder / f"{self.name}.safetensors")
@@ -215,7 +228,7 @@ def main() -> None:
     text = CORPUS_FILE.read_text(encoding="utf-8")
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as folder:
-        benches = [Bench(name, pipe, clock, Path(folder)) for name, pipe, clock in sides]
+        benches = [Bench(name, pipe, env, Path(folder)) for name, pipe, env in sides]
         for bench in benches:
             bench.start(text)
         try:

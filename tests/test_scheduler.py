@@ -6,13 +6,14 @@ from __future__ import annotations
 import math
 import queue
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from backend.config import TrainConfig
 from backend.engine import worker
-from backend.engine.messages import Open, Pause, Start
+from backend.engine.messages import Open, Pause, Query, Start
 
 TEXT = "the cat sat on the mat. " * 20
 TINY = TrainConfig(hidden_size=8, num_layers=1, seq_len=8, batch_size=4)
@@ -109,3 +110,40 @@ def test_a_session_in_its_head_start_gets_more_of_the_worker_then_its_share(tmp_
         for sid, slot in w.slots.items():
             steps[sid] += slot.trainer.step_count - before[sid]
     assert 0.5 < steps["new"] / steps["old"] < 2.0, steps
+
+
+def test_a_class_round_waits_for_more_keystrokes_and_a_lone_typist_does_not():
+    class Queries(queue.Queue):
+        """Remembers how long each `get` was allowed to wait."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.timeouts: list[float | None] = []
+
+        def get(self, block: bool = True, timeout: float | None = None) -> Query:
+            self.timeouts.append(timeout if block else 0.0)
+            return super().get(block, timeout)
+
+    w = make_worker()
+    w.queries = Queries()
+    w.gather_s = 1.0  # long enough for the second query below, however busy the machine
+
+    def query(client: str) -> Query:
+        fields = {"text": "the ca", "k": 3, "temperature": 0.8, "length": 120, "seq": 1}
+        return Query("s", "predict", client, 1, fields=fields)
+
+    w.queries.put(query("first"))
+    assert [q.client for q in w.gather()] == ["first"]
+    assert w.queries.timeouts == [None, 0.0], "one typist's bars go at once: no wait for more"
+    now = time.perf_counter()
+    w.asked_at = {("s", f"c{i}"): now for i in range(worker.QUIET_CLIENTS + 1)}  # a class
+
+    def late() -> None:
+        threading.Event().wait(0.05)
+        w.queries.put(query("late"))
+
+    w.queries.put(query("first"))
+    thread = threading.Thread(target=late)
+    thread.start()
+    assert [q.client for q in w.gather()] == ["first", "late"], "they share one batch"
+    thread.join()

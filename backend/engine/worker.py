@@ -100,6 +100,7 @@ RATE_WINDOW_S = 2.0
 # a keystroke in between gets its bars at once and its continuation when this is due.
 CONTINUE_EVERY_S = 1.0
 QUIET_CLIENTS = 4  # with no more clients asking this worker, every answer is continued
+GATHER_S = 0.02  # with more, a round waits this long for others' keystrokes to share its batch
 CONTINUE_TOGETHER_S = 0.25  # owed continuations due this soon are made with one that is due
 PREDICT_FIELDS = {"seq", "text", "k", "temperature", "length"}  # what a batched answer reads
 QUERY_SHARE = 0.5  # for answering while sessions train: of a core, or of what the worker gets
@@ -258,6 +259,7 @@ class Worker:
         batching: bool = False,
         answers: Any = None,
         query_clock: str = "training",
+        gather_s: float = GATHER_S,
     ) -> None:
         self.commands, self.queries, self.events, self.device = commands, queries, events, device
         self.answers = answers if answers is not None else events
@@ -289,6 +291,7 @@ class Worker:
         # training had: its thread's CPU clock, and the seconds it waited with nothing due
         # (so far, and since when it waits now).
         self.query_clock = query_clock
+        self.gather_s = gather_s  # 0: a class's rounds do not wait for more (`gather`)
         self.training_cpu: int | None = None
         self.idle: tuple[float, float | None] = (0.0, None)
         self.budget = QueryBudget(QUERY_SHARE)  # all answering: the background work rests on it
@@ -394,11 +397,7 @@ class Worker:
         """
         while True:
             try:
-                waiting = [self.queries.get()]
-                while True:
-                    waiting.append(self.queries.get_nowait())
-            except queue.Empty:
-                pass
+                waiting = self.gather()
             except Exception:  # the queue closes when the process shuts down
                 return
             newest = {(cmd.client, cmd.op): cmd for cmd in waiting}
@@ -410,6 +409,31 @@ class Worker:
             finally:
                 self.keystrokes_done.set()
             self.rest_keystrokes(time.thread_time() - started)
+
+    def gather(self) -> list[Query]:
+        """What waits for the query thread; for a class, also what comes within `gather_s`.
+
+        Answered as it comes, a class's keystrokes make rounds of one or two clients, at
+        0.8-1 ms of CPU an answer; in rounds of ten, 0.25 ms: the batched step of the cell
+        and the round's own work are paid once for all of them.
+        """
+        waiting = [self.queries.get()]
+        if self.gather_s > 0 and self.busy():
+            deadline = time.perf_counter() + self.gather_s
+            with contextlib.suppress(queue.Empty):
+                while (left := deadline - time.perf_counter()) > 0:
+                    waiting.append(self.queries.get(timeout=left))
+        with contextlib.suppress(queue.Empty):
+            while True:
+                waiting.append(self.queries.get_nowait())
+        return waiting
+
+    def busy(self) -> bool:
+        """Whether more than a few clients asked this worker for predictions within a second."""
+        now = time.perf_counter()
+        with self.owing:
+            recent = sum(now - t < CONTINUE_EVERY_S for t in self.asked_at.values())
+        return recent > QUIET_CLIENTS
 
     def answer_round(self, cmds: list[Query]) -> None:
         """One round: predictions in a batch per session, the rest one by one, slow ones apart."""
@@ -1093,7 +1117,8 @@ def main(
 
     `answers` is the write end of the answers' pipe (None: they go with the events).
     `PLAYGROUND_QUERY_CLOCK=wall` gives answering half a core of wall time instead of as much
-    as training gets (the budget before stop 15, for benchmarks that compare the two).
+    as training gets, and `PLAYGROUND_QUERY_GATHER_S` sets `GATHER_S` (0: answer at once, as
+    before stop 15): for benchmarks that compare.
     """
     import torch
 
@@ -1110,6 +1135,7 @@ def main(
     batch = batching == "on" or (batching == "auto" and device.startswith("cuda"))
     pipe = AnswerPipe(answers) if answers is not None else None
     clock = os.environ.get("PLAYGROUND_QUERY_CLOCK", "training")
+    gather_s = float(os.environ.get("PLAYGROUND_QUERY_GATHER_S", GATHER_S))
     Worker(
         commands,
         queries,
@@ -1119,4 +1145,5 @@ def main(
         batching=batch,
         answers=pipe,
         query_clock=clock,
+        gather_s=gather_s,
     ).run()
