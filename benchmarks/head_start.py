@@ -23,7 +23,7 @@ import time
 
 TARGET_BITS = 2.0
 SHOWN_AT_S = 30.0
-LIMIT_S = 150.0
+LIMIT_S = 240.0
 
 
 class Outbox:
