@@ -354,7 +354,8 @@ class Worker:
         idle_s, since = self.idle
         if since is not None:
             idle_s += time.perf_counter() - since
-        return time.clock_gettime(self.training_cpu or time.CLOCK_THREAD_CPUTIME_ID) + idle_s
+        cpu_s = time.clock_gettime(self.training_cpu) if self.training_cpu is not None else 0.0
+        return cpu_s + idle_s
 
     def wait_s(self) -> float:
         """How long to wait for a command: 0 when a session may step now, else until one may.
@@ -370,15 +371,22 @@ class Worker:
         out = []
         try:
             if wait_s > 0:
-                self.idle = (self.idle[0], time.perf_counter())
-                try:
+                with self.idling():
                     out.append(self.commands.get(timeout=wait_s))
-                finally:
-                    self.idle = (self.idle[0] + time.perf_counter() - (self.idle[1] or 0.0), None)
             while True:
                 out.append(self.commands.get_nowait())
         except queue.Empty:
             return out
+
+    @contextlib.contextmanager
+    def idling(self) -> Iterator[None]:
+        """The training thread waits with nothing due: `training_clock` counts it as had."""
+        since = time.perf_counter()
+        self.idle = (self.idle[0], since)
+        try:
+            yield
+        finally:
+            self.idle = (self.idle[0] + time.perf_counter() - since, None)
 
     def handle(self, commands: list[Command]) -> bool:
         """Apply control commands in order; False means shut down."""
