@@ -1,17 +1,22 @@
-"""A keystroke's way back from the worker: `python -m benchmarks.answer_hop [clients] [rounds]`.
+"""A keystroke's way back from the worker, and the worker's budget for answering.
+
+    python -m benchmarks.answer_hop [clients] [rounds] [sides]     # 60 3 clock by default
 
 The class benchmark (`benchmarks/classroom.py`) runs a server, 60 Socket.IO clients and 4
 training sessions on the same cores, so its figures move with everything else the machine
 does. This one keeps only the hop it is about: one `Engine` with one worker training the
 default model, and `clients` pages typing at `KEYS_PER_S` straight into the engine, each
 with one `predict` in flight and the latest text sent when the answer is back (as the page's
-pacer does). Two engines are started, one whose answers come on the events queue (the path
-before stop 14) and one with the answers' own pipe; their rounds alternate, so both see the
-same load. Per round and path:
+pacer does). Two engines are started and their rounds alternate, so both see the same load;
+`sides` says which (`SIDES`): `pipe` compares answers on the events queue (the path before
+stop 14) with the answers' own pipe, `clock` (the default) the answering budget on the wall
+clock (half a core, before stop 15) with the budget on what training gets, `gather` rounds
+answered at once with rounds that wait `GATHER_S` for more clients. Per round and side:
 
 - keystroke p50/p99: from a key press to the first bars answering a query sent after it;
 - round trip p50/p99: from a query leaving here to its bars arriving here;
-- training share: steps/s while the clients type over steps/s just before, with nobody typing.
+- training share: steps/s while the clients type over steps/s just before, with nobody typing;
+- the worker's cores while they type (CPU seconds of its process over wall seconds).
 
 The reader here turns each answer into JSON, as the web process's emit does. Every wait is
 bounded; torch has one thread in the workers.
@@ -40,6 +45,18 @@ QUIET_S = 3.0  # steps/s with nobody typing
 TYPING_S = 10.0  # the clients type for this long
 RETRY_S = 5.0  # the page presumes a query lost after this long
 FIELDS = {"k": 5, "temperature": 0.8, "length": 120}  # what the page asks for
+# Each side: (name, answers on their own pipe, the worker's environment).
+SIDES = {
+    "pipe": [("queue", False, {}), ("pipe", True, {})],
+    "clock": [
+        ("wall", True, {"PLAYGROUND_QUERY_CLOCK": "wall"}),
+        ("training", True, {"PLAYGROUND_QUERY_CLOCK": "training"}),
+    ],
+    "gather": [
+        ("at_once", True, {"PLAYGROUND_QUERY_GATHER_S": "0"}),
+        ("gather", True, {}),
+    ],
+}
 
 
 @dataclass
@@ -61,8 +78,8 @@ class Page:
 class Bench:
     """One engine, one training session, the pages that type at it."""
 
-    def __init__(self, name: str, pipe: bool, folder: Path) -> None:
-        self.name, self.folder = name, folder
+    def __init__(self, name: str, pipe: bool, env: dict[str, str], folder: Path) -> None:
+        self.name, self.folder, self.env = name, folder, env
         self.lock = threading.Lock()
         self.opened = threading.Event()
         self.steps: list[tuple[float, int]] = []  # (time, step) from progress
@@ -70,7 +87,13 @@ class Bench:
         self.engine = Engine(self.on_event, workers=1, device="cpu", answer_pipe=pipe)
 
     def start(self, text: str) -> None:
-        self.engine.start()
+        saved = dict(os.environ)
+        os.environ.update(self.env)  # read by the workers it spawns
+        try:
+            self.engine.start()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         config = TrainConfig(**UI_DEFAULT_MODEL).to_dict()
         source = {"corpus": "upload", "text": text}
         checkpoint = str(self.folder / f"{self.name}.safetensors")
@@ -139,9 +162,15 @@ class Bench:
             for i in range(clients):
                 at = rng.randrange(len(text))
                 self.pages[f"c{i}"] = Page(f"c{i}", text[at:] + text[:at])
-        typing_start = time.perf_counter()
+        typing_start, cpu = time.perf_counter(), worker_cpu(self.engine)
         type_for(self, list(self.pages.values()), TYPING_S)
-        typing = self.rate(typing_start, time.perf_counter())
+        typing_end = time.perf_counter()
+        typing = self.rate(typing_start, typing_end)
+        after = worker_cpu(self.engine)
+        cores = {
+            tid: round((used - cpu.get(tid, 0.0)) / (typing_end - typing_start), 2)
+            for tid, used in after.items()
+        }
         self.engine.send(Pause("s"))
         time.sleep(0.5)  # answers still on their way are not counted in the next round
         with self.lock:
@@ -155,7 +184,26 @@ class Bench:
             "trip_p99": percentile(trips, 99),
             "answers": len(trips),
             "share": typing / quiet if quiet else float("nan"),
+            "train_cores": cores.pop(self.engine.procs[0].pid),
+            "other_cores": sum(cores.values()),
+            "busiest_others": sorted(cores.values(), reverse=True)[:3],
         }
+
+
+def worker_cpu(engine: Engine) -> dict[int, float]:
+    """CPU seconds each thread of the engine's worker has used, by thread id: its training
+    thread is the process's main thread; the others answer, or feed the queues."""
+    pid = engine.procs[0].pid
+    return {
+        int(tid.name): thread_cpu_seconds(pid, int(tid.name))
+        for tid in Path(f"/proc/{pid}/task").iterdir()
+    }
+
+
+def thread_cpu_seconds(pid: int, tid: int) -> float:
+    """utime + stime of one thread, from /proc."""
+    fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def type_for(bench: Bench, pages: list[Page], seconds: float) -> None:
@@ -176,17 +224,20 @@ def type_for(bench: Bench, pages: list[Page], seconds: float) -> None:
 def main() -> None:
     clients = int(sys.argv[1]) if len(sys.argv) > 1 else 60
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    sides = SIDES[sys.argv[3] if len(sys.argv) > 3 else "clock"]
     text = CORPUS_FILE.read_text(encoding="utf-8")
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as folder:
-        benches = [Bench("queue", False, Path(folder)), Bench("pipe", True, Path(folder))]
+        benches = [Bench(name, pipe, env, Path(folder)) for name, pipe, env in sides]
         for bench in benches:
             bench.start(text)
         try:
             for r in range(rounds):
                 for bench in benches if r % 2 == 0 else benches[::-1]:
                     figures = bench.round(clients, text, rng)
-                    shown = {k: round(v, 2) for k, v in figures.items()}
+                    shown = {
+                        k: v if isinstance(v, list) else round(v, 2) for k, v in figures.items()
+                    }
                     load = os.getloadavg()[0]
                     print(f"round {r} {bench.name:5s} load {load:.1f} {shown}", flush=True)
         finally:

@@ -162,7 +162,7 @@ def test_the_query_budget_keeps_training_its_share_and_keystrokes_their_burst():
     from backend.engine.worker import QueryBudget
 
     now = [0.0]
-    budget = QueryBudget(share=0.5, clock=lambda: now[0])
+    budget = QueryBudget(rate=0.5, clock=lambda: now[0])
     assert budget.spend(0.01, allowance=0.05) == 0  # a keystroke's round within the burst
     assert budget.spend(0.01, allowance=0.0) == pytest.approx(0.04)  # background work waits
     now[0] += 0.04  # it rested: half of that was the training's

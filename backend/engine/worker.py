@@ -29,10 +29,15 @@ run it least. Priorities inside are kept by the threads themselves:
   texts are too long to re-read within a round (the old one answers meanwhile), and makes
   the greedy and sampled continuations a client was owed: when more than a few clients
   type, at most once a second per client, many clients in one batch.
-The query and background threads share one budget (`QueryBudget`): together they take at
-most half a core over time, so training keeps the other half. The background thread
-yields first: it rests on what both used, the keystrokes only on what they used themselves,
-with a burst.
+Two budgets (`QueryBudget`) keep training its share. The keystrokes rest on what they used
+themselves: at most half a core of wall time, with a burst. The background work rests on
+what both threads used: together they take at most as much CPU as the training thread has
+had (or did not want: a paced lesson between its steps), so on a crowded machine, where the
+worker gets less than a core, the continuations wait rather than the training.
+
+A session trained from step 0 gets a head start: for its first `HEAD_START_S` of training it
+is charged a third of its CPU time, so a teacher who presses Train sees words sooner; once
+per model, not renewed by pausing.
 """
 
 from __future__ import annotations
@@ -95,10 +100,16 @@ RATE_WINDOW_S = 2.0
 # a keystroke in between gets its bars at once and its continuation when this is due.
 CONTINUE_EVERY_S = 1.0
 QUIET_CLIENTS = 4  # with no more clients asking this worker, every answer is continued
+GATHER_S = 0.02  # with more, a round waits this long for others' keystrokes to share its batch
 CONTINUE_TOGETHER_S = 0.25  # owed continuations due this soon are made with one that is due
 PREDICT_FIELDS = {"seq", "text", "k", "temperature", "length"}  # what a batched answer reads
-QUERY_SHARE = 0.5  # of a core, over time, for answering while sessions train: training keeps half
+QUERY_SHARE = 0.5  # for answering while sessions train: of a core, or of what the worker gets
 QUERY_BURST_S = 0.05  # CPU the keystrokes may take at once beyond that share
+REST_MAX_S = 5.0  # background work rests at most this long at once, even if training got no core
+REST_POLL_S = 0.002  # the shortest rest while waiting for training to have its share
+DEBT_MAX_S = 1.0  # of answering's CPU beyond training's: more is forgiven (a class that stops)
+HEAD_START_S = 60.0  # of training, for a model trained from step 0: charged 1/HEAD_START_WEIGHT
+HEAD_START_WEIGHT = 3.0  # beside one other session, it gets 3/4 of the worker instead of half
 SYNC_REFRESH_CHARS = 4000  # a new snapshot that re-reads more kept text is made in the background
 WORKER_NICE = 5  # the web process (sockets, the class's pages) comes first
 
@@ -131,6 +142,7 @@ class Slot:
     pace: float = 0.0  # steps per second at most, for a class to watch (a lesson's); 0: no limit
     until: int | None = None  # stop by itself on reaching this step (a lesson's budget)
     due: float = 0.0  # a paced session's next step waits for this perf_counter time
+    head_start_s: float = 0.0  # seconds of training left at HEAD_START_WEIGHT (a new model's)
 
 
 @dataclass
@@ -165,26 +177,32 @@ class Gate:
 
 
 class QueryBudget:
-    """The CPU that answering may take from training: `share` of a core over time.
+    """The CPU that answering may take from training: `rate` CPU seconds per tick of `clock`.
 
-    Threads report the CPU time their work used and are told how long to rest, so that the
-    debt (what they used beyond `share` of the wall time since) comes back to `allowance`:
-    the keystrokes' thread passes the burst, background work passes nothing.
+    On the wall clock `rate` is a share of a core. On the worker's training clock
+    (`Worker.training_clock`) it is per second that training has had, however little of a
+    core the worker gets. Threads report the CPU time their work used and are told how far
+    the clock must move before the next, so that the debt (what they used beyond `rate`
+    times the clock's ticks since, at most `most`) comes back to `allowance`: the
+    keystrokes' thread passes the burst, background work passes nothing.
     """
 
-    def __init__(self, share: float, clock: Callable[[], float] = time.perf_counter) -> None:
-        self.share, self.clock = share, clock
-        self.debt = 0.0  # CPU seconds used beyond the share
+    def __init__(
+        self, rate: float, clock: Callable[[], float] = time.perf_counter, most: float = math.inf
+    ) -> None:
+        self.rate, self.clock, self.most = rate, clock, most
+        self.debt = 0.0  # CPU seconds used beyond the rate
         self.at = clock()
         self.lock = threading.Lock()
 
     def spend(self, cpu_s: float, allowance: float) -> float:
-        """Record `cpu_s` of work; seconds to rest before the next."""
+        """Record `cpu_s` of work; how far the clock must move before the next."""
         with self.lock:
             now = self.clock()
-            self.debt = max(0.0, self.debt - (now - self.at) * self.share) + cpu_s
+            paid = (now - self.at) * self.rate
+            self.debt = min(self.most, max(0.0, self.debt - paid) + cpu_s)
             self.at = now
-            return max(0.0, self.debt - allowance) / self.share
+            return max(0.0, self.debt - allowance) / self.rate
 
 
 class AnswerPipe:
@@ -240,6 +258,8 @@ class Worker:
         checkpoint_s: float,
         batching: bool = False,
         answers: Any = None,
+        query_clock: str = "training",
+        gather_s: float = GATHER_S,
     ) -> None:
         self.commands, self.queries, self.events, self.device = commands, queries, events, device
         self.answers = answers if answers is not None else events
@@ -266,6 +286,14 @@ class Worker:
         self.asked_at: dict[tuple[str, str], float] = {}  # each client's latest prediction
         self.stale: dict[str, Slot] = {}  # sessions whose new snapshot is made in the background
         self.owing = threading.Condition()  # guards the above; wakes the background thread
+        # The shared budget counts half a core of wall time until the training thread starts;
+        # then, unless `query_clock` is "wall" (as before stop 15: benchmarks compare), what
+        # training had: its thread's CPU clock, and the seconds it waited with nothing due
+        # (so far, and since when it waits now).
+        self.query_clock = query_clock
+        self.gather_s = gather_s  # 0: a class's rounds do not wait for more (`gather`)
+        self.training_cpu: int | None = None
+        self.idle: tuple[float, float | None] = (0.0, None)
         self.budget = QueryBudget(QUERY_SHARE)  # all answering: the background work rests on it
         self.keystrokes = QueryBudget(QUERY_SHARE)  # the keystrokes alone (`rest_keystrokes`)
         # Clear while the query thread answers a round: background work waits at it between
@@ -288,6 +316,7 @@ class Worker:
 
     def run(self) -> None:
         """The training thread's loop (the query thread is started here too)."""
+        self.count_training()
         threading.Thread(target=self.answer_forever, name="queries", daemon=True).start()
         threading.Thread(target=self.continue_forever, name="background", daemon=True).start()
         while True:
@@ -301,6 +330,32 @@ class Worker:
 
     def any_running(self) -> bool:
         return any(s.running for s in self.slots.values())
+
+    def count_training(self) -> None:
+        """From now on answering in all takes as much CPU as this thread, the training's, had.
+
+        Where threads have no CPU clock of their own, the budget stays on the wall clock.
+        """
+        if self.query_clock == "wall":
+            return
+        try:
+            self.training_cpu = time.pthread_getcpuclockid(threading.get_ident())
+        except (AttributeError, OSError):
+            return
+        rate = QUERY_SHARE / (1.0 - QUERY_SHARE)  # answering's CPU per second training has had
+        self.budget = QueryBudget(rate, self.training_clock, most=DEBT_MAX_S)
+
+    def training_clock(self) -> float:
+        """What training has had: its thread's CPU seconds plus the seconds it had nothing due.
+
+        A paced lesson's training sleeps between steps: that time counts as had, or answering
+        beside it would be held to the little CPU such a lesson uses.
+        """
+        idle_s, since = self.idle
+        if since is not None:
+            idle_s += time.perf_counter() - since
+        cpu_s = time.clock_gettime(self.training_cpu) if self.training_cpu is not None else 0.0
+        return cpu_s + idle_s
 
     def wait_s(self) -> float:
         """How long to wait for a command: 0 when a session may step now, else until one may.
@@ -316,11 +371,22 @@ class Worker:
         out = []
         try:
             if wait_s > 0:
-                out.append(self.commands.get(timeout=wait_s))
+                with self.idling():
+                    out.append(self.commands.get(timeout=wait_s))
             while True:
                 out.append(self.commands.get_nowait())
         except queue.Empty:
             return out
+
+    @contextlib.contextmanager
+    def idling(self) -> Iterator[None]:
+        """The training thread waits with nothing due: `training_clock` counts it as had."""
+        since = time.perf_counter()
+        self.idle = (self.idle[0], since)
+        try:
+            yield
+        finally:
+            self.idle = (self.idle[0] + time.perf_counter() - since, None)
 
     def handle(self, commands: list[Command]) -> bool:
         """Apply control commands in order; False means shut down."""
@@ -339,11 +405,7 @@ class Worker:
         """
         while True:
             try:
-                waiting = [self.queries.get()]
-                while True:
-                    waiting.append(self.queries.get_nowait())
-            except queue.Empty:
-                pass
+                waiting = self.gather()
             except Exception:  # the queue closes when the process shuts down
                 return
             newest = {(cmd.client, cmd.op): cmd for cmd in waiting}
@@ -355,6 +417,31 @@ class Worker:
             finally:
                 self.keystrokes_done.set()
             self.rest_keystrokes(time.thread_time() - started)
+
+    def gather(self) -> list[Query]:
+        """What waits for the query thread; for a class, also what comes within `gather_s`.
+
+        Answered as it comes, a class's keystrokes make rounds of one or two clients, at
+        0.8-1 ms of CPU an answer; in rounds of ten, 0.25 ms: the batched step of the cell
+        and the round's own work are paid once for all of them.
+        """
+        waiting = [self.queries.get()]
+        if self.gather_s > 0 and self.busy():
+            deadline = time.perf_counter() + self.gather_s
+            with contextlib.suppress(queue.Empty):
+                while (left := deadline - time.perf_counter()) > 0:
+                    waiting.append(self.queries.get(timeout=left))
+        with contextlib.suppress(queue.Empty):
+            while True:
+                waiting.append(self.queries.get_nowait())
+        return waiting
+
+    def busy(self) -> bool:
+        """Whether more than a few clients asked this worker for predictions within a second."""
+        now = time.perf_counter()
+        with self.owing:
+            recent = sum(now - t < CONTINUE_EVERY_S for t in self.asked_at.values())
+        return recent > QUIET_CLIENTS
 
     def answer_round(self, cmds: list[Query]) -> None:
         """One round: predictions in a batch per session, the rest one by one, slow ones apart."""
@@ -374,14 +461,22 @@ class Worker:
         return slot is not None and cmd.op in slot.trainer.task.spec.slow_queries
 
     def rest(self, budget: QueryBudget, spent: float, allowance: float) -> None:
-        """Rest as `budget` says, so training keeps its share of the core while it runs.
+        """Rest as `budget` says, so training keeps its share of the worker while it runs.
 
         `spent` is the CPU time the work used: on a crowded machine its wall time also
         counts waiting for a core, and resting that long would only delay the next answers.
+        The rest lasts until the budget's clock has moved as far as it says (training has
+        had its share), at most `REST_MAX_S` at once.
         """
-        pause = budget.spend(spent, allowance)
-        if pause > 0 and self.any_running():
-            time.sleep(pause)
+        owed = budget.spend(spent, allowance)
+        if owed <= 0 or not self.any_running():
+            return
+        until, deadline = budget.clock() + owed, time.perf_counter() + REST_MAX_S
+        while (left := until - budget.clock()) > 0 and self.any_running():
+            wait = min(left, deadline - time.perf_counter())
+            if wait <= 0:
+                return
+            time.sleep(max(wait, REST_POLL_S))
 
     def rest_keystrokes(self, spent: float) -> None:
         """After a round of keystrokes: counted in the shared budget, rested on their own.
@@ -568,6 +663,8 @@ class Worker:
             trainer.model.load_state_dict(load_file(cmd.weights))
         old = self.slots.get(cmd.session)
         slot = Slot(trainer, cmd.gen, used_s=self.fair_start(old), checkpoint=path, pace=cmd.pace)
+        if trainer.step_count == 0 and not cmd.pace:  # a new model: once, not on a later start
+            slot.head_start_s = HEAD_START_S
         trainer.write_lock = slot.lock
         with self.placing:
             self.slots[cmd.session] = slot
@@ -765,10 +862,16 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - a diverging model pauses, it does not crash
             self.stop_training(sid, slot, exc)
         spent = self.paced(slot, started)
-        slot.used_s += time.thread_time() - started_cpu
+        slot.used_s += (time.thread_time() - started_cpu) / self.weight(slot)
+        slot.head_start_s = max(0.0, slot.head_start_s - spent)
         slot.run_s_since_val += spent
         slot.run_s_since_sample += spent
         slot.run_s_since_diag += spent
+
+    @staticmethod
+    def weight(slot: Slot) -> float:
+        """How many times its CPU time a session may have: more in a new model's head start."""
+        return HEAD_START_WEIGHT if slot.head_start_s > 0 else 1.0
 
     @staticmethod
     def paced(slot: Slot, started: float) -> float:
@@ -851,6 +954,7 @@ class Worker:
             slot.run_s_since_val += spent
             slot.run_s_since_sample += spent
             slot.run_s_since_diag += spent / len(members)
+            slot.head_start_s = 0.0  # a cohort steps together: no member goes ahead
         if max(s.run_s_since_sample for s in slots) >= SAMPLE_EVERY_S:
             self.sample_cohort(cohort, members)
         for sid, slot in zip(members, slots, strict=True):
@@ -1020,6 +1124,9 @@ def main(
     """Process entry point: one torch thread, so several workers share the cores fairly.
 
     `answers` is the write end of the answers' pipe (None: they go with the events).
+    `PLAYGROUND_QUERY_CLOCK=wall` gives answering half a core of wall time instead of as much
+    as training gets, and `PLAYGROUND_QUERY_GATHER_S` sets `GATHER_S` (0: answer at once, as
+    before stop 15): for benchmarks that compare.
     """
     import torch
 
@@ -1035,4 +1142,16 @@ def main(
     lower_priority(WORKER_NICE)  # before any thread starts: they all inherit it
     batch = batching == "on" or (batching == "auto" and device.startswith("cuda"))
     pipe = AnswerPipe(answers) if answers is not None else None
-    Worker(commands, queries, events, device, checkpoint_s, batching=batch, answers=pipe).run()
+    clock = os.environ.get("PLAYGROUND_QUERY_CLOCK", "training")
+    gather_s = float(os.environ.get("PLAYGROUND_QUERY_GATHER_S", GATHER_S))
+    Worker(
+        commands,
+        queries,
+        events,
+        device,
+        checkpoint_s,
+        batching=batch,
+        answers=pipe,
+        query_clock=clock,
+        gather_s=gather_s,
+    ).run()
