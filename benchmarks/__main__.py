@@ -144,7 +144,7 @@ def settings(mode: Mode) -> dict[str, Any]:
     """The models and sizes the figures were measured with."""
     return {
         "train_model": BENCH_MODEL,
-        "ui_default_model": UI_DEFAULT_MODEL or "schema defaults",
+        "ui_default_model": UI_DEFAULT_MODEL,
         "memory_model": MEMORY_MODEL,
         "keystroke": {
             "query_chars": QUERY_CHARS,
