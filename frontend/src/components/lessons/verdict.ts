@@ -78,7 +78,8 @@ export function claimVerdict(judged: LessonVerdict): string {
   const parts = judged.checks
     .filter((check) => judged.held || !check.held)
     .map((check) => t("verdict.part", { says: check.says[lang], measured: check.measured[lang] }));
-  return t(judged.held ? "verdict.held" : "verdict.missed", { parts: parts.join("; ") });
+  const separator = t("verdict.partsSeparator"); // "; ", or " ; " in French
+  return t(judged.held ? "verdict.held" : "verdict.missed", { parts: parts.join(separator) });
 }
 
 /** The verdict sentence, or null while the figures it needs are not there yet. */
