@@ -59,6 +59,7 @@ class LiveLesson:
     verdict_s: float | None = None  # from the start request to the verdict on the page
     runs: list[dict[str, Any]] = field(default_factory=list)
     verdict: dict[str, Any] | None = None
+    gaps: dict[str, Any] | None = None  # a gap lesson's accuracy per run at the end, as drawn
     load_end: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +75,7 @@ class LiveLesson:
                 {"held": c["held"], "says": c["says"]["en"], "measured": c["measured"]["en"]}
                 for c in checks
             ],
+            "gaps": self.gaps,
             "load": [self.load_start, self.load_end],
         }
 
@@ -90,6 +92,20 @@ def table(server: Server, main: str, token: str) -> dict[str, Any]:
     )
     response.raise_for_status()
     return response.json()
+
+
+def gap_view(server: Server, main: str, token: str) -> dict[str, Any]:
+    """What the gap view draws at the end: each run's accuracy by gap (the verdict quotes
+    only the runs its claim names)."""
+    response = requests.get(
+        f"{server.url}/api/sessions/{main}/gaps", headers={"X-Session-Token": token}, timeout=120
+    )
+    response.raise_for_status()
+    body = response.json()
+    return {
+        run["label"]: dict(zip(body["gaps"], (round(a, 2) for a in run["accuracy"]), strict=True))
+        for run in body["runs"]
+    }
 
 
 def run_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -127,6 +143,8 @@ def live(server: Server, lesson_id: str, lang: str, timeout_s: float) -> LiveLes
             if polled["verdict"] is not None:
                 out.verdict = polled["verdict"]
                 out.verdict_s = round(time.monotonic() - started, 1)
+                if lesson.data.task not in (None, "sentiment"):
+                    out.gaps = gap_view(server, links["main"], links["view_token"])
                 break
             time.sleep(POLL_S)
     finally:
