@@ -1,9 +1,10 @@
-"""A task's lesson runs to its end in Chromium and the card says whether its claim held.
+"""Lessons run to their end in Chromium and the card says whether their claim held.
 
-The music lesson (one LSTM, 1,000 steps) stops by itself at its budget; the server judges its
-claim on what the run ended on, and the card says "The claim held: …" or "Not this time: …"
-with the figures of the curves on screen (the valid share beside the loss, the last
-validation loss), in English and in French.
+The music lesson (one LSTM, 1,000 steps) and the catalog's next-character lesson (one LSTM,
+300 steps) stop by themselves at their budget; the server judges the claim on what the runs
+ended on, and the card says "The claim held: …" or "Not this time: …" with the figures of the
+curves on screen (the last validation loss; the valid share beside it; the entropy of the
+letters of the validation text), in English and in French with French numbers.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
+from backend.lessons import catalog as lessons
+from backend.lessons import ends
 from tests.browser import open_page, owner_link, require_chromium
 from tests.conftest import Client, Server
 
@@ -29,11 +32,8 @@ LESSON = "many-to-many-music"
 SHOTS = Path(os.environ.get("PLAYGROUND_SHOTS", "test-artifacts"))
 
 
-@pytest.fixture
-def lesson_page(browser: Browser, server: Server, connect: Callable[[], Client]) -> Iterator[Page]:
-    """The lesson's owner page; afterwards its run is paused, so it frees its training slot."""
-    page = open_page(browser, f"{server.url}/?lesson={LESSON}&lang=en", 1366, 768)
-    yield page
+def pause(page: Page, connect: Callable[[], Client]) -> None:
+    """Pause the lesson of the owner's `page`, so it frees its training slots, and close it."""
     url = urlparse(owner_link(page))
     session, token = url.path.rsplit("/", 1)[-1], parse_qs(url.query)["t"][0]
     page.context.close()
@@ -41,6 +41,23 @@ def lesson_page(browser: Browser, server: Server, connect: Callable[[], Client])
     client.join(session, token)
     client.emit("train:pause", {})
     client.wait("session:state", lambda state: state["status"] in ("paused", "idle"))
+
+
+def runs_of(server: Server, page: Page) -> dict:
+    """`GET /runs` for the owner's page: every run's row, and the server's verdict."""
+    url = urlparse(owner_link(page))
+    session, token = url.path.rsplit("/", 1)[-1], parse_qs(url.query)["t"][0]
+    return requests.get(
+        f"{server.url}/api/sessions/{session}/runs", headers={"X-Session-Token": token}, timeout=30
+    ).json()
+
+
+@pytest.fixture
+def lesson_page(browser: Browser, server: Server, connect: Callable[[], Client]) -> Iterator[Page]:
+    """The lesson's owner page; afterwards its run is paused, so it frees its training slot."""
+    page = open_page(browser, f"{server.url}/?lesson={LESSON}&lang=en", 1366, 768)
+    yield page
+    pause(page, connect)
 
 
 @pytest.mark.timeout(900)
@@ -92,3 +109,40 @@ def test_a_task_lesson_ends_saying_whether_its_claim_held(
     )
     assert check["measured"]["fr"] in verdict.inner_text()
     page.screenshot(path=str(SHOTS / "lesson-verdict-fr-1366.png"))
+
+
+@pytest.mark.timeout(900)
+def test_a_catalog_lesson_ends_on_the_servers_verdict_with_the_figures_it_measured(
+    browser: Browser, server: Server, connect: Callable[[], Client]
+):
+    lesson = lessons.get("next-character")
+    page = open_page(browser, f"{server.url}/?lesson={lesson.id}&lang=en", 1366, 768)
+    try:
+        page.wait_for_url("**/s/**")
+        # One LSTM of 300 steps: under a minute on a quiet CPU, a few on a busy one.
+        expect(page.get_by_test_id("lesson-end")).to_be_visible(timeout=600_000)
+        verdict = page.get_by_test_id("lesson-verdict")
+        expect(verdict).to_have_attribute("data-held", "true", timeout=120_000)
+        body = runs_of(server, page)
+        (run,) = body["runs"]
+        assert run["step"] == lesson.steps and run["pause_reason"] == "budget", run
+        (check,) = body["verdict"]["checks"]
+
+        # The sentence is the server's verdict, and its figures are the ones measured: the end
+        # of the validation curve on screen, and the entropy of the validation text's letters.
+        lstm = run["val"][-1]
+        entropy = ends.letter_entropy(ends.held_out(lessons.training_text(lesson.data, "en")))
+        text = verdict.inner_text()
+        assert text == f"The claim held: {check['says']['en']} ({check['measured']['en']}).", text
+        assert check["measured"]["en"] == f"LSTM {lstm:.2f}, entropy {entropy:.2f} bits", check
+        assert lstm < entropy
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "catalog-verdict-1366.png"))
+
+        page.get_by_test_id("lang-switch").select_option("fr")
+        expect(verdict).to_contain_text("L'affirmation a tenu : la perte de validation du LSTM")
+        french = f"LSTM : {lstm:.2f} ; entropie : {entropy:.2f} bits".replace(".", ",")
+        assert f"({french})" in verdict.inner_text(), (french, verdict.inner_text())
+        page.screenshot(path=str(SHOTS / "catalog-verdict-fr-1366.png"))
+    finally:
+        pause(page, connect)

@@ -3,20 +3,29 @@
 The runs themselves are trained in tests/test_lessons.py, which judges every catalog lesson
 at the end of its budget with `verdicts.judge`, and in the tasks' own test files (words,
 music, translate) for the tasks' lessons; here the judge is checked on figures made by hand,
-on either side of each threshold its lesson's claim names.
+on either side of each threshold its lesson's claim names, in both languages. Then tiny runs
+of the catalog lessons are read as the server reads live runs (`ends.verdict`): the figures
+gathered are the ones the gap, sentiment and gate views measure.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
+import torch
 
-from backend.errors import NotFound
+from backend.core.data import TextDataset
+from backend.core.training import Trainer
+from backend.errors import InvalidInput, NotFound
 from backend.lessons import catalog as lessons
-from backend.lessons import verdicts
+from backend.lessons import ends, verdicts
 from backend.lessons.verdicts import RunEnd
+from backend.tasks.text.task import TextTask
+from tests.lesson_ends import read_at_budget
 
 GAPS = [3, 5, 8, 10, 12, 15, 20, 30, 40, 50, 60]
 
@@ -172,10 +181,10 @@ def numbers(text: str) -> set[str]:
     return set(re.findall(r"\d+(?:[.,]\d+)?", text))
 
 
-@pytest.mark.parametrize("lesson_id", sorted(TASK_HOLDS))
+@pytest.mark.parametrize("lesson_id", sorted(TASK_HOLDS) + sorted(HOLDS))
 def test_the_claim_names_every_threshold_its_judge_checks_in_both_languages(lesson_id: str):
     lesson = lessons.get(lesson_id)
-    for check in verdicts.judge(lesson_id, TASK_HOLDS[lesson_id]).checks:
+    for check in verdicts.judge(lesson_id, {**HOLDS, **TASK_HOLDS}[lesson_id]).checks:
         assert numbers(check.says) <= numbers(lesson.claim.en), (check.says, lesson.claim.en)
         assert numbers(check.says_fr) <= numbers(lesson.claim.fr), (check.says_fr, lesson.claim.fr)
         assert check.says_fr and check.measured_fr
@@ -189,3 +198,129 @@ def test_a_verdict_reaches_the_page_in_both_languages_with_french_numbers():
     assert check["measured"]["fr"] == "RNN 5,41 avec 33\u202f588 paramètres"
     assert "0,25 bit" in check["says"]["fr"] and "0.25 bits" in check["says"]["en"]
     assert verdicts.french("at 90%, 1,000 steps") == "at 90\u202f%, 1\u202f000 steps"
+
+
+def test_a_catalog_verdict_reaches_the_page_in_french_with_french_numbers():
+    verdict = verdicts.judge("window-vs-rnn", HOLDS["window-vs-rnn"]).to_dict()
+    window, bag = verdict["checks"]
+    assert window["measured"]["en"] == "window 8 2.86, window 1 3.46"
+    assert window["measured"]["fr"] == "fenêtre 8 : 2,86 ; fenêtre 1 : 3,46"
+    assert "0,4 bit" in window["says"]["fr"] and "0.4 bits" in window["says"]["en"]
+    assert bag["measured"]["fr"] == "sac : 4,32 ; entropie : 4,39"
+    gaps = verdicts.judge("sequence-criteria", HOLDS["sequence-criteria"]).to_dict()["checks"]
+    assert (
+        gaps[0]["says"]["fr"]
+        == "le LSTM retrouve la clé au moins 90 % du temps pour un écart de 40"
+    )
+    assert gaps[3]["measured"]["fr"] == "RNN tanh : 21\u202f% ; hasard : 25\u202f%"
+    for check in (
+        c for lesson_id in HOLDS for c in verdicts.judge(lesson_id, HOLDS[lesson_id]).checks
+    ):
+        assert check.says_fr and check.measured_fr, check
+
+
+# ------------------------------------------------------------------ gathered from tiny runs
+#
+# Each catalog lesson's runs, shrunk to hidden 8 and sequences of 8 for a few steps, read at
+# the end as the server reads live runs. Whether the claim holds after so little training
+# does not matter here; what is checked is that every figure the judge reads is gathered,
+# and that it is the figure the lesson's views measure.
+
+TINY = {"hidden_size": 8, "seq_len": 8, "batch_size": 4}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny(lesson_id: str, steps: int = 3) -> lessons.Lesson:
+    """`lesson_id` as it is, with tiny models and a budget of `steps`."""
+    lesson = lessons.get(lesson_id)
+    return replace(lesson, settings={**lesson.settings, **TINY}, steps=steps)
+
+
+def test_the_entropy_is_read_from_the_validation_text_the_runs_are_measured_on():
+    text = lessons.training_text(lessons.get("next-character").data)
+    held = ends.held_out(text)
+    assert held == TextDataset.from_text(text).vocab.decode(TextDataset.from_text(text).val)
+    assert ends.letter_entropy("aabb") == 1.0 and ends.letter_entropy("aaaa") == 0.0
+    assert 4.3 < ends.letter_entropy(held) < 4.6  # English letters: about 4.4 bits
+
+
+def test_a_loss_lesson_reads_each_runs_last_validation_and_its_first_loss():
+    lesson = tiny("exploding-gradients")
+    readings, text = read_at_budget(lesson)
+    figures = ends.figures(lesson, readings, text)
+    assert set(figures) == {"no clipping", "clipping at 1", "unigram", "start"}
+    assert figures["clipping at 1"] == readings[1].val and math.isfinite(readings[1].val)
+    # Both runs share the lesson's seed: the same first weights and batch, the same start.
+    assert readings[0].start == readings[1].start == figures["start"] > 4
+    assert figures["unigram"] == ends.letter_entropy(ends.held_out(text))
+    verdict = ends.verdict(lesson, readings, text)
+    assert [c.measured.endswith(f"from {figures['start']:.2f}") for c in verdict.checks] == [
+        True,
+        True,
+    ]
+
+
+def test_a_gap_lesson_reads_the_accuracies_the_gap_view_measures():
+    lesson = tiny("long-range")
+    readings, text = read_at_budget(lesson)
+    figures = ends.figures(lesson, readings, text)
+    assert figures["gaps"] == list(lesson.data.eval_gaps) and figures["chance"] == 0.25
+    for r in readings:
+        view = r.ask("gaps", ends.gap_query(lesson))  # what the gap view asks each run
+        assert figures[r.label] == view["accuracy"]
+        assert len(view["accuracy"]) == len(lesson.data.eval_gaps)
+    verdict = ends.verdict(lesson, readings, text)
+    assert len(verdict.checks) == 2 and "inside" in verdict.checks[0].measured
+
+
+def test_the_pairs_lesson_reads_each_classifiers_accuracy_on_flipped_pairs():
+    lesson = tiny("order-matters", steps=5)
+    readings, text = read_at_budget(lesson)
+    figures = ends.figures(lesson, readings, text)
+    # A bag sees the same counts in both sentences of a pair: right on exactly half of them,
+    # trained or not; that is why the claim can say "exactly".
+    assert figures["bag of characters"] == 0.5
+    assert 0 <= figures["LSTM"] <= 1 and figures["LSTM"] != readings[-1].val
+    checks = ends.verdict(lesson, readings, text).checks
+    assert checks[0].held and checks[0].measured == "bag 50%"
+
+
+def test_the_gate_lesson_reads_what_clamping_each_gate_costs():
+    lesson = tiny("lstm-gates", steps=20)
+    readings, text = read_at_budget(lesson)
+    figures = ends.figures(lesson, readings, text)
+    plain, shut = figures["plain"], figures["i=0"]
+    # Without surgery the trace's loss is the model's own on those characters.
+    trainer = Trainer(TextTask.from_text(text), lesson.config("LSTM"))
+    for _ in range(lesson.steps):
+        trainer.step()
+    ids = trainer.dataset.val[: ends.CLAMP_CHARS].long()
+    with torch.no_grad():
+        logits, _ = trainer.model(ids[None])  # (1, T, V)
+    direct = torch.nn.functional.cross_entropy(logits[0, :-1], ids[1:]).item() / math.log(2)
+    assert plain == pytest.approx(direct, abs=1e-4)
+    # Closing every input gate writes nothing: c_t = 0, h_t = 0, one prediction throughout.
+    assert shut > plain and figures["f=0"] != plain != figures["f=1"]
+    assert len(ends.verdict(lesson, readings, text).checks) == 3
+
+
+def test_clamps_are_refused_for_a_model_without_gates_or_too_few_characters():
+    lesson = tiny("window-vs-rnn", steps=1)
+    task = TextTask.from_text(lessons.training_text(lesson.data))
+    window, lstm = (Trainer(task, lesson.config(label)) for label in ("window 8", "LSTM"))
+    with pytest.raises(InvalidInput, match="no gates"):
+        window.answer("clamps", {"surgeries": ends.CLAMPS, "chars": 100})
+    with pytest.raises(InvalidInput, match="chars"):
+        lstm.answer("clamps", {"surgeries": ends.CLAMPS, "chars": 1})
+    with pytest.raises(InvalidInput, match="gates are"):
+        lstm.answer(
+            "clamps",
+            {"surgeries": {"x": {"clamps": [{"layer": 0, "gate": "q", "value": 0}]}}, "chars": 9},
+        )

@@ -17,7 +17,8 @@ from typing import Any
 
 from backend.errors import InvalidInput
 from backend.lessons import catalog as lessons
-from backend.lessons.experiments import GAP_EXAMPLES, Experiments, label
+from backend.lessons.ends import GAP_EXAMPLES
+from backend.lessons.experiments import Experiments, label
 from backend.sessions.registry import Session
 
 WIDTH = 8  # the fixed width whose far side the variable-length column probes

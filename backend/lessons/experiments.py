@@ -10,7 +10,7 @@ layer), and the page opens on the lesson's `opens` run, the one that makes its p
 
 from __future__ import annotations
 
-import math
+import logging
 import threading
 import time
 from typing import Any
@@ -18,11 +18,15 @@ from typing import Any
 from backend.config import LIMITS
 from backend.errors import InvalidInput, UserError
 from backend.lessons import catalog as lessons
-from backend.lessons import verdicts
+from backend.lessons import ends, verdicts
+from backend.lessons.ends import gap_query, sentiment_query
 from backend.sessions.registry import Session, Sessions, check_model_size, check_task_model
 from backend.tasks.registry import spec_for
 
-GAP_EXAMPLES = 100  # fresh examples per gap when measuring accuracy
+log = logging.getLogger(__name__)
+# How long a verdict waits for one answer (the classifiers of the pairs lesson train on the
+# first one); past it the worker is busy and the next poll asks again.
+VERDICT_WAIT_S = 300.0
 
 
 class Experiments:
@@ -35,6 +39,7 @@ class Experiments:
         self.measuring: dict[str, threading.Lock] = {}  # one measurement per session at a time
         # main id -> (each run's id and step when judged, the verdict): one judgement per end
         self.judged: dict[str, tuple[tuple, verdicts.Verdict]] = {}
+        self.judging: set[str] = set()  # main ids whose end is being read now
         self.guard = threading.Lock()
 
     def start(self, lesson_id: str, lang: Any = "en") -> dict[str, Any]:
@@ -111,12 +116,7 @@ class Experiments:
             return result
 
     def _measure_gaps(self, lesson: lessons.Lesson, family: list[Session]) -> dict[str, Any]:
-        task = {
-            "task": lesson.data.task,
-            "params": dict(lesson.data.params),
-            "gaps": list(lesson.data.eval_gaps),
-            "n": GAP_EXAMPLES,
-        }
+        task = gap_query(lesson)  # the very query a gap lesson's verdict asks
         out = []
         for run in family:
             answer = self.sessions.ask(run, "gaps", **task)
@@ -133,41 +133,61 @@ class Experiments:
     def verdict(self, session: Session) -> dict[str, Any] | None:
         """Whether the lesson's claim held, once every run has stopped at its budget; else None.
 
-        Only a lesson whose judge reads what live runs end on (a task's own lesson) is judged
-        here. It is judged once per end, on each run's last figures and its answer to the
-        judge's query; a run that ran on and stopped again is judged again.
+        It is judged once per end, on what each run ended on (`ends.verdict`), on a thread of
+        its own: the asking poll returns at once and a later one reads the verdict. A worker
+        too busy to answer is asked again on the next poll; a run that ran on and stopped
+        again is judged again.
         """
         meta = session.record.classroom.get("lesson") or {}
-        judge = verdicts.task_judges().get(meta.get("id", ""))
-        if judge is None:
+        if meta.get("id") not in verdicts.JUDGES.keys() | verdicts.task_judges().keys():
             return None
         family = [run for run in self._family(session) if run.record.classroom.get("lesson")]
         if not all(run.status == "paused" and run.pause_reason == "budget" for run in family):
             return None
         key = tuple((run.id, run.step) for run in family)
+        main = family[0].id
         with self.guard:
-            lock = self.measuring.setdefault(family[0].id, threading.Lock())
-        with lock:
-            judged = self.judged.get(family[0].id)
-            if judged is None or judged[0] != key:
-                try:
-                    ends = {label(run): self._end(run, judge.ask) for run in family}
-                except UserError:
-                    return None  # a worker too busy to answer: the next poll asks again
-                judged = (key, verdicts.judge(meta["id"], ends))
-                self.judged[family[0].id] = judged
-        return judged[1].to_dict()
+            judged = self.judged.get(main)
+            if judged is not None and judged[0] == key:
+                return judged[1].to_dict()
+            if main in self.judging:
+                return None
+            self.judging.add(main)
+        lesson = lessons.get(meta["id"])
+        threading.Thread(
+            target=self._judge, args=(lesson, family, key), name="verdict", daemon=True
+        ).start()
+        return None
 
-    def _end(self, run: Session, ask: str | None) -> verdicts.RunEnd:
-        """What `run` ended its budget on: its last validation loss and score, and its answer."""
+    def _judge(self, lesson: lessons.Lesson, family: list[Session], key: tuple) -> None:
+        """Read every run's end, judge the claim on it and keep the verdict for this end."""
+        main = family[0].id
+        try:
+            started = time.monotonic()
+            readings = [self._reading(run) for run in family]
+            judged = ends.verdict(lesson, readings, family[0].record.source.get("text", ""))
+            log.info("lesson %s judged in %.1f s", lesson.id, time.monotonic() - started)
+            with self.guard:
+                self.judged[main] = (key, judged)
+        except UserError:
+            pass  # a worker too busy to answer, or restarting: the next poll asks again
+        except Exception:  # noqa: BLE001 - a verdict that fails must not take the page down
+            log.exception("lesson %s could not be judged", lesson.id)
+        finally:
+            with self.guard:
+                self.judging.discard(main)
+
+    def _reading(self, run: Session) -> ends.Reading:
+        """What `run` ended its budget on, and a way to ask its worker (`ends.Reading`)."""
         history = run.history
-        val = history.val[-1] if history.val else None
         scores = [s for s in history.score if s is not None]
-        return verdicts.RunEnd(
-            val=math.nan if val is None else val,
+        return ends.Reading(
+            label=label(run),
+            val=ends.last(history.val),
+            start=ends.first_loss(history.train, history.val),
             params=run.params,
             score=scores[-1] if scores else None,
-            answer=self.sessions.ask(run, ask, **run.spec.parse_query(ask, {})) if ask else None,
+            ask=lambda op, fields: self.sessions.ask(run, op, timeout=VERDICT_WAIT_S, **fields),
         )
 
     def sentiment(self, session: Session, text: Any) -> dict[str, Any]:
@@ -179,11 +199,8 @@ class Experiments:
             raise InvalidInput(
                 f"text must be 1 to {LIMITS.max_inspect_chars} characters", field="text"
             )
-        runs = [{"label": k, "config": cfg.to_dict()} for k, cfg in lesson.configs().items()]
         main = self._family(session)[0]  # the classifiers live beside the main run
-        return self.sessions.ask(
-            main, "sentiment", timeout=300.0, text=text, runs=runs, steps=lesson.steps
-        )
+        return self.sessions.ask(main, "sentiment", timeout=300.0, **sentiment_query(lesson, text))
 
     def _lesson(self, session: Session) -> lessons.Lesson:
         meta = session.record.classroom.get("lesson")

@@ -9,15 +9,19 @@ says what was measured. The claim tests and the end-of-budget tests call it on t
 their runs measured: the thresholds live here once, and the claim's text names them.
 
 The figures of a catalog lesson are a flat dict: a run's label gives its figure (bits, or an
-accuracy), "unigram" the entropy of the letter frequencies, "start" the loss before training,
-and for the gap lessons "gaps" and "chance" with each run's accuracy at every gap.
+accuracy), "unigram" the entropy of the letter frequencies of the validation text, "start" the
+loss before training, for the gap lessons "gaps" and "chance" with each run's accuracy at every
+gap, and for the gate lesson the loss with each gate clamped ("f=0", "f=1", "i=0", "plain").
+`READS` says what each judge reads beyond the losses; `backend.lessons.ends` gathers it, from
+live runs on the server and from trainers in the tests, and its `verdict` judges it.
 
 A task's own lessons (`backend/tasks/<name>/lesson.py`) bring their judges with them: the
 module's `JUDGES` maps each of its lesson ids to a `Judge`, whose checks read each run's
 `RunEnd` (its last validation loss, parameter count, task score, and the answer to the one
-query the judge asks the run's worker). The server gathers those from the live runs when a
-lesson's budget runs out, and the end-of-budget tests from trainers: the same figures, the
-same judge, so the page's verdict and the tests' agree.
+query the judge asks the run's worker), gathered the same way.
+
+Every check says what it checks and what it read in English and in French (`Check.to_dict`
+writes the French figures with a decimal comma), so the page says it in the class's language.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backend.errors import NotFound
+from backend.lessons.catalog import run_name
 from backend.tasks.registry import lesson_modules
 
 RECALL = 0.9  # "recalls the key at least 90% of the time"
@@ -45,8 +50,8 @@ class Check:
     says: str
     measured: str
     held: bool
-    says_fr: str = ""  # in French (numbers as in English); a catalog check has English only
-    measured_fr: str = ""
+    says_fr: str = ""  # in French, numbers written the French way ("0,2 bit", "90 %")
+    measured_fr: str = ""  # in French, numbers as in English: `to_dict` writes them the French way
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, in every language of the page (French numbers in French)."""
@@ -124,12 +129,30 @@ def _shown(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.0%}" for v in values)
 
 
+def _fr(label: str) -> str:
+    """A run's French name (the catalog's), for the figures a French check quotes."""
+    return run_name(label, "fr")
+
+
+# A run named as the subject of a French sentence: "le LSTM retrouve la clé".
+SUBJECTS_FR = {
+    "LSTM": "le LSTM",
+    "bag of characters": "le sac de caractères",
+    "window 8": "la fenêtre 8",
+    "tanh RNN": "le RNN tanh",
+    "ReLU + identity": "ReLU + identité",
+}
+
+
 def _next_character(f: Figures) -> list[Check]:
+    lstm, unigram = bits(f["LSTM"]), bits(f["unigram"])
     return [
         Check(
             "the LSTM's validation loss is below the letter-frequency entropy",
-            f"LSTM {bits(f['LSTM'])}, entropy {bits(f['unigram'])} bits",
+            f"LSTM {lstm}, entropy {unigram} bits",
             f["LSTM"] < f["unigram"],
+            "la perte de validation du LSTM est sous l'entropie des fréquences des lettres",
+            f"LSTM : {lstm} ; entropie : {unigram} bits",
         )
     ]
 
@@ -141,11 +164,15 @@ def _window_vs_rnn(f: Figures) -> list[Check]:
             "window 8 is at least 0.4 bits better than window 1",
             f"window 8 {bits(w8)}, window 1 {bits(w1)}",
             w8 < w1 - 0.4,
+            "la fenêtre de 8 caractères fait au moins 0,4 bit de mieux que celle d'un caractère",
+            f"{_fr('window 8')} : {bits(w8)} ; {_fr('window 1')} : {bits(w1)}",
         ),
         Check(
             "the bag is within 0.2 bits of the letter-frequency entropy",
             f"bag {bits(bag)}, entropy {bits(unigram)}",
             abs(bag - unigram) < 0.2,
+            "le sac reste à moins de 0,2 bit de l'entropie des fréquences des lettres",
+            f"sac : {bits(bag)} ; entropie : {bits(unigram)}",
         ),
     ]
 
@@ -153,8 +180,20 @@ def _window_vs_rnn(f: Figures) -> list[Check]:
 def _order_matters(f: Figures) -> list[Check]:
     bag, lstm = f["bag of characters"], f["LSTM"]
     return [
-        Check("the bag is right on exactly half the pairs", f"bag {bag:.0%}", bag == 0.5),
-        Check("the LSTM is right on at least 80% of them", f"LSTM {lstm:.0%}", lstm >= 0.8),
+        Check(
+            "the bag is right on exactly half the pairs",
+            f"bag {bag:.0%}",
+            bag == 0.5,
+            "le sac a raison sur exactement la moitié des paires",
+            f"sac : {bag:.0%}",
+        ),
+        Check(
+            "the LSTM is right on at least 80% of them",
+            f"LSTM {lstm:.0%}",
+            lstm >= 0.8,
+            "le LSTM a raison sur au moins 80 % d'entre elles",
+            f"LSTM : {lstm:.0%}",
+        ),
     ]
 
 
@@ -166,24 +205,33 @@ def _window_blind(f: Figures) -> Check:
         "the window is right at least 90% up to its width, within 15 points of chance beyond",
         f"inside {_shown(acc_in)}; beyond {_shown(acc_out)}",
         min(acc_in) >= RECALL and all(abs(a - f["chance"]) <= NEAR_CHANCE for a in acc_out),
+        "la fenêtre a raison au moins 90 % du temps jusqu'à sa largeur et reste à moins de "
+        "15 points du hasard au-delà",
+        f"jusqu'à sa largeur : {_shown(acc_in)} ; au-delà : {_shown(acc_out)}",
     )
 
 
 def _recalls(f: Figures, label: str, gaps: Sequence[int] = LONG_GAPS) -> Check:
     accuracy = _at(f, label, gaps)
+    at = f"gaps {gaps[0]} to {gaps[-1]}" if len(gaps) > 1 else f"a gap of {gaps[0]}"
+    at_fr = f"des écarts de {gaps[0]} à {gaps[-1]}" if len(gaps) > 1 else f"un écart de {gaps[0]}"
     return Check(
-        f"{label} recalls the key at least 90% of the time at gaps {gaps[0]} to {gaps[-1]}",
+        f"{label} recalls the key at least 90% of the time at {at}",
         f"{label} {_shown(accuracy)}",
         min(accuracy) >= RECALL,
+        f"{SUBJECTS_FR[label]} retrouve la clé au moins 90 % du temps pour {at_fr}",
+        f"{_fr(label)} : {_shown(accuracy)}",
     )
 
 
 def _near_chance(f: Figures, label: str, gaps: Sequence[int]) -> Check:
     accuracy = _at(f, label, gaps)
     return Check(
-        f"{label} stays within 15 points of chance at gap {gaps[0]}",
+        f"{label} stays within 15 points of chance at a gap of {gaps[0]}",
         f"{label} {_shown(accuracy)}, chance {f['chance']:.0%}",
         all(abs(a - f["chance"]) <= NEAR_CHANCE for a in accuracy),
+        f"{SUBJECTS_FR[label]} reste à moins de 15 points du hasard à un écart de {gaps[0]}",
+        f"{_fr(label)} : {_shown(accuracy)} ; hasard : {f['chance']:.0%}",
     )
 
 
@@ -212,28 +260,38 @@ def _exploding(f: Figures) -> list[Check]:
             "without clipping the loss is NaN or more than 1 bit above its start",
             f"{bits(free)} from {bits(start)}",
             not math.isfinite(free) or free > start + 1,
+            "sans écrêtage, la perte est NaN ou plus d'un bit au-dessus de son départ",
+            f"{bits(free)} contre {bits(start)} au départ",
         ),
         Check(
-            "with clipping at 1 it is more than 1.5 bits below its start",
+            "with clipping at 1 the loss is more than 1.5 bits below its start",
             f"{bits(clipped)} from {bits(start)}",
             clipped < start - 1.5,
+            "la perte avec un écrêtage à 1 est plus de 1,5 bit sous son départ",
+            f"{bits(clipped)} contre {bits(start)} au départ",
         ),
     ]
+
+
+# What clamping each gate must cost at least, in bits, as the claim says it in each language.
+CLAMP_COSTS = (
+    ("f=0", 0.2, "every forget gate at 0", "0.2 bits", "toutes les portes d'oubli à 0", "0,2 bit"),
+    ("f=1", 1.0, "every forget gate at 1", "1 bit", "toutes les portes d'oubli à 1", "1 bit"),
+    ("i=0", 2.0, "every input gate at 0", "2 bits", "toutes les portes d'entrée à 0", "2 bits"),
+)
 
 
 def _lstm_gates(f: Figures) -> list[Check]:
     plain = f["plain"]
     return [
         Check(
-            f"clamping {name} costs at least {cost} bits",
+            f"clamping {gates} costs at least {cost_en}",
             f"{bits(f[key])} against {bits(plain)}",
             f[key] > plain + cost,
+            f"bloquer {gates_fr} coûte au moins {cost_fr}",
+            f"{bits(f[key])} contre {bits(plain)}",
         )
-        for key, name, cost in (
-            ("f=0", "every forget gate at 0", 0.2),
-            ("f=1", "every forget gate at 1", 1.0),
-            ("i=0", "every input gate at 0", 2.0),
-        )
+        for key, cost, gates, cost_en, gates_fr, cost_fr in CLAMP_COSTS
     ]
 
 
@@ -247,6 +305,14 @@ JUDGES: dict[str, Callable[[Figures], list[Check]]] = {
     "exploding-gradients": _exploding,
     "vanishing-gradients": _vanishing,
     "lstm-gates": _lstm_gates,
+}
+# What a catalog judge reads beyond each run's last loss (`backend.lessons.ends.figures`).
+READS = {
+    "order-matters": "pairs",
+    "long-range": "gaps",
+    "sequence-criteria": "gaps",
+    "vanishing-gradients": "gaps",
+    "lstm-gates": "clamps",
 }
 
 

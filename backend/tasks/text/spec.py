@@ -111,7 +111,7 @@ SPEC = TextSpec(
     unit="bits/char",
     item="char",
     views=("predict", "inspect"),
-    queries=("predict", "inspect", "gaps", "sentiment", "reach"),
+    queries=("predict", "inspect", "gaps", "sentiment", "reach", "clamps"),
     # Two million characters of Austen when its package is installed: a model improves for
     # many minutes without learning it by heart (47 KB of stories overfit within two).
     default_source={"corpus": "austen" if gutenberg.available() else "english"},
@@ -120,5 +120,6 @@ SPEC = TextSpec(
     # reaches in 5 minutes.
     default_config={"num_layers": 1, "learning_rate": 0.02, "batch_size": 8, "seq_len": 128},
     slow_queries=("sentiment",),
-    server_queries=("gaps", "sentiment", "reach"),  # the lessons' measurements, over HTTP
+    # The lessons' measurements, over HTTP, and what a lesson's verdict reads (`clamps`).
+    server_queries=("gaps", "sentiment", "reach", "clamps"),
 )

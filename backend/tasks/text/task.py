@@ -16,8 +16,9 @@ feed it back in, repeat. Temperature below 1 sharpens p, above 1 flattens it.
 
 Queries: `predict` (the k likeliest next characters with greedy and sampled
 continuations), `inspect` (gates and states per character), and the lessons' `gaps`
-(accuracy against the distance to a cue), `sentiment` (many-to-one classifiers) and
-`reach` (how much the prediction depends on each input position: `backend.lessons.reach`).
+(accuracy against the distance to a cue), `sentiment` (many-to-one classifiers),
+`reach` (how much the prediction depends on each input position: `backend.lessons.reach`)
+and `clamps` (the validation loss with gates clamped: `backend.lessons.gates`).
 """
 
 from __future__ import annotations
@@ -257,6 +258,10 @@ class TextTask(Task):
             from backend.lessons import reach
 
             return reach.answer(model, self.vocab, query)
+        if op == "clamps":  # what clamping a gate costs: the gate lesson's verdict
+            from backend.lessons import gates
+
+            return gates.answer(model, self.dataset.val, query)
         raise ValueError(f"the text task does not answer {op!r}")
 
     def gaps(self, model: nn.Module, query: dict[str, Any]) -> dict[str, Any]:

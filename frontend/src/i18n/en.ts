@@ -758,6 +758,8 @@ export const en = {
   "music.reason.bars": "only {bars} bars; a tune needs at least {least}",
   "music.reason.fullBars": "only {share} of the bars last {meter}",
   "translate.logp": "log p = {logp}",
+  // Catalog lessons judged live (issue 13, h13v catalog verdicts)
+  "verdict.partsSeparator": "; ",
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -780,6 +780,8 @@ export const fr: Messages = {
   "music.reason.bars": "seulement {bars} mesures ; il en faut au moins {least}",
   "music.reason.fullBars": "seulement {share} des mesures durent {meter}",
   "translate.logp": "log p = {logp}",
+  // Leçons du catalogue jugées en direct (issue 13, h13v verdicts du catalogue)
+  "verdict.partsSeparator": " ; ",
 };
 
 export const frSettings: Record<string, SettingText> = {

@@ -2,9 +2,9 @@
  * The lesson card at the top of the main area, for a session that is a run of a lesson: its
  * title, what to look for, what training shows, which run this page is, and buttons to open
  * the lesson's views. When the lesson reached the end of its budget it says so, gives its
- * verdict (whether the claim held, where the server judged it; else the measured figures)
- * and, to the owner, offers to run on. The text is the lesson
- * list's, in the UI language.
+ * verdict (whether the claim held, as the server judged it on the runs' ends; until then the
+ * measured figures) and, to the owner, offers to run on. The text is the lesson list's, in
+ * the UI language.
  */
 
 import type { Actions } from "../../actions";
@@ -121,7 +121,8 @@ export class LessonCard implements Component {
     );
   }
 
-  /** The end of the budget: a notice, the verdict in measured figures, and "run on". */
+  /** The end of the budget: a notice, the server's verdict (the measured figures until it
+   * comes), and "run on". */
   private updateEnd(state: Readonly<AppState>, lesson: Lesson | null): void {
     const session = state.session;
     const ended = session?.status === "paused" && session.pause_reason === "budget";

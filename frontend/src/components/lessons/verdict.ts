@@ -1,11 +1,13 @@
 /**
- * A lesson's verdict at the end of its budget: one sentence of measured figures, the same ones
- * the views on screen draw (each run's latest validation loss from the comparison table, the
- * accuracy at the longest gaps from the gap view, the accuracy on order-flipped pairs from the
- * sentiment view), best first. It states what was measured; it does not assert the claim.
+ * A lesson's verdict at the end of its budget. The server judges every lesson's claim on what
+ * its runs ended on (`GET /runs`, `verdict`): the card then says whether it held, each part of
+ * the claim with the figures it read (`claimVerdict`), in the page's language.
  *
- * Where the server judged the claim (a lesson whose judge reads what live runs end on), the
- * verdict says whether it held instead, each part of the claim with the figures it read.
+ * Until that verdict comes (the server reads the runs' ends on the first poll after the last
+ * run stopped), the card gives one sentence of measured figures, the same ones the views on
+ * screen draw (each run's latest validation loss from the comparison table, the accuracy at
+ * the longest gaps from the gap view, the accuracy on order-flipped pairs from the sentiment
+ * view), best first. It states what was measured; it does not assert the claim.
  */
 
 import { formatPercent } from "../../format";
@@ -76,7 +78,8 @@ export function claimVerdict(judged: LessonVerdict): string {
   const parts = judged.checks
     .filter((check) => judged.held || !check.held)
     .map((check) => t("verdict.part", { says: check.says[lang], measured: check.measured[lang] }));
-  return t(judged.held ? "verdict.held" : "verdict.missed", { parts: parts.join("; ") });
+  const separator = t("verdict.partsSeparator"); // "; ", or " ; " in French
+  return t(judged.held ? "verdict.held" : "verdict.missed", { parts: parts.join(separator) });
 }
 
 /** The verdict sentence, or null while the figures it needs are not there yet. */
